@@ -1,0 +1,121 @@
+"""Database connection, migrations and the schema check the app runs before it starts.
+
+One set of tortoise-orm native migration files (bot/migrations/) serves SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.executor import MigrationExecutor
+
+from bot.config import Config
+
+APP_LABEL = "models"
+MIGRATIONS_MODULE = "bot.migrations"
+
+
+class SchemaError(Exception):
+    """The database schema is not the one this version of Gongkai knows."""
+
+
+def tortoise_config(config: Config) -> dict[str, Any]:
+    url = config.database.url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    db = expand_db_url(url)
+    if db["engine"] == "tortoise.backends.sqlite":
+        path = Path(db["credentials"]["file_path"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db["engine"] = "bot.db_sqlite"
+        creds = db["credentials"]
+        creds.setdefault("busy_timeout", 30000)
+        creds.setdefault("synchronous", "NORMAL")
+    else:
+        db["credentials"].setdefault("minsize", 1)
+        db["credentials"].setdefault("maxsize", 10)
+    return {
+        "connections": {"default": db},
+        "apps": tortoise_config_apps(),
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def is_postgres() -> bool:
+    return connection().capabilities.dialect == "postgres"
+
+
+async def init(config: Config, *, check_schema: bool = True) -> None:
+    """Connect; refuse a schema with unapplied or unknown migrations unless told not to check."""
+    await Tortoise.init(config=tortoise_config(config))
+    if check_schema:
+        try:
+            await check_schema_current()
+        except SchemaError:
+            await close()
+            raise
+
+
+async def close() -> None:
+    await Tortoise.close_connections()
+    # tortoise caches SQL per (connection name, table), not per dialect: a later init on
+    # another backend in this process (the test suite does it) must not reuse it.
+    EXECUTOR_CACHE.clear()
+
+
+async def _migration_state() -> tuple[list[str], list[str]]:
+    """(pending migrations on disk, applied migrations this code does not know)."""
+    executor = MigrationExecutor(connection(), tortoise_config_apps())
+    plan = await executor.plan()  # builds the loader's graph: disk and applied migrations
+    pending = [f"{s.migration.app_label}.{s.migration.name}" for s in plan if not s.backward]
+    known = set(executor.loader.disk_migrations)
+    unknown = [
+        f"{k.app_label}.{k.name}" for k in executor.loader.applied_migrations if k not in known
+    ]
+    return pending, sorted(unknown)
+
+
+def tortoise_config_apps() -> dict[str, dict[str, Any]]:
+    return {
+        APP_LABEL: {
+            "models": ["bot.models"],
+            "migrations": MIGRATIONS_MODULE,
+            "default_connection": "default",
+        }
+    }
+
+
+async def check_schema_current() -> None:
+    pending, unknown = await _migration_state()
+    if unknown:
+        raise SchemaError(
+            "数据库结构比本程序新（未知迁移："
+            + ", ".join(unknown)
+            + "）。请升级 Gongkai 后再启动。"
+        )
+    if pending:
+        raise SchemaError(
+            "数据库结构未更新（待执行迁移："
+            + ", ".join(pending)
+            + "）。请先运行 `gongkai db upgrade`。"
+        )
+
+
+async def upgrade() -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    conn = connection()
+    executor = MigrationExecutor(conn, tortoise_config_apps())
+    plan = await executor.plan()
+    names = [f"{s.migration.app_label}.{s.migration.name}" for s in plan if not s.backward]
+    await executor.migrate()
+    return names

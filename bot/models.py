@@ -1,0 +1,322 @@
+"""The data model (tortoise-orm): items and their versions, findings, deliveries (the outbox),
+comments, the hash-chained audit log, staff users and API tokens, worker heartbeats.
+
+Model docstrings become SQL table comments: tortoise splits SQLite scripts on semicolons, so
+they must not contain one. Times are stored in UTC. Queries that coordinate workers live in
+bot/outbox.py, not here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Kind(StrEnum):
+    POLICY = "policy"  # 政策文件
+    INTERPRETATION = "interpretation"  # 政策解读
+    ENFORCEMENT = "enforcement"  # 行政执法公示
+    NOTICE = "notice"  # 通知公告
+    CONSULTATION = "consultation"  # 意见征集
+
+
+KIND_LABELS = {
+    Kind.POLICY: "政策文件",
+    Kind.INTERPRETATION: "政策解读",
+    Kind.ENFORCEMENT: "行政执法公示",
+    Kind.NOTICE: "通知公告",
+    Kind.CONSULTATION: "意见征集",
+}
+
+
+class Disclosure(StrEnum):
+    PROACTIVE = "proactive"  # 主动公开
+    ON_REQUEST = "on_request"  # 依申请公开
+    WITHHELD = "withheld"  # 不予公开
+
+
+DISCLOSURE_LABELS = {
+    Disclosure.PROACTIVE: "主动公开",
+    Disclosure.ON_REQUEST: "依申请公开",
+    Disclosure.WITHHELD: "不予公开",
+}
+
+
+class ItemStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    PARTLY_PUBLISHED = "partly_published"
+    FAILED = "failed"
+    RETRACTED = "retracted"
+
+
+STATUS_LABELS = {
+    ItemStatus.DRAFT: "草稿",
+    ItemStatus.SUBMITTED: "已提交",
+    ItemStatus.RETURNED: "已退文",
+    ItemStatus.IN_REVIEW: "待审核",
+    ItemStatus.APPROVED: "已批准",
+    ItemStatus.SCHEDULED: "已排期",
+    ItemStatus.PUBLISHING: "发布中",
+    ItemStatus.PUBLISHED: "已发布",
+    ItemStatus.PARTLY_PUBLISHED: "部分发布",
+    ItemStatus.FAILED: "发布失败",
+    ItemStatus.RETRACTED: "已撤稿",
+}
+
+
+class DeliveryAction(StrEnum):
+    PUBLISH = "publish"
+    RETRACT = "retract"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its time (next_attempt_at)
+    RUNNING = "running"  # claimed by a worker holding a lease
+    DONE = "done"
+    DEAD = "dead"  # permanent failure or attempts exhausted
+    UNCONFIRMED = "unconfirmed"  # outcome of an irreversible call unknown: a person decides
+    MISSED = "missed"  # overdue by more than the configured window: not sent stale
+    CANCELLED = "cancelled"  # superseded by an edit or a retraction
+
+
+DELIVERY_STATUS_LABELS = {
+    DeliveryStatus.PENDING: "待发送",
+    DeliveryStatus.RUNNING: "发送中",
+    DeliveryStatus.DONE: "已完成",
+    DeliveryStatus.DEAD: "失败",
+    DeliveryStatus.UNCONFIRMED: "结果待确认",
+    DeliveryStatus.MISSED: "已错过",
+    DeliveryStatus.CANCELLED: "已取消",
+}
+DELIVERY_ACTION_LABELS = {DeliveryAction.PUBLISH: "发布", DeliveryAction.RETRACT: "撤稿"}
+
+
+class Role(StrEnum):
+    EDITOR = "editor"
+    REVIEWER = "reviewer"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    display_name = fields.CharField(max_length=128, default="")
+    office = fields.CharField(max_length=128, default="")
+    roles = fields.JSONField[list[str]](default=list)
+    password_hash = fields.CharField(max_length=255, default="")
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "gk_user"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=128)
+    prefix = fields.CharField(max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    roles = fields.JSONField[list[str]](default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "gk_api_token"
+
+
+class Item(Model):
+    """The working copy of an item. What was approved for each version is in ItemVersion."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    title = fields.CharField(max_length=500)
+    summary = fields.TextField(default="")
+    body = fields.TextField(default="")
+    column = fields.CharField(max_length=64)
+    doc_number = fields.CharField(max_length=128, default="")
+    office = fields.CharField(max_length=128, default="")
+    disclosure = fields.CharField(max_length=32, default=Disclosure.PROACTIVE.value)
+    withheld_basis = fields.TextField(default="")
+    related: fields.ForeignKeyNullableRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="interpretations", null=True, on_delete=fields.SET_NULL
+    )
+    interpretation_forms = fields.JSONField[list[str]](default=list)
+    enforcement = fields.JSONField[dict[str, Any]](default=dict)
+    publish_at = fields.DatetimeField(null=True)
+    channels = fields.JSONField[list[str]](default=list)
+    version = fields.IntField(default=1)
+    published_version = fields.IntField(null=True)
+    status = fields.CharField(max_length=32, default=ItemStatus.DRAFT.value, db_index=True)
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="items", on_delete=fields.RESTRICT
+    )
+    source = fields.CharField(max_length=255, default="")
+    return_reason = fields.TextField(default="")
+    retraction_reason = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    submitted_at = fields.DatetimeField(null=True)
+    approved_at = fields.DatetimeField(null=True)
+    published_at = fields.DatetimeField(null=True)
+    retracted_at = fields.DatetimeField(null=True)
+
+    author_id: int
+    related_id: int | None
+    versions: fields.ReverseRelation[ItemVersion]
+    findings: fields.ReverseRelation[Finding]
+    deliveries: fields.ReverseRelation[Delivery]
+
+    class Meta:
+        table = "gk_item"
+
+
+class ItemVersion(Model):
+    """An immutable snapshot of item content, taken at submission: channels publish this."""
+
+    id = fields.IntField(primary_key=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="versions", on_delete=fields.CASCADE
+    )
+    version = fields.IntField()
+    snapshot = fields.JSONField[dict[str, Any]]()
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    approved_by = fields.CharField(max_length=128, default="")
+    approved_at = fields.DatetimeField(null=True)
+
+    item_id: int
+
+    class Meta:
+        table = "gk_item_version"
+        unique_together = (("item", "version"),)
+
+
+class Finding(Model):
+    id = fields.IntField(primary_key=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="findings", on_delete=fields.CASCADE
+    )
+    item_version = fields.IntField()
+    stage = fields.CharField(max_length=16)  # submit | dispatch
+    rule = fields.CharField(max_length=64)
+    severity = fields.CharField(max_length=8)  # block | warn
+    field = fields.CharField(max_length=64, default="")
+    message = fields.TextField()
+    span_start = fields.IntField(null=True)
+    span_end = fields.IntField(null=True)
+    suggestion = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    item_id: int
+
+    class Meta:
+        table = "gk_finding"
+
+
+class Delivery(Model):
+    """One item version on one channel (publish or retract): an outbox row, idempotency key."""
+
+    id = fields.IntField(primary_key=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="deliveries", on_delete=fields.RESTRICT
+    )
+    item_version = fields.IntField()
+    channel = fields.CharField(max_length=32)
+    action = fields.CharField(max_length=16, default=DeliveryAction.PUBLISH.value)
+    status = fields.CharField(max_length=16, default=DeliveryStatus.PENDING.value)
+    attempts = fields.IntField(default=0)
+    due_at = fields.DatetimeField()
+    next_attempt_at = fields.DatetimeField()
+    lease_owner = fields.CharField(max_length=128, default="")
+    lease_expires_at = fields.DatetimeField(null=True)
+    checkpoint = fields.JSONField[dict[str, Any]](default=dict)
+    remote_id = fields.CharField(max_length=255, default="")
+    remote_url = fields.CharField(max_length=1000, default="")
+    last_error = fields.TextField(default="")
+    error_class = fields.CharField(max_length=16, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    item_id: int
+
+    class Meta:
+        table = "gk_delivery"
+        unique_together = (("item", "item_version", "channel", "action"),)
+        indexes = (("status", "channel", "next_attempt_at"),)
+
+
+class Comment(Model):
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=32)
+    remote_id = fields.CharField(max_length=255)
+    item: fields.ForeignKeyNullableRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="comments", null=True, on_delete=fields.SET_NULL
+    )
+    author_ref = fields.CharField(max_length=255, default="")
+    kind = fields.CharField(max_length=32, default="message")
+    original_text = fields.TextField()
+    masked_text = fields.TextField(default="")
+    category = fields.CharField(max_length=32, default="")
+    simple = fields.BooleanField(default=False)
+    office = fields.CharField(max_length=128, default="")
+    status = fields.CharField(max_length=32, default="new", db_index=True)
+    received_at = fields.DatetimeField()
+    due_at = fields.DatetimeField(null=True)
+    reply = fields.TextField(default="")
+    reply_status = fields.CharField(max_length=32, default="")
+    selected = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    item_id: int | None
+
+    class Meta:
+        table = "gk_comment"
+        unique_together = (("channel", "remote_id"),)
+
+
+class AuditEvent(Model):
+    """Append-only: each row hash covers the previous hash and the row canonical content."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=128)
+    action = fields.CharField(max_length=64)
+    target_type = fields.CharField(max_length=32)
+    target_id = fields.CharField(max_length=64)
+    details = fields.JSONField[dict[str, Any]](default=dict)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table = "gk_audit_event"
+        indexes = (("target_type", "target_id"),)
+
+
+class WorkerHeartbeat(Model):
+    worker_id = fields.CharField(max_length=128, primary_key=True)
+    role = fields.CharField(max_length=16)
+    host = fields.CharField(max_length=255)
+    pid = fields.IntField()
+    started_at = fields.DatetimeField()
+    beat_at = fields.DatetimeField()
+    consumed_at = fields.DatetimeField(null=True)
+    backlog = fields.IntField(default=0)
+
+    class Meta:
+        table = "gk_worker_heartbeat"

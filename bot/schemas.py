@@ -1,0 +1,149 @@
+"""Validated input shapes for items, shared by the item-file importer, the CLI and the JSON API.
+
+Field errors are turned into Chinese messages that name the field (see field_errors()).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.models import Disclosure, Kind
+
+KindField = Annotated[
+    Kind, Field(description="policy | interpretation | enforcement | notice | consultation")
+]
+
+
+def utc_publish_time(value: datetime | None) -> datetime | None:
+    """A publication time as aware UTC; a naive or unrepresentable time is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("发布时间必须带时区，例如 2026-12-01T09:00:00+08:00")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("发布时间超出可表示的范围") from exc
+
+
+class ItemFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    summary: Annotated[str, Field(max_length=2000)] = ""
+    body: Annotated[str, Field(max_length=500_000)] = ""
+    column: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    doc_number: Annotated[str, Field(max_length=128)] = ""
+    office: Annotated[str, Field(max_length=128)] = ""
+    disclosure: Disclosure = Disclosure.PROACTIVE
+    withheld_basis: str = ""
+    related_id: Annotated[int, Field(ge=1)] | None = None
+    interpretation_forms: list[str] = Field(default_factory=list)
+    enforcement: dict[str, Any] = Field(default_factory=dict)
+    publish_at: datetime | None = None
+    channels: list[str] = Field(default_factory=list)
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("标题不能为空")
+        return value.strip()
+
+    @field_validator("publish_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return utc_publish_time(value)
+
+
+class ItemCreate(ItemFields):
+    kind: KindField
+
+
+class ItemPatch(BaseModel):
+    """A partial edit: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    summary: Annotated[str, Field(max_length=2000)] | None = None
+    body: Annotated[str, Field(max_length=500_000)] | None = None
+    column: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    doc_number: Annotated[str, Field(max_length=128)] | None = None
+    office: Annotated[str, Field(max_length=128)] | None = None
+    disclosure: Disclosure | None = None
+    withheld_basis: str | None = None
+    related_id: Annotated[int, Field(ge=1)] | None = None
+    interpretation_forms: list[str] | None = None
+    enforcement: dict[str, Any] | None = None
+    channels: list[str] | None = None
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    publish_at: datetime | None = Field(description="带时区的时间；null 表示立即发布")
+
+    @field_validator("publish_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return utc_publish_time(value)
+
+
+_MESSAGES = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "未知字段",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长",
+    "enum": "取值无效",
+    "int_parsing": "应为整数",
+    "datetime_from_date_parsing": "应为日期时间",
+    "datetime_parsing": "应为日期时间",
+    "list_type": "应为列表",
+    "dict_type": "应为表",
+    "string_type": "应为文本",
+    "greater_than_equal": "取值过小",
+    "greater_than": "取值过小",
+    "less_than_equal": "取值过大",
+    "less_than": "取值过大",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "bool_type": "应为布尔值（true / false）",
+    "bool_parsing": "应为布尔值（true / false）",
+    "too_long": "项目过多",
+    "too_short": "项目过少",
+    "model_type": "应为对象",
+    "timezone_aware": "必须带时区",
+    "datetime_type": "应为日期时间",
+    "string_pattern_mismatch": "格式不正确",
+}
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """[{field, message, value}] with Chinese messages that name the field."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(body)"
+        base = _MESSAGES.get(err["type"])
+        if err["type"] == "value_error":
+            message = str(err.get("ctx", {}).get("error", err["msg"]))
+        elif base == "取值无效" and "expected" in err.get("ctx", {}):
+            message = f"取值无效，可选：{err['ctx']['expected']}"
+        else:
+            message = base or err["msg"]
+        value = err.get("input") if err["type"] != "missing" else None
+        out.append({"field": field, "message": message, "value": _shown(value)})
+    return out
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value if not isinstance(value, str) or len(value) <= 80 else value[:80] + "…"
+    return type(value).__name__

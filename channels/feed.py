@@ -1,0 +1,135 @@
+"""The website feed channel: publishing puts an item version on the site's public page and in
+its feeds (Atom 1.0 and RSS 2.0 with feedgen, JSON Feed 1.1 with json), one per column and one
+for all. The feeds are built from the deliveries this channel completed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+
+from channels.base import Channel, ChannelLimits, Content, Job, Published
+
+
+class FeedChannel(Channel):
+    name = "feed"
+    label = "网站"
+
+    def __init__(self, concurrency: int, rate_per_second: float) -> None:
+        self.limits = ChannelLimits(
+            concurrency=concurrency,
+            rate_per_second=rate_per_second,
+            title_max=500,
+            summary_max=2000,
+            can_retract=True,
+            can_lookup=True,
+        )
+
+    async def publish(self, content: Content, job: Job) -> Published:
+        # The page and feeds read the completed delivery itself, so finishing it is publishing.
+        return Published(
+            remote_id=f"item-{content.item_id}-v{content.version}", remote_url=content.url
+        )
+
+    async def retract(self, published: Published, job: Job) -> None:
+        # The item's retracted status takes it out of the feeds; its page answers 410.
+        return None
+
+    async def lookup(self, job: Job) -> Published | None:
+        return None  # nothing leaves the process before the delivery completes
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    title: str
+    subtitle: str
+    self_url: str  # URL of this feed document, without the format suffix
+    site_url: str
+    feed_id: str
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    content: Content
+    published: datetime
+    updated: datetime
+
+
+def validator(entries: list[FeedEntry]) -> tuple[str, datetime | None]:
+    """(ETag, Last-Modified) for a list of entries: changes whenever any entry does."""
+    digest = hashlib.sha256()
+    for e in entries:
+        digest.update(f"{e.content.item_id}:{e.content.version}:{e.updated.isoformat()}\n".encode())
+    last = max((e.updated for e in entries), default=None)
+    return f'"{digest.hexdigest()[:32]}"', last
+
+
+def _generator(meta: FeedMeta, entries: list[FeedEntry], ext: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(meta.feed_id)
+    fg.title(meta.title)
+    fg.subtitle(meta.subtitle or meta.title)
+    # feedgen takes RSS's <link> from the last link added: the site, not this document.
+    fg.link(href=f"{meta.self_url}.{ext}", rel="self")
+    fg.link(href=meta.site_url, rel="alternate")
+    fg.language("zh-CN")
+    fg.updated(max((e.updated for e in entries), default=datetime(2020, 1, 1, tzinfo=UTC)))
+    # feedgen prepends entries; add oldest first so the newest comes first in the document.
+    for e in reversed(entries):
+        fe = fg.add_entry()
+        fe.id(e.content.url)
+        fe.guid(e.content.url, permalink=True)
+        fe.title(e.content.title)
+        fe.link(href=e.content.url)
+        fe.published(e.published)
+        fe.updated(e.updated)
+        fe.summary(e.content.summary or e.content.title)
+        fe.content(e.content.html, type="html")
+        fe.category(term=e.content.kind, label=e.content.kind_label)
+        if e.content.office:
+            fe.author(name=e.content.office)
+    return fg
+
+
+def atom(meta: FeedMeta, entries: list[FeedEntry]) -> bytes:
+    fg = _generator(meta, entries, "atom")
+    # RFC 4287 §4.1.1: a feed needs an author unless every entry has one (an item without
+    # an issuing office has none), so the feed always names the publisher.
+    fg.author(name=meta.title)
+    return fg.atom_str(pretty=True)
+
+
+def rss(meta: FeedMeta, entries: list[FeedEntry]) -> bytes:
+    fg = _generator(meta, entries, "rss")
+    fg.description(meta.subtitle or meta.title)
+    return fg.rss_str(pretty=True)
+
+
+def json_feed(meta: FeedMeta, entries: list[FeedEntry]) -> bytes:
+    doc: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": meta.title,
+        "description": meta.subtitle or meta.title,
+        "home_page_url": meta.site_url,
+        "feed_url": f"{meta.self_url}.json",
+        "language": "zh-CN",
+        "items": [
+            {
+                "id": e.content.url,
+                "url": e.content.url,
+                "title": e.content.title,
+                "summary": e.content.summary or e.content.title,
+                "content_html": e.content.html,
+                "date_published": e.published.astimezone(UTC).isoformat(),
+                "date_modified": e.updated.astimezone(UTC).isoformat(),
+                "tags": [e.content.kind_label],
+                **({"authors": [{"name": e.content.office}]} if e.content.office else {}),
+            }
+            for e in entries
+        ],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=1).encode()

@@ -1,0 +1,43 @@
+"""The hash-chained audit log: intact chains verify, edited or deleted rows are found."""
+
+from __future__ import annotations
+
+from bot import audit, db
+from bot.config import Config
+from bot.models import AuditEvent
+from tests.conftest import Staff
+
+
+async def test_intact_chain_verifies_every_row(config: Config, staff: Staff) -> None:
+    result = await audit.verify()
+    assert result.ok
+    assert result.checked == await AuditEvent.all().count() == 4  # the four users added
+
+
+async def test_edited_row_is_reported_as_first_broken_link(config: Config, staff: Staff) -> None:
+    await db.connection().execute_query(
+        "UPDATE gk_audit_event SET details = ? WHERE id = 2", ['{"username":"mallory"}']
+    )
+    result = await audit.verify()
+    assert (result.ok, result.broken_id, result.checked) == (False, 2, 1)
+    assert "被修改" in result.reason
+
+
+async def test_deleted_row_is_reported_at_the_row_after_it(config: Config, staff: Staff) -> None:
+    await db.connection().execute_query("DELETE FROM gk_audit_event WHERE id = 2")
+    result = await audit.verify()
+    assert (result.ok, result.broken_id) == (False, 3)
+    assert "删除或修改" in result.reason
+
+
+async def test_rehashing_an_edited_row_still_breaks_the_next_link(
+    config: Config, staff: Staff
+) -> None:
+    row = await AuditEvent.get(id=2)
+    forged = {"username": "mallory"}
+    content = audit.canonical(row.at, row.actor, row.action, row.target_type, row.target_id, forged)
+    await AuditEvent.filter(id=2).update(
+        details=forged, hash=audit.chain_hash(row.prev_hash, content)
+    )
+    result = await audit.verify()
+    assert (result.ok, result.broken_id) == (False, 3)

@@ -1,0 +1,59 @@
+"""Configuration validation: every bad key is named with its value and what is expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_file_is_valid_and_documents_every_key() -> None:
+    config = load_config(REPO / "config.toml")
+    assert config.database.url == "sqlite://data/gongkai.db"
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    for section in ("app", "database", "web", "dispatcher"):
+        for key in type(getattr(config, section)).model_fields:
+            assert f"\n{key} = " in text, f"[{section}] {key} is not documented in config.toml"
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"web": {"prot": 8080}})
+    assert "web.prot: unknown key" in str(err.value)
+
+
+def test_bad_values_name_key_value_and_expectation() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            {"web": {"port": 0}, "database": {"url": "mysql://x"}, "app": {"timezone": "Mars/Base"}}
+        )
+    text = str(err.value)
+    assert "3 problem(s)" in text
+    assert "web.port = 0: Input should be greater than or equal to 1" in text
+    assert "database.url = 'mysql://x': expected sqlite://PATH or postgres://" in text
+    assert "app.timezone = 'Mars/Base': expected an IANA time zone" in text
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[web]\nport = 80\nhost = "x\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 3"):
+        load_config(path)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_secrets_come_from_the_environment_variable_the_config_names() -> None:
+    config = parse_config(
+        {"channels": {"webhook": {"secret_env": "MY_HOOK_SECRET"}}},
+        environ={"MY_HOOK_SECRET": "s3cret"},
+    )
+    assert config.secret(config.channels.webhook.secret_env) == "s3cret"
+    assert config.secret("UNSET_VARIABLE") is None

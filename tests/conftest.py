@@ -1,0 +1,160 @@
+"""Shared fixtures: a migrated database (SQLite file, or a throwaway PostgreSQL database for
+tests marked `postgres`), staff accounts, and the rule that a marked group CI requires fails
+instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from bot import db, users
+from bot.config import Config, parse_config
+from bot.lifecycle import Actor
+
+PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "")
+REQUIRED_MARKS = {m for m in os.environ.get("GONGKAI_REQUIRE_MARKS", "").split(",") if m}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for mark in REQUIRED_MARKS:
+        if not any(item.get_closest_marker(mark) for item in items):
+            raise pytest.UsageError(f"GONGKAI_REQUIRE_MARKS: no test marked {mark!r} collected")
+    if not PG_URL:
+        reason = "set GONGKAI_TEST_PG_URL to run PostgreSQL tests"
+        for item in items:
+            if item.get_closest_marker("postgres"):
+                if "postgres" in REQUIRED_MARKS:
+                    raise pytest.UsageError("postgres tests required but GONGKAI_TEST_PG_URL unset")
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
+    data: dict[str, Any] = {"database": {"url": db_url}}
+    for key, value in sections.items():
+        data[key] = value
+    return parse_config(data, "test", environ={"GONGKAI_WEBHOOK_SECRET": "test-secret"})
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def create_pg_database() -> str:
+    """Create a throwaway PostgreSQL database and return its URL."""
+    name = f"gk_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return _with_db(PG_URL, name)
+
+
+async def drop_pg_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("GONGKAI_TEST_PG_URL not set")
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite://{tmp_path}/gongkai.db"
+
+
+@pytest.fixture
+def config_for() -> Callable[..., Config]:
+    return make_config
+
+
+@pytest.fixture
+async def config(sqlite_url: str) -> AsyncIterator[Config]:
+    """A migrated SQLite database, connected for the test."""
+    cfg = make_config(sqlite_url)
+    await db.init(cfg, check_schema=False)
+    await db.upgrade()
+    yield cfg
+    await db.close()
+
+
+@pytest.fixture
+async def pg_config(pg_url: str) -> AsyncIterator[Config]:
+    """A migrated PostgreSQL database, connected for the test."""
+    cfg = make_config(pg_url)
+    await db.init(cfg, check_schema=False)
+    await db.upgrade()
+    yield cfg
+    await db.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The database URL of each backend in turn: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path}/gongkai.db"
+        return
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+@pytest.fixture
+async def any_config(backend_url: str) -> AsyncIterator[Config]:
+    """A migrated database on each backend in turn, connected for the test."""
+    cfg = make_config(backend_url)
+    await db.init(cfg, check_schema=False)
+    await db.upgrade()
+    yield cfg
+    await db.close()
+
+
+@pytest.fixture
+async def any_staff(any_config: Config) -> Staff:
+    return await create_staff()
+
+
+@dataclass
+class Staff:
+    editor: Actor  # alice
+    reviewer: Actor  # bob
+    editor2: Actor  # carol, an editor who can also review
+    admin: Actor  # root
+
+
+async def create_staff() -> Staff:
+    await users.add_user("alice", ["editor"], "alice-pw", "system:test", office="宣传处")
+    await users.add_user("bob", ["reviewer"], "bob-pw", "system:test", office="办公室")
+    await users.add_user("carol", ["editor", "reviewer"], "carol-pw", "system:test")
+    await users.add_user("root", ["admin"], "root-pw", "system:test")
+    return Staff(
+        await users.actor_for_user("alice"),
+        await users.actor_for_user("bob"),
+        await users.actor_for_user("carol"),
+        await users.actor_for_user("root"),
+    )
+
+
+@pytest.fixture
+async def staff(config: Config) -> Staff:
+    return await create_staff()
