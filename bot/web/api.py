@@ -1,0 +1,597 @@
+"""The JSON API under /api/v1: bearer-token auth, validated JSON bodies, item actions through
+bot.lifecycle, and errors as JSON with Chinese messages that name the field.
+
+Routes are declared once in ROUTES (bot/web/openapi.py's Route); the same table registers them
+and generates /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tortoise.queryset import QuerySet
+
+from bot import audit, lifecycle, users
+from bot.channel_set import retract_support
+from bot.config import Config
+from bot.lifecycle import Actor, LifecycleError
+from bot.models import (
+    DELIVERY_ACTION_LABELS,
+    DELIVERY_STATUS_LABELS,
+    DISCLOSURE_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    Delivery,
+    DeliveryAction,
+    DeliveryStatus,
+    Disclosure,
+    Finding,
+    Item,
+    ItemStatus,
+    Kind,
+    Role,
+)
+from bot.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody, field_errors
+from bot.web import openapi
+from bot.web.app import CONFIG, WAKEUP
+from bot.web.openapi import Route
+
+log = logging.getLogger(__name__)
+
+API_ROOT = "/api"
+PREFIX = "/api/v1"
+MAX_PAGE = 200
+MAX_ID = 2**31 - 1  # IntField: a larger id cannot exist, and must not reach the database
+OPENAPI_DOC = web.AppKey("openapi_doc", dict)
+
+
+_JSON_REASONS = {
+    "Expecting value": "此处应为一个值",
+    "Expecting ',' delimiter": "缺少逗号",
+    "Expecting ':' delimiter": "缺少冒号",
+    "Expecting property name enclosed in double quotes": "属性名须用双引号括起",
+    "Unterminated string starting at": "字符串没有结束引号",
+    "Extra data": "JSON 之后还有多余内容",
+    "Invalid control character at": "字符串中有非法控制字符",
+    "Invalid \\escape": "非法的转义序列",
+}
+_LIFECYCLE_CODES = {
+    "ItemNotFound": "item_not_found",
+    "IllegalTransition": "illegal_transition",
+    "SelfApproval": "self_approval",
+    "NotPermitted": "forbidden",
+    "InvalidItem": "invalid_item",
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """A request the API refuses; becomes {"error": {code, message, fields}} with the status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields = fields or []
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return json_response({"error": error}, status=self.status, headers=self.headers)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        data, status=status, headers=headers, dumps=partial(json.dumps, ensure_ascii=False)
+    )
+
+
+# ---- query shapes (also the OpenAPI query parameters) -------------------------------------
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"每页条数，最多 {MAX_PAGE}")] = 50
+    offset: Annotated[int, Field(ge=0, description="跳过的条数")] = 0
+
+
+class ItemQuery(_Query):
+    status: ItemStatus | None = None
+    kind: Kind | None = None
+    column: Annotated[str, Field(max_length=64)] | None = None
+
+
+class DeliveryQuery(_Query):
+    status: DeliveryStatus | None = None
+    channel: Annotated[str, Field(max_length=32)] | None = None
+
+
+# ---- one request, parsed ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    request: web.Request
+    actor: Actor | None
+    body: BaseModel | None
+    query: BaseModel | None
+
+    @property
+    def config(self) -> Config:
+        return self.request.app[CONFIG]
+
+    def who(self) -> Actor:
+        assert self.actor is not None, "route declared without auth"
+        return self.actor
+
+    def body_as(self, model: type[M]) -> M:
+        assert isinstance(self.body, model)
+        return self.body
+
+    def query_as(self, model: type[M]) -> M:
+        assert isinstance(self.query, model)
+        return self.query
+
+    def item_id(self) -> int:
+        raw = self.request.match_info["id"]
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+            raise ApiError(404, "item_not_found", f"条目 #{raw} 不存在。")
+        return int(raw)
+
+
+def _validation_error(exc: ValidationError, what: str) -> ApiError:
+    fields = field_errors(exc)
+    listed = "；".join(f"{f['field']}：{f['message']}" for f in fields)
+    return ApiError(422, "validation_failed", f"{what}有 {len(fields)} 处错误：{listed}", fields)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+async def _read_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "empty_body", "请求体为空，应为一个 JSON 对象。")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, "invalid_encoding", f"请求体不是合法的 UTF-8 文本（第 {exc.start + 1} 个字节起）。"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        reason = _JSON_REASONS.get(exc.msg, exc.msg)
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"请求体不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{reason}。",
+        ) from exc
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", f"JSON 中不允许出现 {exc}。") from exc
+    if not isinstance(data, dict):
+        kind = {list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(
+            type(data), "数字"
+        )
+        raise ApiError(
+            422,
+            "body_not_object",
+            f"请求体应为 JSON 对象，收到的是{kind}。",
+            [{"field": "(body)", "message": "应为对象", "value": kind}],
+        )
+    return data
+
+
+def _query_dict(request: web.Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        if len(values) > 1:
+            raise ApiError(
+                422,
+                "validation_failed",
+                f"查询参数 {key} 重复出现。",
+                [{"field": key, "message": "参数重复", "value": None}],
+            )
+        out[key] = values[0]
+    return out
+
+
+async def _authenticate(request: web.Request) -> Actor:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "缺少访问令牌：请在 Authorization 头中提供 Bearer 令牌。",
+            headers={"WWW-Authenticate": 'Bearer realm="gongkai"'},
+        )
+    actor = None
+    if scheme.lower() == "bearer" and token.strip():
+        actor = await users.actor_for_token(token.strip())
+    if actor is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "访问令牌无效、已吊销或其用户已停用。",
+            headers={"WWW-Authenticate": 'Bearer realm="gongkai", error="invalid_token"'},
+        )
+    return actor
+
+
+def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Authenticate, parse the query and body the route declares, then call its handler."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        actor = await _authenticate(request) if route.auth else None
+        query = None
+        if route.query is not None:
+            try:
+                query = route.query.model_validate(_query_dict(request))
+            except ValidationError as exc:
+                raise _validation_error(exc, "查询参数") from exc
+        body = None
+        if route.body is not None:
+            data = await _read_object(request)
+            try:
+                body = route.body.model_validate(data)
+            except ValidationError as exc:
+                raise _validation_error(exc, "请求内容") from exc
+        return await route.handler(Call(request, actor, body, query))
+
+    handler.__name__ = route.operation_id
+    return handler
+
+
+# ---- errors for every /api/ path ----------------------------------------------------------
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"请求体过大：最多 {limit} 字节。")
+
+
+@web.middleware
+async def api_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure under /api/ into a JSON error; other paths pass through untouched."""
+    if request.path != API_ROOT and not request.path.startswith(API_ROOT + "/"):
+        return await handler(request)
+    limit = request.app[CONFIG].web.max_body_bytes
+    try:
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)  # refuse before reading a byte of it
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except LifecycleError as exc:
+        code = _LIFECYCLE_CODES.get(type(exc).__name__, "conflict")
+        field = getattr(exc, "field", None)
+        fields = [{"field": field, "message": str(exc), "value": None}] if field else None
+        return ApiError(exc.status_code, code, str(exc), fields).response()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(limit).response()
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = "、".join(sorted(exc.allowed_methods))
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"接口 {request.path} 不支持 {request.method}，可用：{allowed}。",
+            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        ).response()
+    except web.HTTPNotFound:
+        return ApiError(
+            404,
+            "not_found",
+            f"接口不存在：{request.method} {request.path}（接口说明见 {PREFIX}/openapi.json）。",
+        ).response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return ApiError(exc.status, "http_error", exc.reason).response()
+    except Exception:
+        log.exception("API request failed: %s %s", request.method, request.path)
+        return ApiError(
+            500, "internal_error", "服务器内部错误，已记录日志，请稍后重试。"
+        ).response()
+
+
+# ---- serialization ------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC; the database hands back UTC, naive only if a backend drops the zone."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def item_json(item: Item, *, full: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "kind": item.kind,
+        "kind_label": KIND_LABELS.get(Kind(item.kind), item.kind),
+        "title": item.title,
+        "summary": item.summary,
+        "column": item.column,
+        "doc_number": item.doc_number,
+        "office": item.office,
+        "disclosure": item.disclosure,
+        "disclosure_label": DISCLOSURE_LABELS.get(Disclosure(item.disclosure), item.disclosure),
+        "status": item.status,
+        "status_label": STATUS_LABELS.get(ItemStatus(item.status), item.status),
+        "version": item.version,
+        "published_version": item.published_version,
+        "author_id": item.author_id,
+        "related_id": item.related_id,
+        "channels": item.channels,
+        "publish_at": iso(item.publish_at),
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+        "submitted_at": iso(item.submitted_at),
+        "approved_at": iso(item.approved_at),
+        "published_at": iso(item.published_at),
+        "retracted_at": iso(item.retracted_at),
+        "return_reason": item.return_reason,
+        "retraction_reason": item.retraction_reason,
+    }
+    if full:
+        out.update(
+            body=item.body,
+            withheld_basis=item.withheld_basis,
+            interpretation_forms=item.interpretation_forms,
+            enforcement=item.enforcement,
+            source=item.source,
+        )
+    return out
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "item_id": d.item_id,
+        "item_version": d.item_version,
+        "channel": d.channel,
+        "action": d.action,
+        "action_label": DELIVERY_ACTION_LABELS.get(DeliveryAction(d.action), d.action),
+        "status": d.status,
+        "status_label": DELIVERY_STATUS_LABELS.get(DeliveryStatus(d.status), d.status),
+        "attempts": d.attempts,
+        "due_at": iso(d.due_at),
+        "next_attempt_at": iso(d.next_attempt_at),
+        "remote_id": d.remote_id,
+        "remote_url": d.remote_url,
+        "last_error": d.last_error,
+        "error_class": d.error_class,
+        "created_at": iso(d.created_at),
+        "updated_at": iso(d.updated_at),
+        "finished_at": iso(d.finished_at),
+    }
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "stage": f.stage,
+        "field": f.field,
+        "message": f.message,
+        "item_version": f.item_version,
+        "span": [f.span_start, f.span_end] if f.span_start is not None else None,
+        "suggestion": f.suggestion,
+        "created_at": iso(f.created_at),
+    }
+
+
+async def _findings(item: Item) -> list[dict[str, Any]]:
+    rows = await Finding.filter(item_id=item.id, item_version=item.version).order_by("id")
+    return [finding_json(f) for f in rows]
+
+
+async def _page(
+    qs: QuerySet[Any], query: _Query, key: str, convert: Callable[[Any], dict[str, Any]]
+) -> web.Response:
+    total = await qs.count()
+    rows = await qs.order_by("-id").offset(query.offset).limit(query.limit)
+    return json_response(
+        {
+            key: [convert(r) for r in rows],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
+
+
+async def _item_response(item: Item, status: int = 200, **extra: Any) -> web.Response:
+    fresh = await Item.get(id=item.id)
+    return json_response({"item": item_json(fresh), **extra}, status=status)
+
+
+# ---- handlers -----------------------------------------------------------------------------
+
+
+async def list_items(call: Call) -> web.Response:
+    q = call.query_as(ItemQuery)
+    qs = Item.all()
+    if q.status is not None:
+        qs = qs.filter(status=q.status.value)
+    if q.kind is not None:
+        qs = qs.filter(kind=q.kind.value)
+    if q.column is not None:
+        qs = qs.filter(column=q.column)
+    return await _page(qs, q, "items", partial(item_json, full=False))
+
+
+async def create_item(call: Call) -> web.Response:
+    item = await lifecycle.create_item(call.body_as(ItemCreate), call.who(), call.config)
+    response = await _item_response(item, status=201)
+    response.headers["Location"] = f"{PREFIX}/items/{item.id}"
+    return response
+
+
+async def get_item(call: Call) -> web.Response:
+    item_id = call.item_id()
+    item = await Item.filter(id=item_id).first()
+    if item is None:
+        raise lifecycle.ItemNotFound(item_id)
+    deliveries = await Delivery.filter(item_id=item.id).order_by("id")
+    summary = {
+        "total": len(deliveries),
+        "by_status": dict(Counter(d.status for d in deliveries)),
+        "current_version": [delivery_json(d) for d in deliveries if d.item_version == item.version],
+    }
+    return json_response(
+        {"item": item_json(item), "findings": await _findings(item), "deliveries": summary}
+    )
+
+
+async def edit_item(call: Call) -> web.Response:
+    patch = call.body_as(ItemPatch)
+    if not patch.model_fields_set:  # an empty edit would still send the item back to draft
+        raise ApiError(
+            422,
+            "validation_failed",
+            "请求内容没有要修改的字段。",
+            [{"field": "(body)", "message": "至少修改一个字段", "value": None}],
+        )
+    item = await lifecycle.edit_item(call.item_id(), patch, call.who(), call.config)
+    return await _item_response(item)
+
+
+async def submit_item(call: Call) -> web.Response:
+    outcome = await lifecycle.submit(call.item_id(), call.who(), call.config)
+    return await _item_response(outcome.item, findings=await _findings(outcome.item))
+
+
+async def approve_item(call: Call) -> web.Response:
+    item = await lifecycle.approve(call.item_id(), call.who(), call.config)
+    call.request.app[WAKEUP].notify()
+    deliveries = await Delivery.filter(
+        item_id=item.id, item_version=item.version, action=DeliveryAction.PUBLISH.value
+    ).order_by("id")
+    return await _item_response(item, deliveries=[delivery_json(d) for d in deliveries])
+
+
+async def return_item(call: Call) -> web.Response:
+    reason = call.body_as(ReasonBody).reason
+    return await _item_response(await lifecycle.return_item(call.item_id(), call.who(), reason))
+
+
+async def schedule_item(call: Call) -> web.Response:
+    publish_at = call.body_as(ScheduleBody).publish_at
+    item = await lifecycle.schedule(call.item_id(), call.who(), publish_at)
+    call.request.app[WAKEUP].notify()
+    return await _item_response(item)
+
+
+async def retract_item(call: Call) -> web.Response:
+    reason = call.body_as(ReasonBody).reason
+    outcome = await lifecycle.retract(
+        call.item_id(), call.who(), reason, retract_support(call.config)
+    )
+    call.request.app[WAKEUP].notify()
+    cannot = outcome.cannot_retract
+    message = (
+        "已撤稿。"
+        if not cannot
+        else f"已撤稿；以下渠道不支持撤稿，须人工删除：{'、'.join(cannot)}。"
+    )
+    return await _item_response(outcome.item, cannot_retract=cannot, message=message)
+
+
+async def item_deliveries(call: Call) -> web.Response:
+    item_id = call.item_id()
+    if not await Item.filter(id=item_id).exists():
+        raise lifecycle.ItemNotFound(item_id)
+    rows = await Delivery.filter(item_id=item_id).order_by("id")
+    return json_response({"deliveries": [delivery_json(d) for d in rows]})
+
+
+async def list_deliveries(call: Call) -> web.Response:
+    q = call.query_as(DeliveryQuery)
+    qs = Delivery.all()
+    if q.status is not None:
+        qs = qs.filter(status=q.status.value)
+    if q.channel is not None:
+        qs = qs.filter(channel=q.channel)
+    return await _page(qs, q, "deliveries", delivery_json)
+
+
+async def verify_audit(call: Call) -> web.Response:
+    call.who().require(Role.ADMIN)
+    result = await audit.verify()
+    return json_response(
+        {
+            "ok": result.ok,
+            "checked": result.checked,
+            "broken_id": result.broken_id,
+            "reason": result.reason,
+        }
+    )
+
+
+async def openapi_document(call: Call) -> web.Response:
+    return json_response(call.request.app[OPENAPI_DOC])
+
+
+ITEM = PREFIX + "/items/{id}"
+# One declaration per route: it registers the route and describes it in openapi.json.
+# fmt: off
+ROUTES: list[Route] = [
+    Route("GET", PREFIX + "/items", list_items, "列出条目（可按状态、类型、栏目筛选）",
+          "条目列表与总数", query=ItemQuery),
+    Route("POST", PREFIX + "/items", create_item, "新建条目（草稿）", "新建的条目",
+          body=ItemCreate, status=201),
+    Route("GET", ITEM, get_item, "查看条目、其预审结果与投递概况", "条目、预审结果与投递概况"),
+    Route("PATCH", ITEM, edit_item, "修改条目；已批准的条目修改后成为新版本并回到草稿",
+          "修改后的条目", body=ItemPatch, errors=(409,)),
+    Route("POST", ITEM + "/submit", submit_item, "提交条目并进行发布前预审",
+          "条目（通过预审则待审核，否则已退文）与预审结果", errors=(409,)),
+    Route("POST", ITEM + "/approve", approve_item, "批准条目并生成各渠道的投递",
+          "已批准的条目与其投递", errors=(409,)),
+    Route("POST", ITEM + "/return", return_item, "退文（须填写理由）", "已退文的条目",
+          body=ReasonBody, errors=(409,)),
+    Route("POST", ITEM + "/schedule", schedule_item, "设置或清除发布时间", "排期后的条目",
+          body=ScheduleBody, errors=(409,)),
+    Route("POST", ITEM + "/retract", retract_item, "撤稿（须填写理由）",
+          "已撤稿的条目，以及不支持撤稿、须人工处理的渠道", body=ReasonBody, errors=(409,)),
+    Route("GET", ITEM + "/deliveries", item_deliveries, "列出条目的全部投递", "投递列表",
+          tag="deliveries"),
+    Route("GET", PREFIX + "/deliveries", list_deliveries, "列出投递（可按状态、渠道筛选）",
+          "投递列表与总数", query=DeliveryQuery, tag="deliveries"),
+    Route("GET", PREFIX + "/audit/verify", verify_audit, "校验审计日志哈希链（管理员）",
+          "校验结果：是否完整、已校验条数、第一处断裂", tag="audit"),
+    Route("GET", PREFIX + "/openapi.json", openapi_document, "本接口的 OpenAPI 3.1 文档",
+          "OpenAPI 文档", auth=False, tag="meta"),
+]
+# fmt: on
+
+
+def setup(app: web.Application) -> None:
+    """Register the API routes and the middleware that answers every /api/ path in JSON."""
+    app[OPENAPI_DOC] = openapi.document(ROUTES)
+    openapi.register(app, ROUTES, _wrap)
+    app.middlewares.append(api_errors)
