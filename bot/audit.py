@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,15 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + "\n" + content).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Event:
+    actor: str
+    action: str
+    target_type: str
+    target_id: str | int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 async def record(
     conn: BaseDBAsyncClient,
     actor: str,
@@ -50,28 +59,44 @@ async def record(
     target_type: str,
     target_id: str | int,
     details: dict[str, Any] | None = None,
-    *,
-    at: datetime | None = None,
 ) -> AuditEvent:
     """Append one event; call inside the transaction whose change it records."""
+    return (await record_many(conn, [Event(actor, action, target_type, target_id, details or {})]))[
+        0
+    ]
+
+
+async def record_many(conn: BaseDBAsyncClient, events: list[Event]) -> list[AuditEvent]:
+    """Append events in order, chained; call last in the transaction whose changes they
+    record, so the chain lock (PostgreSQL) is held only until the commit that follows."""
+    if not events:
+        return []
     if conn.capabilities.dialect == "postgres":
         await conn.execute_query(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
-    when = at or datetime.now(UTC)
-    details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     last = await AuditEvent.all().using_db(conn).order_by("-id").first().values("hash")
     prev = last["hash"] if last else GENESIS
-    content = canonical(when, actor, action, target_type, str(target_id), details)
-    return await AuditEvent.create(
-        using_db=conn,
-        at=when,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        details=details,
-        prev_hash=prev,
-        hash=chain_hash(prev, content),
-    )
+    when = datetime.now(UTC)
+    rows = []
+    for event in events:
+        details = json.loads(json.dumps(event.details, ensure_ascii=False, default=str))
+        target = str(event.target_id)
+        content = canonical(when, event.actor, event.action, event.target_type, target, details)
+        digest = chain_hash(prev, content)
+        rows.append(
+            AuditEvent(
+                at=when,
+                actor=event.actor,
+                action=event.action,
+                target_type=event.target_type,
+                target_id=target,
+                details=details,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    await AuditEvent.bulk_create(rows, using_db=conn)
+    return rows
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from bot.models import (
     ItemVersion,
     WorkerHeartbeat,
 )
-from bot.outbox import Backoff, LeaseLost, Outbox
+from bot.outbox import Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter
 from bot.ratelimit import TokenBucket
 from bot.render import Renderer
 from bot.wakeup import Wakeup
@@ -42,7 +43,7 @@ from channels.base import (
     RateLimited,
     TransientError,
 )
-from moderation.review import review
+from moderation.review import FindingData, review
 
 log = logging.getLogger(__name__)
 D = DeliveryStatus
@@ -66,6 +67,20 @@ class DeliveryJob:
         await self._outbox.save_checkpoint(self.delivery_id, self.checkpoint)
 
 
+@dataclass(frozen=True)
+class ItemState:
+    status: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The items (their state) and approved versions a claimed batch refers to."""
+
+    items: dict[int, ItemState]
+    versions: dict[tuple[int, int], ItemVersion]
+
+
 class Dispatcher:
     def __init__(
         self, config: Config, channels: dict[str, Channel], wakeup: Wakeup, owner: str | None = None
@@ -80,6 +95,7 @@ class Dispatcher:
         )
         self.backoff = Backoff(self.cfg.backoff_base_seconds, self.cfg.backoff_max_seconds)
         self.renderer = Renderer(config)
+        self.writer = OutcomeWriter(self.outbox)
         self.limiters = {n: TokenBucket(c.limits.rate_per_second) for n, c in channels.items()}
         self.inflight: dict[str, set[asyncio.Task[None]]] = {n: set() for n in channels}
         self._loops: list[asyncio.Task[None]] = []
@@ -93,11 +109,13 @@ class Dispatcher:
         for channel in self.channels.values():
             await channel.start()
         await self._beat()
+        self.writer.start()
         for name in self.channels:
             self._loops.append(
                 asyncio.create_task(self._channel_loop(name), name=f"dispatch:{name}")
             )
         self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="dispatch:heartbeat"))
+        self._loops.append(asyncio.create_task(self._renew_loop(), name="dispatch:leases"))
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let in-flight deliveries finish within the grace period, then give
@@ -112,6 +130,7 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.writer.stop()
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -153,17 +172,22 @@ class Dispatcher:
         if free <= 0 or self._stopping.is_set():
             return 0
         await self.outbox.mark_missed(name)
-        ids = await self.outbox.claim(name, min(free, self.cfg.batch_size))
-        for delivery_id in ids:
-            task = asyncio.create_task(self._process(name, delivery_id))
+        deliveries = await self.outbox.claim(name, min(free, self.cfg.batch_size))
+        if not deliveries:
+            return 0
+        loaded = await self._load(deliveries)
+        channel = self.channels[name]
+        for delivery in deliveries:
+            task = asyncio.create_task(self._process(channel, delivery, loaded))
             self.inflight[name].add(task)
             task.add_done_callback(self.inflight[name].discard)
-        return len(ids)
+        return len(deliveries)
 
     async def run_until_idle(self, max_seconds: float = 30) -> int:
         """Process everything due now, then return (for the CLI's one-shot run and tests)."""
         for channel in self.channels.values():
             await channel.start()
+        self.writer.start()
         deadline = asyncio.get_running_loop().time() + max_seconds
         before = self.processed
         try:
@@ -177,109 +201,98 @@ class Dispatcher:
                 elif not claimed:
                     break
         finally:
+            await self.writer.stop()
             for channel in self.channels.values():
                 await channel.close()
         return self.processed - before
 
     # -- one delivery --------------------------------------------------------------------
-    async def _process(self, name: str, delivery_id: int) -> None:
-        channel = self.channels[name]
-        renewer = asyncio.create_task(self._renew(delivery_id))
+    async def _process(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> None:
+        submitted = False
         try:
-            delivery = await Delivery.get(id=delivery_id)
-            await self._run(channel, delivery, DeliveryJob(self.outbox, delivery))
+            outcome = await self._attempt(channel, delivery, loaded)
+            submitted = True
+            await self.writer.submit(outcome)
         except LeaseLost:
-            log.warning("delivery %s: lease lost to another worker", delivery_id)
+            log.warning("delivery %s: lease lost to another worker", delivery.id)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.outbox.release(delivery_id))
+            if not submitted:  # give it back so another worker takes it at once
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.outbox.release(delivery.id))
             raise
         except Exception:
-            log.exception("delivery %s: unexpected failure", delivery_id)
+            log.exception("delivery %s: unexpected failure", delivery.id)
         finally:
-            renewer.cancel()
             self.processed += 1
             self.consumed_at = datetime.now(UTC)
 
-    async def _renew(self, delivery_id: int) -> None:
-        with contextlib.suppress(LeaseLost):
-            while True:
-                await asyncio.sleep(self.cfg.lease_seconds / 3)
-                await self.outbox.renew(delivery_id)
-
-    async def _run(self, channel: Channel, delivery: Delivery, job: DeliveryJob) -> None:
+    async def _attempt(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> Outcome:
+        """Run one attempt through the channel; the outcome is written by the batch writer."""
+        job = DeliveryJob(self.outbox, delivery)
         try:
             if delivery.action == DeliveryAction.RETRACT.value:
-                await self._retract(channel, delivery, job)
-            else:
-                await self._publish(channel, delivery, job)
+                return await self._retract(channel, delivery, job)
+            return await self._publish(channel, delivery, job, loaded)
         except RateLimited as exc:
-            delay = (
-                exc.retry_after
-                if exc.retry_after is not None
-                else self.backoff.delay(delivery.attempts)
-            )
-            await self._retry_or_die(delivery, delay, exc)
+            hint = exc.retry_after
+            delay = hint if hint is not None else self.backoff.delay(delivery.attempts)
+            return self._retry_or_die(delivery, delay, exc)
         except AuthError as exc:
-            if not job.checkpoint.get("auth_retried"):
-                await job.save(auth_retried=True)
-                await self.outbox.retry(delivery, 0, str(exc), exc.kind)
-            else:
-                await self.outbox.finish(delivery, D.DEAD, error=str(exc), error_class=exc.kind)
+            if job.checkpoint.get("auth_retried"):
+                return Outcome(delivery, D.DEAD, str(exc), exc.kind)
+            await job.save(auth_retried=True)  # credentials refreshed: one more try, at once
+            return self._retry(delivery, 0, str(exc), exc.kind)
         except OutcomeUnknown as exc:
-            if channel.limits.can_lookup:
-                await self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), exc)
-            else:
-                await self.outbox.finish(
-                    delivery, D.UNCONFIRMED, error=str(exc), error_class=exc.kind
-                )
+            if channel.limits.can_lookup:  # the next attempt looks the result up first
+                return self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), exc)
+            return Outcome(delivery, D.UNCONFIRMED, str(exc), exc.kind)
         except TransientError as exc:
-            await self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), exc)
+            return self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), exc)
         except PermanentError as exc:
-            await self.outbox.finish(delivery, D.DEAD, error=str(exc), error_class=exc.kind)
+            return Outcome(delivery, D.DEAD, str(exc), exc.kind)
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:
             log.exception("delivery %s: channel %s raised", delivery.id, channel.name)
             error = ChannelError(f"内部错误：{type(exc).__name__}: {exc}")
-            await self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), error)
+            return self._retry_or_die(delivery, self.backoff.delay(delivery.attempts), error)
 
-    async def _retry_or_die(self, delivery: Delivery, delay: float, exc: ChannelError) -> None:
+    @staticmethod
+    def _retry(delivery: Delivery, delay: float, error: str, error_class: str) -> Outcome:
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        return Outcome(delivery, D.PENDING, error, error_class, retry_at=at)
+
+    def _retry_or_die(self, delivery: Delivery, delay: float, exc: ChannelError) -> Outcome:
         if delivery.attempts >= self.cfg.max_attempts:
-            await self.outbox.finish(
-                delivery,
-                D.DEAD,
-                error=f"已重试 {delivery.attempts} 次仍失败：{exc}",
-                error_class=exc.kind,
-            )
-        else:
-            await self.outbox.retry(delivery, delay, str(exc), exc.kind)
+            error = f"已重试 {delivery.attempts} 次仍失败：{exc}"
+            return Outcome(delivery, D.DEAD, error, exc.kind)
+        return self._retry(delivery, delay, str(exc), exc.kind)
 
-    async def _publish(self, channel: Channel, delivery: Delivery, job: DeliveryJob) -> None:
-        item = await Item.get(id=delivery.item_id)
-        nothing_sent = not job.checkpoint
-        if nothing_sent and (
+    async def _publish(
+        self, channel: Channel, delivery: Delivery, job: DeliveryJob, loaded: Loaded
+    ) -> Outcome:
+        item = loaded.items[delivery.item_id]
+        if not job.checkpoint and (
             item.status == ItemStatus.RETRACTED.value or item.version > delivery.item_version
         ):
-            await self.outbox.finish(
-                delivery, D.CANCELLED, error="稿件已撤稿或已修改为新版本，此版本不再发布。"
-            )
-            return
-        version = await ItemVersion.get(item_id=item.id, version=delivery.item_version)
+            reason = "稿件已撤稿或已修改为新版本，此版本不再发布。"
+            return Outcome(delivery, D.CANCELLED, reason)
+        version = loaded.versions[(delivery.item_id, delivery.item_version)]
         snap = version.snapshot
-        findings = review(snap, review_context(self.config, [channel.name]))
-        blocking = [f for f in findings if f.blocks]
+        blocking = [
+            f for f in review(snap, review_context(self.config, [channel.name])) if f.blocks
+        ]
         if blocking:
-            await self._record_dispatch_findings(item.id, delivery.item_version, blocking)
+            await self._record_dispatch_findings(delivery.item_id, delivery.item_version, blocking)
             raise PermanentError("发布前复核未通过：" + "；".join(f.message for f in blocking))
         content = self.renderer.render(snap, channel.name, version.approved_at)
         await self.limiters[channel.name].acquire()
         result = await channel.publish(content, job)
-        await self.outbox.finish(
-            delivery, D.DONE, remote_id=result.remote_id, remote_url=result.remote_url
-        )
+        return Outcome(delivery, D.DONE, remote_id=result.remote_id, remote_url=result.remote_url)
 
-    async def _record_dispatch_findings(self, item_id: int, version: int, findings: list) -> None:
+    async def _record_dispatch_findings(
+        self, item_id: int, version: int, findings: list[FindingData]
+    ) -> None:
         async with in_transaction() as conn:
             await (
                 Finding.filter(item_id=item_id, item_version=version, stage="dispatch")
@@ -299,7 +312,7 @@ class Dispatcher:
                     suggestion=f.suggestion,
                 )
 
-    async def _retract(self, channel: Channel, delivery: Delivery, job: DeliveryJob) -> None:
+    async def _retract(self, channel: Channel, delivery: Delivery, job: DeliveryJob) -> Outcome:
         base = Delivery.filter(
             item_id=delivery.item_id,
             channel=channel.name,
@@ -307,15 +320,25 @@ class Dispatcher:
         )
         if await base.filter(status=D.RUNNING.value).exists():
             # A publish is still in flight on this channel: retract after it has finished.
-            await self.outbox.retry(delivery, 2.0, "等待发布完成后撤稿", "waiting")
-            return
+            return self._retry(delivery, 2.0, "等待发布完成后撤稿", "waiting")
         done = await base.filter(status=D.DONE.value).order_by("-item_version").first()
         if done is None:
-            await self.outbox.finish(delivery, D.DONE, details={"note": "该渠道未曾发布，无需撤稿"})
-            return
+            return Outcome(delivery, D.DONE, details={"note": "该渠道未曾发布，无需撤稿"})
         await self.limiters[channel.name].acquire()
         await channel.retract(Published(done.remote_id, done.remote_url), job)
-        await self.outbox.finish(delivery, D.DONE, remote_id=done.remote_id)
+        return Outcome(delivery, D.DONE, remote_id=done.remote_id)
+
+    async def _load(self, deliveries: list[Delivery]) -> Loaded:
+        """Items and approved versions of a claimed batch, in two queries."""
+        item_ids = sorted({d.item_id for d in deliveries})
+        rows = await Item.filter(id__in=item_ids).values("id", "status", "version")
+        items = {r["id"]: ItemState(r["status"], r["version"]) for r in rows}
+        wanted = {(d.item_id, d.item_version) for d in deliveries}
+        found = await ItemVersion.filter(
+            item_id__in=item_ids, version__in=sorted({v for _, v in wanted})
+        )
+        versions = {(v.item_id, v.version): v for v in found if (v.item_id, v.version) in wanted}
+        return Loaded(items, versions)
 
     # -- heartbeat -----------------------------------------------------------------------
     async def _beat(self) -> None:
@@ -333,6 +356,15 @@ class Dispatcher:
                 "backlog": backlog,
             },
         )
+
+    async def _renew_loop(self) -> None:
+        """Keep the leases of deliveries in flight here (one statement for all of them)."""
+        while True:
+            await asyncio.sleep(self.cfg.lease_seconds / 3)
+            try:
+                await self.outbox.renew_all()
+            except Exception:
+                log.exception("lease renewal failed")
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -3,32 +3,48 @@
 A claim is one statement: on PostgreSQL an UPDATE over a `SELECT … FOR UPDATE SKIP LOCKED`
 subquery, on SQLite an UPDATE whose WHERE repeats the claimable condition (SQLite runs one
 writer at a time, so the statement itself is the compare-and-set). Each later write by the
-worker is a compare-and-set on (status = running, lease_owner = me): a worker whose lease was
-taken over finds out instead of overwriting the new holder's work.
+worker is conditional on (status = running, lease_owner = me): a worker whose lease was taken
+over finds out instead of overwriting the new holder's work.
+
+Outcomes are written in batches (`apply`): one transaction ends many deliveries, settles their
+items and appends their audit events, so the cost per delivery stays a fraction of a query.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot import audit, db
-from bot.models import (
-    Delivery,
-    DeliveryAction,
-    DeliveryStatus,
-    Item,
-    ItemStatus,
-)
+from bot.models import Delivery, DeliveryAction, DeliveryStatus, Item, ItemStatus
 
+log = logging.getLogger(__name__)
 D = DeliveryStatus
 TABLE = Delivery._meta.db_table
+ITEM_TABLE = Item._meta.db_table
+ACTOR = "system:dispatcher"
+MISSED_REASON = "超过允许的延迟窗口，未发布（避免过期推送），请重新排期。"
+# Item states that the publication of its deliveries may change.
+SETTLEABLE = frozenset(
+    s.value
+    for s in (
+        ItemStatus.APPROVED,
+        ItemStatus.SCHEDULED,
+        ItemStatus.PUBLISHING,
+        ItemStatus.PUBLISHED,
+        ItemStatus.PARTLY_PUBLISHED,
+        ItemStatus.FAILED,
+    )
+)
 
 
 class LeaseLost(Exception):
@@ -46,193 +62,187 @@ class Backoff:
         return random.uniform(min(self.base, ceiling), ceiling)
 
 
+@dataclass
+class Outcome:
+    """How one attempt at a delivery ended: finished (status is terminal) or retry later."""
+
+    delivery: Delivery
+    status: DeliveryStatus  # PENDING means "retry at retry_at"
+    error: str = ""
+    error_class: str = ""
+    remote_id: str = ""
+    remote_url: str = ""
+    retry_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def sql(query: str) -> str:
+    """Write queries with ? placeholders; PostgreSQL gets $1, $2, …"""
+    if not db.is_postgres():
+        return query
+    parts = query.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
 class Outbox:
     def __init__(self, owner: str, lease_seconds: float, missed_after: timedelta) -> None:
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
         self.missed_after = missed_after
 
-    def _sql(self, query: str) -> str:
-        if not db.is_postgres():
-            return query
-        n = 0
-        out = []
-        for ch in query:
-            if ch == "?":
-                n += 1
-                out.append(f"${n}")
-            else:
-                out.append(ch)
-        return "".join(out)
-
-    async def claim(self, channel: str, limit: int) -> list[int]:
+    async def claim(self, channel: str, limit: int) -> list[Delivery]:
         """Take up to `limit` due deliveries of a channel (or ones whose lease expired)."""
         now = datetime.now(UTC)
-        expires = now + self.lease
         lock = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
-        query = self._sql(
+        claimable = (
+            "((status = 'pending' AND next_attempt_at <= ?) OR "
+            "(status = 'running' AND lease_expires_at < ?))"
+        )
+        query = sql(
             f"UPDATE {TABLE} SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
             "attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN (SELECT id FROM {TABLE} WHERE channel = ? AND ("
-            "(status = 'pending' AND next_attempt_at <= ?) OR "
-            "(status = 'running' AND lease_expires_at < ?)) "
-            f"ORDER BY next_attempt_at, id LIMIT ?{lock}) "
-            "AND ((status = 'pending' AND next_attempt_at <= ?) OR "
-            "(status = 'running' AND lease_expires_at < ?)) RETURNING id"
+            f"WHERE id IN (SELECT id FROM {TABLE} WHERE channel = ? AND {claimable} "
+            f"ORDER BY next_attempt_at, id LIMIT ?{lock}) AND {claimable} RETURNING id"
         )
-        conn = db.connection()
-        rows = await conn.execute_query_dict(
-            query, [self.owner, expires, now, channel, now, now, limit, now, now]
-        )
-        return sorted(int(r["id"]) for r in rows)
+        params = [self.owner, now + self.lease, now, channel, now, now, limit, now, now]
+        rows = await db.connection().execute_query_dict(query, params)
+        if not rows:
+            return []
+        return await Delivery.filter(id__in=[r["id"] for r in rows]).order_by("id")
 
-    async def mark_missed(self, channel: str) -> list[int]:
+    async def mark_missed(self, channel: str) -> int:
         """Publish deliveries overdue by more than the window become `missed`, not sent stale."""
         now = datetime.now(UTC)
         cutoff = now - self.missed_after
+        overdue = Delivery.filter(
+            channel=channel,
+            action=DeliveryAction.PUBLISH.value,
+            status=D.PENDING.value,
+            due_at__lt=cutoff,
+        )
+        if not await overdue.exists():  # the common case costs one read, no write lock
+            return 0
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(
-                self._sql(
+                sql(
                     f"UPDATE {TABLE} SET status = 'missed', finished_at = ?, updated_at = ?, "
                     "last_error = ? WHERE channel = ? AND action = 'publish' AND "
                     "status = 'pending' AND due_at < ? RETURNING id, item_id"
                 ),
-                [
-                    now,
-                    now,
-                    "超过允许的延迟窗口，未发布（避免过期推送），请重新排期。",
-                    channel,
-                    cutoff,
-                ],
+                [now, now, MISSED_REASON, channel, cutoff],
             )
-            for row in rows:
-                await audit.record(
-                    conn,
-                    "system:dispatcher",
+            events = [
+                audit.Event(
+                    ACTOR,
                     "delivery.missed",
                     "delivery",
                     row["id"],
                     {"item_id": row["item_id"], "channel": channel},
                 )
-            for item_id in {int(r["item_id"]) for r in rows}:
-                await settle_item(conn, item_id)
-        return [int(r["id"]) for r in rows]
+                for row in rows
+            ]
+            events += await settle_items(conn, {int(r["item_id"]) for r in rows})
+            await audit.record_many(conn, events)
+        return len(rows)
 
     async def next_due(self, channel: str) -> datetime | None:
         """When the next delivery of this channel becomes claimable (a due time or lease expiry)."""
-        pending = (
-            await Delivery.filter(channel=channel, status=D.PENDING.value)
-            .order_by("next_attempt_at")
-            .first()
-            .values("next_attempt_at")
+        rows = await db.connection().execute_query_dict(
+            sql(
+                f"SELECT (SELECT MIN(next_attempt_at) FROM {TABLE} WHERE channel = ? AND "
+                "status = 'pending') AS pending, (SELECT MIN(lease_expires_at) FROM "
+                f"{TABLE} WHERE channel = ? AND status = 'running') AS running"
+            ),
+            [channel, channel],
         )
-        running = (
-            await Delivery.filter(channel=channel, status=D.RUNNING.value)
-            .order_by("lease_expires_at")
-            .first()
-            .values("lease_expires_at")
-        )
-        times = [
-            t
-            for t in (
-                pending and pending["next_attempt_at"],
-                running and running["lease_expires_at"],
-            )
-            if t
-        ]
+        times = [_aware(v) for v in rows[0].values() if v is not None]
         return min(times) if times else None
-
-    def _mine(self, delivery_id: int) -> Any:
-        return Delivery.filter(id=delivery_id, status=D.RUNNING.value, lease_owner=self.owner)
 
     async def save_checkpoint(self, delivery_id: int, checkpoint: dict[str, Any]) -> None:
         now = datetime.now(UTC)
-        count = await self._mine(delivery_id).update(
-            checkpoint=checkpoint, lease_expires_at=now + self.lease, updated_at=now
-        )
+        count = await Delivery.filter(
+            id=delivery_id, status=D.RUNNING.value, lease_owner=self.owner
+        ).update(checkpoint=checkpoint, lease_expires_at=now + self.lease, updated_at=now)
         if count != 1:
             raise LeaseLost(delivery_id)
 
-    async def renew(self, delivery_id: int) -> None:
+    async def renew_all(self) -> int:
+        """Extend the lease of every delivery this worker holds (one statement)."""
         now = datetime.now(UTC)
-        if await self._mine(delivery_id).update(lease_expires_at=now + self.lease) != 1:
-            raise LeaseLost(delivery_id)
+        return await Delivery.filter(status=D.RUNNING.value, lease_owner=self.owner).update(
+            lease_expires_at=now + self.lease
+        )
 
-    async def finish(
-        self,
-        delivery: Delivery,
-        status: DeliveryStatus,
-        *,
-        error: str = "",
-        error_class: str = "",
-        remote_id: str = "",
-        remote_url: str = "",
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """End a delivery (done, dead, unconfirmed, cancelled) with its audit event and the
-        item's resulting status, in one transaction."""
+    async def apply(self, outcomes: Sequence[Outcome]) -> set[int]:
+        """Write a batch of outcomes in one transaction: the deliveries still leased to us
+        end or go back to pending, their items are settled, and the audit events appended.
+        Returns the ids whose lease was lost (nothing is written for those)."""
+        if not outcomes:
+            return set()
         now = datetime.now(UTC)
+        ids = [o.delivery.id for o in outcomes]
+        lock = " FOR UPDATE" if db.is_postgres() else ""
+        marks = ", ".join("?" for _ in ids)
         async with in_transaction() as conn:
-            count = (
-                await self._mine(delivery.id)
-                .using_db(conn)
-                .update(
-                    status=status.value,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner="",
-                    lease_expires_at=None,
-                    last_error=error,
-                    error_class=error_class,
-                    remote_id=remote_id or delivery.remote_id,
-                    remote_url=remote_url or delivery.remote_url,
+            rows = await conn.execute_query_dict(
+                sql(
+                    f"SELECT id FROM {TABLE} WHERE id IN ({marks}) AND status = 'running' "
+                    f"AND lease_owner = ?{lock}"
+                ),
+                [*ids, self.owner],
+            )
+            owned = {int(r["id"]) for r in rows}
+            mine = [o for o in outcomes if o.delivery.id in owned]
+            finished = [o for o in mine if o.status != D.PENDING]
+            retried = [o for o in mine if o.status == D.PENDING]
+            if finished:
+                await conn.execute_many(
+                    sql(
+                        f"UPDATE {TABLE} SET status = ?, finished_at = ?, updated_at = ?, "
+                        "lease_owner = '', lease_expires_at = NULL, last_error = ?, "
+                        "error_class = ?, remote_id = ?, remote_url = ? WHERE id = ?"
+                    ),
+                    [
+                        [
+                            o.status.value,
+                            now,
+                            now,
+                            o.error,
+                            o.error_class,
+                            o.remote_id or o.delivery.remote_id,
+                            o.remote_url or o.delivery.remote_url,
+                            o.delivery.id,
+                        ]
+                        for o in finished
+                    ],
                 )
-            )
-            if count != 1:
-                raise LeaseLost(delivery.id)
-            await audit.record(
-                conn,
-                "system:dispatcher",
-                f"delivery.{status.value}",
-                "delivery",
-                delivery.id,
-                {
-                    "item_id": delivery.item_id,
-                    "version": delivery.item_version,
-                    "channel": delivery.channel,
-                    "action": delivery.action,
-                    "attempts": delivery.attempts,
-                    **({"error": error} if error else {}),
-                    **({"remote_url": remote_url} if remote_url else {}),
-                    **(details or {}),
-                },
-            )
-            await settle_item(conn, delivery.item_id)
-
-    async def retry(self, delivery: Delivery, delay: float, error: str, error_class: str) -> None:
-        now = datetime.now(UTC)
-        count = await self._mine(delivery.id).update(
-            status=D.PENDING.value,
-            next_attempt_at=now + timedelta(seconds=delay),
-            lease_owner="",
-            lease_expires_at=None,
-            last_error=error,
-            error_class=error_class,
-            updated_at=now,
-        )
-        if count != 1:
-            raise LeaseLost(delivery.id)
+            if retried:
+                await conn.execute_many(
+                    sql(
+                        f"UPDATE {TABLE} SET status = 'pending', next_attempt_at = ?, "
+                        "updated_at = ?, lease_owner = '', lease_expires_at = NULL, "
+                        "last_error = ?, error_class = ? WHERE id = ?"
+                    ),
+                    [
+                        [o.retry_at or now, now, o.error, o.error_class, o.delivery.id]
+                        for o in retried
+                    ],
+                )
+            events = [_event(o) for o in finished]
+            events += await settle_items(conn, {o.delivery.item_id for o in finished})
+            await audit.record_many(conn, events)
+        return set(ids) - owned
 
     async def release(self, delivery_id: int) -> None:
         """Give a claimed delivery back untouched (shutdown); the attempt does not count."""
         now = datetime.now(UTC)
-        await self._mine(delivery_id).update(
-            status=D.PENDING.value,
-            lease_owner="",
-            lease_expires_at=None,
-            updated_at=now,
-            next_attempt_at=now,
-            attempts=F("attempts") - 1,
+        await db.connection().execute_query(
+            sql(
+                f"UPDATE {TABLE} SET status = 'pending', lease_owner = '', "
+                "lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?, "
+                "attempts = attempts - 1 WHERE id = ? AND status = 'running' AND lease_owner = ?"
+            ),
+            [now, now, delivery_id, self.owner],
         )
 
     async def count_backlog(self) -> int:
@@ -241,58 +251,167 @@ class Outbox:
         ).count()
 
 
-async def settle_item(conn: BaseDBAsyncClient, item_id: int) -> None:
-    """Derive the item's status from its current version's publish deliveries."""
-    item = await Item.filter(id=item_id).using_db(conn).first()
-    if item is None or item.status == ItemStatus.RETRACTED.value:
-        return
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite hands back text for an aggregate
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _event(o: Outcome) -> audit.Event:
+    d = o.delivery
+    details: dict[str, Any] = {
+        "item_id": d.item_id,
+        "version": d.item_version,
+        "channel": d.channel,
+        "action": d.action,
+        "attempts": d.attempts,
+        **({"error": o.error} if o.error else {}),
+        **({"remote_url": o.remote_url} if o.remote_url else {}),
+        **o.details,
+    }
+    return audit.Event(ACTOR, f"delivery.{o.status.value}", "delivery", d.id, details)
+
+
+async def settle_items(conn: BaseDBAsyncClient, item_ids: set[int]) -> list[audit.Event]:
+    """Derive each item's status from its current version's publish deliveries; return the
+    audit events of the status changes."""
+    if not item_ids:
+        return []
+    items = [
+        _ItemState(**row)
+        for row in await Item.filter(id__in=sorted(item_ids))
+        .using_db(conn)
+        .values("id", "status", "version", "published_version", "published_at")
+    ]
+    rows = (
+        await Delivery.filter(item_id__in=sorted(item_ids), action=DeliveryAction.PUBLISH.value)
+        .using_db(conn)
+        .values_list("item_id", "item_version", "status")
+    )
+    statuses: dict[int, list[str]] = {}
+    versions = {item.id: item.version for item in items}
+    for item_id, version, status in rows:
+        if versions.get(item_id) == version:
+            statuses.setdefault(item_id, []).append(status)
     now = datetime.now(UTC)
-    statuses = (
-        await Delivery.filter(
-            item_id=item_id, item_version=item.version, action=DeliveryAction.PUBLISH.value
-        )
-        .using_db(conn)
-        .values_list("status", flat=True)
-    )
-    if not statuses or item.status not in (
-        ItemStatus.APPROVED.value,
-        ItemStatus.SCHEDULED.value,
-        ItemStatus.PUBLISHING.value,
-        ItemStatus.PUBLISHED.value,
-        ItemStatus.PARTLY_PUBLISHED.value,
-        ItemStatus.FAILED.value,
-    ):
-        return
-    done = sum(1 for s in statuses if s == D.DONE.value)
-    open_ = sum(1 for s in statuses if s in (D.PENDING.value, D.RUNNING.value))
-    changes: dict[str, Any] = {}
-    if open_:
-        new = ItemStatus.PUBLISHING if done or item.status == ItemStatus.PUBLISHING.value else None
+    events = []
+    updates = []
+    for item in items:
+        new = _settled(item.status, statuses.get(item.id, []))
         if new is None:
-            return
-    elif done == len(statuses):
-        new = ItemStatus.PUBLISHED
-    elif done:
-        new = ItemStatus.PARTLY_PUBLISHED
-    else:
-        new = ItemStatus.FAILED
-    if done:
-        changes["published_version"] = item.version
-        if item.published_at is None:
-            changes["published_at"] = now
-    if new.value == item.status and not changes:
-        return
-    await (
-        Item.filter(id=item_id, status=item.status)
-        .using_db(conn)
-        .update(status=new.value, updated_at=now, **changes)
-    )
-    if new.value != item.status:
-        await audit.record(
-            conn,
-            "system:dispatcher",
-            f"item.{new.value}",
-            "item",
-            item_id,
-            {"version": item.version, "from": item.status},
+            continue
+        published = D.DONE.value in statuses[item.id]
+        if new.value == item.status and (not published or item.published_version == item.version):
+            continue
+        updates.append(
+            [
+                new.value,
+                now,
+                item.version if published else item.published_version,
+                item.published_at or (now if published else None),
+                item.id,
+                item.status,
+            ]
         )
+        if new.value != item.status:
+            details = {"version": item.version, "from": item.status}
+            events.append(audit.Event(ACTOR, f"item.{new.value}", "item", item.id, details))
+    if updates:
+        await conn.execute_many(
+            sql(
+                f"UPDATE {ITEM_TABLE} SET status = ?, updated_at = ?, published_version = ?, "
+                "published_at = ? WHERE id = ? AND status = ?"
+            ),
+            updates,
+        )
+    return events
+
+
+@dataclass
+class _ItemState:
+    id: int
+    status: str
+    version: int
+    published_version: int | None
+    published_at: datetime | None
+
+
+def _settled(current: str, statuses: list[str]) -> ItemStatus | None:
+    if not statuses or current not in SETTLEABLE:
+        return None
+    done = statuses.count(D.DONE.value)
+    still_open = sum(1 for s in statuses if s in (D.PENDING.value, D.RUNNING.value))
+    if still_open:
+        return ItemStatus.PUBLISHING if done or current == ItemStatus.PUBLISHING else None
+    if done == len(statuses):
+        return ItemStatus.PUBLISHED
+    return ItemStatus.PARTLY_PUBLISHED if done else ItemStatus.FAILED
+
+
+class OutcomeWriter:
+    """Gathers outcomes from many in-flight deliveries and writes them with Outbox.apply in
+    batches: whatever arrived while the previous batch was being written goes in the next."""
+
+    def __init__(self, outbox: Outbox, max_batch: int = 200, gather_seconds: float = 0.005) -> None:
+        self.outbox = outbox
+        self.max_batch = max_batch
+        self.gather_seconds = gather_seconds
+        self._queue: asyncio.Queue[tuple[Outcome, asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def submit(self, outcome: Outcome) -> None:
+        """Queue an outcome and wait until it is written; LeaseLost if it was not ours."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((outcome, future))
+        await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            # Let deliveries finishing at about the same time join this batch: a few
+            # milliseconds of latency buy one transaction for many outcomes.
+            deadline = asyncio.get_running_loop().time() + self.gather_seconds
+            while len(batch) < self.max_batch:
+                if self._queue.empty():
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    except TimeoutError:
+                        break
+                else:
+                    batch.append(self._queue.get_nowait())
+            try:
+                lost = await self.outbox.apply([o for o, _ in batch])
+            except Exception as exc:  # e.g. the database is briefly unavailable
+                log.exception("writing %d delivery outcomes failed", len(batch))
+                # The leases run out and other attempts take the deliveries over.
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for outcome, future in batch:
+                    if future.done():
+                        continue
+                    if outcome.delivery.id in lost:
+                        future.set_exception(LeaseLost(outcome.delivery.id))
+                    else:
+                        future.set_result(None)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()

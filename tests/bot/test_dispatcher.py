@@ -222,9 +222,9 @@ async def test_retracted_while_claimed_is_cancelled_not_published(env: Env) -> N
     assert len(claimed) == 1
     await lifecycle.retract(item.id, env.staff.reviewer, "撤回", retract_support(env.config))
     # The worker that claimed it died; another takes the expired lease over.
-    await Delivery.filter(id=claimed[0]).update(lease_expires_at=datetime.now(UTC))
+    await Delivery.filter(id=claimed[0].id).update(lease_expires_at=datetime.now(UTC))
     await env.dispatcher().run_until_idle()
-    assert (await Delivery.get(id=claimed[0])).status == "cancelled"
+    assert (await Delivery.get(id=claimed[0].id)).status == "cancelled"
     assert env.ledger.received == []
 
 
