@@ -2,17 +2,15 @@
 bot.lifecycle, and errors as JSON with Chinese messages that name the field.
 
 Routes are declared once in ROUTES (bot/web/openapi.py's Route); the same table registers them
-and generates /api/v1/openapi.json.
+and generates /api/v1/openapi.json. Error handling lives in bot/web/api_errors.py, the JSON
+shapes in bot/web/serialize.py.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -23,87 +21,37 @@ from tortoise.queryset import QuerySet
 from bot import audit, lifecycle, users
 from bot.channel_set import retract_support
 from bot.config import Config
-from bot.lifecycle import Actor, LifecycleError
+from bot.lifecycle import Actor
 from bot.models import (
-    DELIVERY_ACTION_LABELS,
-    DELIVERY_STATUS_LABELS,
-    DISCLOSURE_LABELS,
-    KIND_LABELS,
-    STATUS_LABELS,
     Delivery,
     DeliveryAction,
     DeliveryStatus,
-    Disclosure,
     Finding,
     Item,
     ItemStatus,
     Kind,
     Role,
 )
-from bot.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody, field_errors
+from bot.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody
 from bot.web import openapi
+from bot.web.api_errors import (
+    PREFIX,
+    ApiError,
+    api_errors,
+    json_response,
+    query_dict,
+    read_object,
+    validation_error,
+)
 from bot.web.app import CONFIG, WAKEUP
 from bot.web.openapi import Route
+from bot.web.serialize import delivery_json, finding_json, item_json
 
-log = logging.getLogger(__name__)
-
-API_ROOT = "/api"
-PREFIX = "/api/v1"
 MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # IntField: a larger id cannot exist, and must not reach the database
 OPENAPI_DOC = web.AppKey("openapi_doc", dict)
 
-
-_JSON_REASONS = {
-    "Expecting value": "此处应为一个值",
-    "Expecting ',' delimiter": "缺少逗号",
-    "Expecting ':' delimiter": "缺少冒号",
-    "Expecting property name enclosed in double quotes": "属性名须用双引号括起",
-    "Unterminated string starting at": "字符串没有结束引号",
-    "Extra data": "JSON 之后还有多余内容",
-    "Invalid control character at": "字符串中有非法控制字符",
-    "Invalid \\escape": "非法的转义序列",
-}
-_LIFECYCLE_CODES = {
-    "ItemNotFound": "item_not_found",
-    "IllegalTransition": "illegal_transition",
-    "SelfApproval": "self_approval",
-    "NotPermitted": "forbidden",
-    "InvalidItem": "invalid_item",
-}
-
 M = TypeVar("M", bound=BaseModel)
-
-
-class ApiError(Exception):
-    """A request the API refuses; becomes {"error": {code, message, fields}} with the status."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        fields: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.fields = fields or []
-        self.headers = headers or {}
-
-    def response(self) -> web.Response:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.fields:
-            error["fields"] = self.fields
-        return json_response({"error": error}, status=self.status, headers=self.headers)
-
-
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response(
-        data, status=status, headers=headers, dumps=partial(json.dumps, ensure_ascii=False)
-    )
 
 
 # ---- query shapes (also the OpenAPI query parameters) -------------------------------------
@@ -160,63 +108,6 @@ class Call:
         return int(raw)
 
 
-def _validation_error(exc: ValidationError, what: str) -> ApiError:
-    fields = field_errors(exc)
-    listed = "；".join(f"{f['field']}：{f['message']}" for f in fields)
-    return ApiError(422, "validation_failed", f"{what}有 {len(fields)} 处错误：{listed}", fields)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-async def _read_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        raise ApiError(400, "empty_body", "请求体为空，应为一个 JSON 对象。")
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            400, "invalid_encoding", f"请求体不是合法的 UTF-8 文本（第 {exc.start + 1} 个字节起）。"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        reason = _JSON_REASONS.get(exc.msg, exc.msg)
-        raise ApiError(
-            400,
-            "invalid_json",
-            f"请求体不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{reason}。",
-        ) from exc
-    except ValueError as exc:
-        raise ApiError(400, "invalid_json", f"JSON 中不允许出现 {exc}。") from exc
-    if not isinstance(data, dict):
-        kind = {list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(
-            type(data), "数字"
-        )
-        raise ApiError(
-            422,
-            "body_not_object",
-            f"请求体应为 JSON 对象，收到的是{kind}。",
-            [{"field": "(body)", "message": "应为对象", "value": kind}],
-        )
-    return data
-
-
-def _query_dict(request: web.Request) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key in request.query:
-        values = request.query.getall(key)
-        if len(values) > 1:
-            raise ApiError(
-                422,
-                "validation_failed",
-                f"查询参数 {key} 重复出现。",
-                [{"field": key, "message": "参数重复", "value": None}],
-            )
-        out[key] = values[0]
-    return out
-
-
 async def _authenticate(request: web.Request) -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -248,161 +139,20 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         query = None
         if route.query is not None:
             try:
-                query = route.query.model_validate(_query_dict(request))
+                query = route.query.model_validate(query_dict(request))
             except ValidationError as exc:
-                raise _validation_error(exc, "查询参数") from exc
+                raise validation_error(exc, "查询参数") from exc
         body = None
         if route.body is not None:
-            data = await _read_object(request)
+            data = await read_object(request)
             try:
                 body = route.body.model_validate(data)
             except ValidationError as exc:
-                raise _validation_error(exc, "请求内容") from exc
+                raise validation_error(exc, "请求内容") from exc
         return await route.handler(Call(request, actor, body, query))
 
     handler.__name__ = route.operation_id
     return handler
-
-
-# ---- errors for every /api/ path ----------------------------------------------------------
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"请求体过大：最多 {limit} 字节。")
-
-
-@web.middleware
-async def api_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Turn every failure under /api/ into a JSON error; other paths pass through untouched."""
-    if request.path != API_ROOT and not request.path.startswith(API_ROOT + "/"):
-        return await handler(request)
-    limit = request.app[CONFIG].web.max_body_bytes
-    try:
-        if request.content_length is not None and request.content_length > limit:
-            raise _too_large(limit)  # refuse before reading a byte of it
-        return await handler(request)
-    except ApiError as exc:
-        return exc.response()
-    except LifecycleError as exc:
-        code = _LIFECYCLE_CODES.get(type(exc).__name__, "conflict")
-        field = getattr(exc, "field", None)
-        fields = [{"field": field, "message": str(exc), "value": None}] if field else None
-        return ApiError(exc.status_code, code, str(exc), fields).response()
-    except web.HTTPRequestEntityTooLarge:
-        return _too_large(limit).response()
-    except web.HTTPMethodNotAllowed as exc:
-        allowed = "、".join(sorted(exc.allowed_methods))
-        return ApiError(
-            405,
-            "method_not_allowed",
-            f"接口 {request.path} 不支持 {request.method}，可用：{allowed}。",
-            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
-        ).response()
-    except web.HTTPNotFound:
-        return ApiError(
-            404,
-            "not_found",
-            f"接口不存在：{request.method} {request.path}（接口说明见 {PREFIX}/openapi.json）。",
-        ).response()
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return ApiError(exc.status, "http_error", exc.reason).response()
-    except Exception:
-        log.exception("API request failed: %s %s", request.method, request.path)
-        return ApiError(
-            500, "internal_error", "服务器内部错误，已记录日志，请稍后重试。"
-        ).response()
-
-
-# ---- serialization ------------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC; the database hands back UTC, naive only if a backend drops the zone."""
-    if value is None:
-        return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def item_json(item: Item, *, full: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": item.id,
-        "kind": item.kind,
-        "kind_label": KIND_LABELS.get(Kind(item.kind), item.kind),
-        "title": item.title,
-        "summary": item.summary,
-        "column": item.column,
-        "doc_number": item.doc_number,
-        "office": item.office,
-        "disclosure": item.disclosure,
-        "disclosure_label": DISCLOSURE_LABELS.get(Disclosure(item.disclosure), item.disclosure),
-        "status": item.status,
-        "status_label": STATUS_LABELS.get(ItemStatus(item.status), item.status),
-        "version": item.version,
-        "published_version": item.published_version,
-        "author_id": item.author_id,
-        "related_id": item.related_id,
-        "channels": item.channels,
-        "publish_at": iso(item.publish_at),
-        "created_at": iso(item.created_at),
-        "updated_at": iso(item.updated_at),
-        "submitted_at": iso(item.submitted_at),
-        "approved_at": iso(item.approved_at),
-        "published_at": iso(item.published_at),
-        "retracted_at": iso(item.retracted_at),
-        "return_reason": item.return_reason,
-        "retraction_reason": item.retraction_reason,
-    }
-    if full:
-        out.update(
-            body=item.body,
-            withheld_basis=item.withheld_basis,
-            interpretation_forms=item.interpretation_forms,
-            enforcement=item.enforcement,
-            source=item.source,
-        )
-    return out
-
-
-def delivery_json(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "item_id": d.item_id,
-        "item_version": d.item_version,
-        "channel": d.channel,
-        "action": d.action,
-        "action_label": DELIVERY_ACTION_LABELS.get(DeliveryAction(d.action), d.action),
-        "status": d.status,
-        "status_label": DELIVERY_STATUS_LABELS.get(DeliveryStatus(d.status), d.status),
-        "attempts": d.attempts,
-        "due_at": iso(d.due_at),
-        "next_attempt_at": iso(d.next_attempt_at),
-        "remote_id": d.remote_id,
-        "remote_url": d.remote_url,
-        "last_error": d.last_error,
-        "error_class": d.error_class,
-        "created_at": iso(d.created_at),
-        "updated_at": iso(d.updated_at),
-        "finished_at": iso(d.finished_at),
-    }
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    return {
-        "rule": f.rule,
-        "severity": f.severity,
-        "stage": f.stage,
-        "field": f.field,
-        "message": f.message,
-        "item_version": f.item_version,
-        "span": [f.span_start, f.span_end] if f.span_start is not None else None,
-        "suggestion": f.suggestion,
-        "created_at": iso(f.created_at),
-    }
 
 
 async def _findings(item: Item) -> list[dict[str, Any]]:
