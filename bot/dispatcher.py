@@ -103,6 +103,7 @@ class Dispatcher:
         self._started = datetime.now(UTC)
         self.consumed_at: datetime | None = None
         self.processed = 0
+        self._held: set[int] = set()  # ids of deliveries being worked on here
 
     # -- running -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -209,6 +210,7 @@ class Dispatcher:
     # -- one delivery --------------------------------------------------------------------
     async def _process(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> None:
         submitted = False
+        self._held.add(delivery.id)
         try:
             outcome = await self._attempt(channel, delivery, loaded)
             submitted = True
@@ -223,6 +225,7 @@ class Dispatcher:
         except Exception:
             log.exception("delivery %s: unexpected failure", delivery.id)
         finally:
+            self._held.discard(delivery.id)
             self.processed += 1
             self.consumed_at = datetime.now(UTC)
 
@@ -362,7 +365,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.cfg.lease_seconds / 3)
             try:
-                await self.outbox.renew_all()
+                await self.outbox.renew(sorted(self._held))
             except Exception:
                 log.exception("lease renewal failed")
 

@@ -166,12 +166,15 @@ class Outbox:
         if count != 1:
             raise LeaseLost(delivery_id)
 
-    async def renew_all(self) -> int:
-        """Extend the lease of every delivery this worker holds (one statement)."""
+    async def renew(self, delivery_ids: Sequence[int]) -> int:
+        """Extend the leases of the deliveries this worker is still working on (one statement).
+        Only those: a delivery whose outcome could not be written must be let expire."""
+        if not delivery_ids:
+            return 0
         now = datetime.now(UTC)
-        return await Delivery.filter(status=D.RUNNING.value, lease_owner=self.owner).update(
-            lease_expires_at=now + self.lease
-        )
+        return await Delivery.filter(
+            id__in=list(delivery_ids), status=D.RUNNING.value, lease_owner=self.owner
+        ).update(lease_expires_at=now + self.lease)
 
     async def apply(self, outcomes: Sequence[Outcome]) -> set[int]:
         """Write a batch of outcomes in one transaction: the deliveries still leased to us

@@ -47,7 +47,9 @@ class Env:
         return await lifecycle.approve(item.id, self.staff.reviewer, self.config)
 
 
-async def make_env(db_url: str, latency_ms: float = 0, **webhook: Any) -> AsyncIterator[Env]:
+async def make_env(
+    db_url: str, latency_ms: float = 0, lease_seconds: float = 5, **webhook: Any
+) -> AsyncIterator[Env]:
     server = TestServer(create_app(SECRET, latency_ms=latency_ms), host="127.0.0.1")
     await server.start_server()
     hook = {"enabled": True, "url": str(server.make_url("/push")), "timeout_seconds": 5}
@@ -58,7 +60,7 @@ async def make_env(db_url: str, latency_ms: float = 0, **webhook: Any) -> AsyncI
         dispatcher={
             "backoff_base_seconds": 0.05,
             "backoff_max_seconds": 0.2,
-            "lease_seconds": 5,
+            "lease_seconds": lease_seconds,
             "max_attempts": 4,
         },
     )
@@ -308,3 +310,27 @@ async def test_shutdown_gives_back_unfinished_work(backend_url: str) -> None:
         hook = (await deliveries(item))["webhook"]
         assert (hook.status, hook.lease_owner, hook.attempts) == ("pending", "", 0)
         assert (await audit.verify()).ok
+
+
+async def test_lease_of_a_long_delivery_is_renewed_so_no_one_takes_it_over(
+    backend_url: str,
+) -> None:
+    # The receiver answers after 2.5 s; the lease is 0.9 s and must be renewed meanwhile.
+    async for env in make_env(backend_url, latency_ms=2500, lease_seconds=0.9):
+        first = env.dispatcher("w1")
+        await first.start()
+        try:
+            item = await env.approved()
+            first.wakeup.notify()
+            await asyncio.sleep(1.5)  # past the first lease's end
+            second = env.dispatcher("w2")
+            assert await second.run_until_idle() == 0  # nothing to take over
+            for _ in range(60):
+                if (await deliveries(item))["webhook"].status == "done":
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await first.stop()
+        hook = (await deliveries(item))["webhook"]
+        assert (hook.status, hook.attempts) == ("done", 1)
+        assert len(env.ledger.received) == 1
