@@ -46,18 +46,17 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
     await db.init(config, check_schema=False)
     await db.upgrade()
     staff = await create_staff()
+    config_file = worker_config(tmp_path / "c.toml", backend_url)
     log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--config",
-            str(worker_config(tmp_path / "c.toml", backend_url)),
-            "run",
-            "--role",
-            "worker",
-        ],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--config",
+        str(config_file),
+        "run",
+        "--role",
+        "worker",
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -67,7 +66,7 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
         for _ in range(200):  # the worker is up once it has written a heartbeat
             if await WorkerHeartbeat.exists():
                 break
-            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+            assert proc.returncode is None, (tmp_path / "worker.log").read_text()
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # and has gone to sleep with nothing due
         data = ItemCreate.model_validate(
@@ -83,11 +82,11 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
         assert (await Item.get(id=item.id)).status == "published"
 
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
         assert "stopping" in (tmp_path / "worker.log").read_text()
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait()
+            await proc.wait()
         log.close()
         await db.close()
