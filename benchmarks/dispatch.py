@@ -20,8 +20,6 @@ import contextlib
 import json
 import math
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -29,7 +27,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -42,8 +39,8 @@ from bot.lifecycle import Actor
 from bot.models import Delivery, ItemVersion
 from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
+from channels.sandbox import webhook
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_ENV = "GONGKAI_BENCH_WEBHOOK_SECRET"
 SECRET = "bench-secret"
 
@@ -65,32 +62,11 @@ def free_port() -> int:
 def receiver(latency_ms: float) -> Iterator[str]:
     """The webhook sandbox receiver in its own process; yields its push URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "channels.sandbox.webhook",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(latency_ms),
-            "--secret",
-            SECRET,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_ledger", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the webhook receiver did not start") from None
-                time.sleep(0.05)
+        proc = webhook.start_process(port, latency_ms, SECRET)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    try:
         yield f"http://127.0.0.1:{port}/push"
     finally:
         proc.terminate()
@@ -230,6 +206,29 @@ def latency_lines(lat: list[float]) -> dict[str, str]:
     }
 
 
+async def outcome_lines(
+    ids: list[int], push_url: str, before: int
+) -> tuple[list[float], dict[str, str]]:
+    """What every run reports once drained: the pushes the receiver counted since `before`,
+    and the approve→published latencies (returned too, for a run's own verdict)."""
+    lat = await latencies(ids)
+    return lat, {
+        "webhook pushes received": str(received_count(push_url) - before),
+        **latency_lines(lat),
+    }
+
+
+@contextlib.asynccontextmanager
+async def dispatching(config: Config, wakeup: Wakeup, owner: str) -> AsyncIterator[None]:
+    """A dispatcher running in this process for the body of the with block."""
+    dispatcher = Dispatcher(config, build_channels(config), wakeup, owner=owner)
+    await dispatcher.start()
+    try:
+        yield
+    finally:
+        await dispatcher.stop(grace=5)
+
+
 async def throughput(config: Config, staff: Staff, n: int, push_url: str) -> None:
     t = time.perf_counter()
     ids = await submitted_items(config, staff, n, "吞吐")
@@ -240,15 +239,11 @@ async def throughput(config: Config, staff: Staff, n: int, push_url: str) -> Non
     approving = time.perf_counter() - t
     deliveries = await Delivery.filter(item_id__in=ids).count()
     before = received_count(push_url)
-    dispatcher = Dispatcher(config, build_channels(config), Wakeup(), owner="bench:throughput")
     t = time.perf_counter()
-    await dispatcher.start()
-    try:
+    async with dispatching(config, Wakeup(), "bench:throughput"):
         await wait_drained(ids, limit_s=max(120.0, n / 10))
         elapsed = time.perf_counter() - t
-    finally:
-        await dispatcher.stop(grace=5)
-    lat = await latencies(ids)
+    _, outcome = await outcome_lines(ids, push_url, before)
     report(
         f"throughput: {n} items × 2 channels (feed + webhook at 20 ms), backlog drained",
         {
@@ -256,8 +251,7 @@ async def throughput(config: Config, staff: Staff, n: int, push_url: str) -> Non
             "approvals": f"{n / approving:.0f} approvals/s",
             "deliveries": f"{deliveries} in {elapsed:.2f} s",
             "dispatch rate": f"{deliveries / elapsed:.0f} deliveries/s",
-            "webhook pushes received": str(received_count(push_url) - before),
-            **latency_lines(lat),
+            **outcome,
         },
     )
 
@@ -266,10 +260,8 @@ async def steady(config: Config, staff: Staff, rate: float, seconds: float, push
     n = int(rate * seconds)
     ids = await submitted_items(config, staff, n, "稳态")
     wakeup = Wakeup()
-    dispatcher = Dispatcher(config, build_channels(config), wakeup, owner="bench:steady")
     before = received_count(push_url)
-    await dispatcher.start()
-    try:
+    async with dispatching(config, wakeup, "bench:steady"):
         start = time.perf_counter()
         behind = 0
         for i, item_id in enumerate(ids):
@@ -282,15 +274,12 @@ async def steady(config: Config, staff: Staff, rate: float, seconds: float, push
             wakeup.notify()  # what the web app does after an approval in the same process
         approving = time.perf_counter() - start
         await wait_drained(ids, limit_s=120)
-    finally:
-        await dispatcher.stop(grace=5)
-    lat = await latencies(ids)
+    lat, outcome = await outcome_lines(ids, push_url, before)
     report(
         f"steady: {n} approvals at {rate:.0f}/s with the dispatcher running",
         {
             "approvals achieved": f"{n / approving:.0f}/s ({behind} over 100 ms behind schedule)",
-            "webhook pushes received": str(received_count(push_url) - before),
-            **latency_lines(lat),
+            **outcome,
             "target": "p99 < 1000 ms: " + ("met" if percentile(lat, 99) < 1 else "MISSED"),
         },
     )

@@ -26,18 +26,17 @@ from bot.cli_base import (
 from bot.cli_output import (
     DELIVERY_COLUMNS,
     SEVERITY_LABELS,
-    delivery_json,
     delivery_rows,
-    item_json,
+    item_json_with_author,
     local,
     print_table,
     status_label,
-    utc,
 )
 from bot.cli_workflow import report
 from bot.config import Config
 from bot.itemfile import ItemFileError
 from bot.models import DeliveryStatus, ItemStatus
+from bot.serialize import delivery_json, iso
 
 
 @click.group("item")
@@ -110,7 +109,9 @@ def item_list(
     async def work(config: Config) -> None:
         items = await Item.filter(**filters).order_by("id").prefetch_related("author")
         if as_json:
-            click.echo(json.dumps([item_json(i) for i in items], ensure_ascii=False, indent=2))
+            click.echo(
+                json.dumps([item_json_with_author(i) for i in items], ensure_ascii=False, indent=2)
+            )
             return
         if not items:
             click.echo("没有符合条件的条目。")
@@ -154,14 +155,14 @@ def item_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
         deliveries = await Delivery.filter(item_id=item_id).order_by("id")
         if as_json:
             data = {
-                "item": item_json(item),
+                "item": item_json_with_author(item),
                 "versions": [
                     {
                         "version": v.version,
                         "created_by": v.created_by,
-                        "created_at": utc(v.created_at),
+                        "created_at": iso(v.created_at),
                         "approved_by": v.approved_by or None,
-                        "approved_at": utc(v.approved_at),
+                        "approved_at": iso(v.approved_at),
                     }
                     for v in versions
                 ],

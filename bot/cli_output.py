@@ -1,9 +1,9 @@
 """How the command line shows items and deliveries: rich tables in the configured time zone for
-people, plain dicts with UTC times for --json."""
+people; for --json, the API's shapes from bot/serialize.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,14 +14,12 @@ from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
     STATUS_LABELS,
+    Item,
     ItemStatus,
 )
+from bot.serialize import item_json
 
 SEVERITY_LABELS = {"block": "阻止", "warn": "警告"}
-
-
-def utc(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def local(value: datetime | None, tz: ZoneInfo) -> str:
@@ -40,50 +38,10 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     Console().print(table)
 
 
-def item_json(item: Any) -> dict[str, Any]:
-    from bot.lifecycle import CONTENT_FIELDS
-
-    data = {name: getattr(item, name) for name in CONTENT_FIELDS}
-    data.update(
-        id=item.id,
-        version=item.version,
-        published_version=item.published_version,
-        status=item.status,
-        author=item.author.username,
-        source=item.source,
-        return_reason=item.return_reason,
-        retraction_reason=item.retraction_reason,
-    )
-    for name in (
-        "publish_at",
-        "created_at",
-        "updated_at",
-        "submitted_at",
-        "approved_at",
-        "published_at",
-        "retracted_at",
-    ):
-        data[name] = utc(getattr(item, name))
-    return data
-
-
-def delivery_json(d: Any) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "item_id": d.item_id,
-        "item_version": d.item_version,
-        "channel": d.channel,
-        "action": d.action,
-        "status": d.status,
-        "attempts": d.attempts,
-        "due_at": utc(d.due_at),
-        "next_attempt_at": utc(d.next_attempt_at),
-        "remote_id": d.remote_id,
-        "remote_url": d.remote_url,
-        "last_error": d.last_error,
-        "error_class": d.error_class,
-        "finished_at": utc(d.finished_at),
-    }
+def item_json_with_author(item: Item) -> dict[str, Any]:
+    """The API's item shape plus the author's name, which scripts at a terminal know people
+    by; the item must come with its author fetched."""
+    return {**item_json(item), "author": item.author.username}
 
 
 def delivery_rows(deliveries: list[Any], tz: ZoneInfo) -> list[list[str]]:

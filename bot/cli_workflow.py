@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.cli_base import EXIT_USAGE, as_option, fail, json_option, session, username
-from bot.cli_output import SEVERITY_LABELS, local, status_label, utc
+from bot.cli_output import SEVERITY_LABELS, local, status_label
 from bot.config import Config
+from bot.serialize import iso
 
 
 def report(item: Any, as_json: bool, message: str, **extra: Any) -> None:
@@ -150,7 +151,7 @@ def item_schedule(
             item,
             as_json,
             f"条目 #{item.id} {text}；当前状态：{status_label(item.status)}。",
-            publish_at=utc(item.publish_at),
+            publish_at=iso(item.publish_at),
         )
 
     session(ctx, work)

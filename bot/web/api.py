@@ -3,7 +3,7 @@ bot.lifecycle, and errors as JSON with Chinese messages that name the field.
 
 Routes are declared once in ROUTES (bot/web/openapi.py's Route); the same table registers them
 and generates /api/v1/openapi.json. Error handling lives in bot/web/api_errors.py, the JSON
-shapes in bot/web/serialize.py.
+shapes in bot/serialize.py.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bot.models import (
     Role,
 )
 from bot.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody
+from bot.serialize import delivery_json, finding_json, item_json
 from bot.web import openapi
 from bot.web.api_errors import (
     PREFIX,
@@ -45,7 +46,6 @@ from bot.web.api_errors import (
 )
 from bot.web.app import CONFIG, WAKEUP
 from bot.web.openapi import Route
-from bot.web.serialize import delivery_json, finding_json, item_json
 
 MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # IntField: a larger id cannot exist, and must not reach the database

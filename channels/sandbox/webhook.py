@@ -2,6 +2,7 @@
 request (so tests count duplicates on the receiving side), adds latency and injects faults.
 
 Run alone: python -m channels.sandbox.webhook --port 8091 --latency-ms 20 --secret s
+(start_process does that for benchmarks and tests, and waits until it answers).
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -81,6 +88,53 @@ def create_app(secret: str, latency_ms: float = 0) -> web.Application:
     app.router.add_get("/_ledger", ledger_view)
     app.router.add_post("/_faults", inject)
     return app
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_process(
+    port: int,
+    latency_ms: float,
+    secret: str,
+    *,
+    output: IO[bytes] | int = subprocess.DEVNULL,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 20,
+) -> subprocess.Popen[bytes]:
+    """This receiver in its own process on 127.0.0.1:port, returned once its ledger answers.
+
+    Raises RuntimeError, having stopped the process, if it exits or has not answered within
+    timeout seconds.
+    """
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "channels.sandbox.webhook",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--secret",
+            secret,
+        ],
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_ledger", timeout=2).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError("the webhook receiver did not start") from None
+            time.sleep(0.05)
 
 
 def main() -> None:

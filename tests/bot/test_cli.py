@@ -99,7 +99,7 @@ def test_item_goes_from_file_to_published_feed_delivery(cli: Cli) -> None:
     assert shown["item"]["status"] == "published"
     assert shown["item"]["author"] == "alice"
     assert shown["item"]["title"] == "关于假期办事大厅服务时间调整的通知"
-    assert shown["item"]["published_at"].endswith("+00:00")  # UTC for scripts
+    assert shown["item"]["published_at"].endswith("Z")  # UTC for scripts
     assert shown["versions"][0]["approved_by"] == "user:bob"
     [delivery] = shown["deliveries"]
     assert (delivery["channel"], delivery["action"], delivery["status"]) == (
@@ -134,10 +134,10 @@ def test_top_level_verbs_are_the_item_commands(cli: Cli) -> None:
     cli.run("approve", item_id, "--as", "bob")
     shown = cli.json("item", "show", item_id)
     assert shown["item"]["status"] == "scheduled"
-    assert shown["item"]["publish_at"] == "2030-01-02T01:00:00+00:00"
+    assert shown["item"]["publish_at"] == "2030-01-02T01:00:00Z"
     assert cli.json("dispatch", "--once") == {"processed": 0}  # not due yet
     [pending] = cli.json("deliveries", item_id, "--status", "pending")
-    assert pending["next_attempt_at"] == "2030-01-02T01:00:00+00:00"
+    assert pending["next_attempt_at"] == "2030-01-02T01:00:00Z"
     assert "2030-01-02 09:00" in cli.run("deliveries", item_id).output  # Asia/Shanghai for people
     out = cli.run("retract", item_id, "--reason", "政策调整", "--as", "bob").output
     assert "已撤稿" in out
@@ -316,8 +316,9 @@ def test_json_outputs_parse_and_tables_show_local_time(cli: Cli) -> None:
     cli.run("dispatch", "--once")
     [listed] = cli.json("item", "list", "--column", "notice")
     assert listed["status"] == "published" and listed["disclosure"] == "proactive"
+    assert listed["status_label"] == "已发布"  # the API's shape, labels included
     [delivery] = cli.json("deliveries")
-    assert delivery["status"] == "done" and delivery["finished_at"].endswith("+00:00")
+    assert delivery["status"] == "done" and delivery["finished_at"].endswith("Z")
     table = cli.run("deliveries").output
     assert "已完成" in table and "feed" in table
     assert "没有符合条件的投递" in cli.run("deliveries", "--status", "dead").output
@@ -329,7 +330,7 @@ def test_schedule_reads_a_time_without_offset_in_the_configured_zone(cli: Cli) -
     data = json.loads(
         cli.run("schedule", item_id, "--at", "2030-05-01 08:30", "--as", "alice", "--json").stdout
     )
-    assert data["publish_at"] == "2030-05-01T00:30:00+00:00"
+    assert data["publish_at"] == "2030-05-01T00:30:00Z"
     assert (
         "无法识别" in cli.run("schedule", item_id, "--at", "明天", "--as", "alice", code=2).output
     )

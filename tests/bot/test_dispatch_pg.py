@@ -31,6 +31,7 @@ from bot import audit, db
 from bot.config import Config, load_config
 from bot.lifecycle import snapshot
 from bot.models import AuditEvent, Delivery, Item, ItemVersion, User, WorkerHeartbeat
+from channels.sandbox import webhook
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_ENV = "GONGKAI_TEST_RACE_WEBHOOK_SECRET"
@@ -57,33 +58,13 @@ class Receiver:
     def __init__(self, log_dir: Path, latency_ms: int = 20) -> None:
         self.port = free_port()
         self.log = (log_dir / "receiver.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "channels.sandbox.webhook",
-                "--port",
-                str(self.port),
-                "--latency-ms",
-                str(latency_ms),
-                "--secret",
-                SECRET,
-            ],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=_env(),
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.ledger()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("webhook receiver did not start") from None
-                time.sleep(0.05)
+        try:
+            self.proc = webhook.start_process(
+                self.port, latency_ms, SECRET, output=self.log, env=_env()
+            )
+        except RuntimeError:
+            self.log.close()
+            raise
 
     @property
     def url(self) -> str:

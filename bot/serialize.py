@@ -1,10 +1,12 @@
-"""The JSON shapes the API returns for items, deliveries and findings: times in UTC as ISO 8601,
-codes alongside their Chinese labels."""
+"""The JSON shapes of items, deliveries and findings, one for the API and the command line's
+--json alike: times in UTC as ISO 8601, codes alongside their Chinese labels."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from bot.models import (
     DELIVERY_ACTION_LABELS,
@@ -31,20 +33,25 @@ def iso(value: datetime | None) -> str | None:
     return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+Code = TypeVar("Code", bound=StrEnum)
+
+
+def coded(name: str, code: str, kind: type[Code], labels: Mapping[Code, str]) -> dict[str, str]:
+    """A code and its Chinese label side by side: {"status": …, "status_label": …}."""
+    return {name: code, f"{name}_label": labels.get(kind(code), code)}
+
+
 def item_json(item: Item, *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": item.id,
-        "kind": item.kind,
-        "kind_label": KIND_LABELS.get(Kind(item.kind), item.kind),
+        **coded("kind", item.kind, Kind, KIND_LABELS),
         "title": item.title,
         "summary": item.summary,
         "column": item.column,
         "doc_number": item.doc_number,
         "office": item.office,
-        "disclosure": item.disclosure,
-        "disclosure_label": DISCLOSURE_LABELS.get(Disclosure(item.disclosure), item.disclosure),
-        "status": item.status,
-        "status_label": STATUS_LABELS.get(ItemStatus(item.status), item.status),
+        **coded("disclosure", item.disclosure, Disclosure, DISCLOSURE_LABELS),
+        **coded("status", item.status, ItemStatus, STATUS_LABELS),
         "version": item.version,
         "published_version": item.published_version,
         "author_id": item.author_id,
@@ -77,10 +84,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "item_id": d.item_id,
         "item_version": d.item_version,
         "channel": d.channel,
-        "action": d.action,
-        "action_label": DELIVERY_ACTION_LABELS.get(DeliveryAction(d.action), d.action),
-        "status": d.status,
-        "status_label": DELIVERY_STATUS_LABELS.get(DeliveryStatus(d.status), d.status),
+        **coded("action", d.action, DeliveryAction, DELIVERY_ACTION_LABELS),
+        **coded("status", d.status, DeliveryStatus, DELIVERY_STATUS_LABELS),
         "attempts": d.attempts,
         "due_at": iso(d.due_at),
         "next_attempt_at": iso(d.next_attempt_at),
