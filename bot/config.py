@@ -86,6 +86,17 @@ class DispatcherConfig(_Section):
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 20
 
 
+class ReviewConfig(_Section):
+    permit_penalty_days: Annotated[int, Field(ge=1, le=365)] = 7
+    other_enforcement_days: Annotated[int, Field(ge=1, le=365)] = 20
+    formal_copy_share: Annotated[float, Field(gt=0, le=1)] = 0.6
+    dictionaries: list[str] = Field(default_factory=list)
+    check_links: bool = True
+    link_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5
+    link_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    link_cache_seconds: Annotated[float, Field(ge=0)] = 3600
+
+
 class ChannelConfig(_Section):
     enabled: bool = True
     concurrency: Annotated[int, Field(ge=1, le=256)] = 4
@@ -143,6 +154,7 @@ class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     web: WebConfig = WebConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
+    review: ReviewConfig = ReviewConfig()
     channels: ChannelsConfig = ChannelsConfig()
     columns: dict[str, ColumnConfig] = Field(default_factory=_default_columns)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from bot import prereview
 from bot.config import Config
-from bot.lifecycle import review_context
 from bot.models import (
     Delivery,
     DeliveryAction,
@@ -43,7 +43,7 @@ from channels.base import (
     RateLimited,
     TransientError,
 )
-from moderation.review import FindingData, review
+from moderation.findings import FindingData
 
 log = logging.getLogger(__name__)
 D = DeliveryStatus
@@ -282,9 +282,8 @@ class Dispatcher:
             return Outcome(delivery, D.CANCELLED, reason)
         version = loaded.versions[(delivery.item_id, delivery.item_version)]
         snap = version.snapshot
-        blocking = [
-            f for f in review(snap, review_context(self.config, [channel.name])) if f.blocks
-        ]
+        findings = await prereview.run(snap, self.config, [channel.name])
+        blocking = [f for f in findings if f.blocks]
         if blocking:
             await self._record_dispatch_findings(delivery.item_id, delivery.item_version, blocking)
             raise PermanentError("发布前复核未通过：" + "；".join(f.message for f in blocking))

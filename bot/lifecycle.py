@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import audit
+from bot import audit, prereview
 from bot.config import Config
 from bot.models import (
     Delivery,
@@ -28,7 +28,7 @@ from bot.models import (
     Role,
 )
 from bot.schemas import ItemCreate, ItemPatch
-from moderation.review import FindingData, ReviewContext, review
+from moderation.findings import FindingData
 
 S = ItemStatus
 
@@ -154,14 +154,6 @@ class Outcome:
     item: Item
     findings: list[FindingData] = field(default_factory=list)
     cannot_retract: list[str] = field(default_factory=list)
-
-
-def review_context(config: Config, channels: list[str]) -> ReviewContext:
-    return ReviewContext(
-        channels=tuple(channels),
-        public_channels=frozenset(config.channels.enabled_names()),
-        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
-    )
 
 
 def snapshot(item: Item) -> dict[str, Any]:
@@ -331,7 +323,7 @@ async def _move_system(conn: BaseDBAsyncClient, item: Item, to: ItemStatus, **ch
 async def _prereview(
     conn: BaseDBAsyncClient, item: Item, snap: dict[str, Any], stage: str, config: Config
 ) -> list[FindingData]:
-    findings = review(snap, review_context(config, target_channels(item, config)))
+    findings = await prereview.run(snap, config, target_channels(item, config), conn)
     await (
         Finding.filter(item_id=item.id, item_version=item.version, stage=stage)
         .using_db(conn)

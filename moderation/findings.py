@@ -1,17 +1,79 @@
-"""The shapes pre-review rules take and give: the review context and one finding."""
+"""The shapes pre-review rules take and give: the review context and one finding.
+
+Rules are pure functions of (snapshot, context); anything they need from the database or the
+configuration arrives in the ReviewContext, built by bot/prereview.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What one target channel accepts (from the channel's limits; moderation never imports a
+    channel)."""
+
+    label: str
+    title_max: int
+    summary_max: int
+    body_max: int = 2_000_000  # characters of the Markdown body
+    image_max: int = 100
+
+
+@dataclass(frozen=True)
+class LinkedItem:
+    """Another item as pre-review sees it: the policy an interpretation explains, or an
+    interpretation of a policy."""
+
+    id: int
+    kind: str
+    title: str
+    body: str
+    status: str
+    disclosure: str = "proactive"
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The [review] section of config.toml, as rules need it."""
+
+    permit_penalty_days: int = 7  # 行政许可 / 行政处罚: publish within N working days
+    other_enforcement_days: int = 20
+    formal_copy_share: float = 0.6  # an interpretation copying more than this share is formal
+    sensitive_words: tuple[str, ...] = ()  # office additions to the dictionaries
+    wrong_terms: tuple[tuple[str, str], ...] = ()  # (wrong form, correct form)
+    typos: tuple[tuple[str, str], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# An async check of the links in a body: url -> problem (None when the link is fine).
+LinkCheck = Callable[[list[str]], Awaitable[dict[str, "LinkProblem | None"]]]
+
+
+@dataclass(frozen=True)
+class LinkProblem:
+    severity: str  # block | warn
+    message: str
 
 
 @dataclass(frozen=True)
 class ReviewContext:
-    """What rules may need beyond the snapshot: the channels it is bound for, known columns."""
+    """What rules may need beyond the snapshot."""
 
     channels: tuple[str, ...]
     public_channels: frozenset[str]
     columns: dict[str, tuple[str, ...]]  # column key -> kinds allowed in it
+    channel_rules: dict[str, ChannelRules] = field(default_factory=dict)
+    related: LinkedItem | None = None  # for an interpretation: the policy it explains
+    interpretations: tuple[LinkedItem, ...] = ()  # for a policy: interpretations linking to it
+    today: date | None = None  # in the office's time zone
+    settings: ReviewSettings = field(default_factory=ReviewSettings)
+    check_links: LinkCheck | None = None  # None: links are not checked (offline review)
 
 
 @dataclass(frozen=True)
@@ -20,9 +82,16 @@ class FindingData:
     severity: str  # "block" | "warn"
     message: str
     field: str = ""
-    span: tuple[int, int] | None = None
+    span: tuple[int, int] | None = None  # offsets in the field's original text
     suggestion: str = ""
+    overridable: bool = False  # a block a reviewer may override with a written reason
 
     @property
     def blocks(self) -> bool:
-        return self.severity == "block"
+        """Stops submission outright (a block no one may override)."""
+        return self.severity == "block" and not self.overridable
+
+    @property
+    def needs_override(self) -> bool:
+        """Must be overridden by a reviewer, with a reason, before approval or dispatch."""
+        return self.severity == "warn" or self.overridable

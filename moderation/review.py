@@ -1,7 +1,9 @@
 """Pre-review: run every rule family on an item snapshot and return its findings.
 
-Runs at submission and again just before dispatch. A finding of severity "block" stops both.
-The rule families live one a file in moderation/rules/ and are listed in RULES, in order.
+Runs at submission, on every edit, and again just before dispatch. A finding that blocks stops
+submission and dispatch; one that needs an override must be overridden by a reviewer with a
+written reason first. Rule families live one a file in moderation/rules/; RULES lists them in
+the order they run, and the link check (the one that waits on the network) runs last.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from moderation.rules import disclosure, required
 
 __all__ = ["FindingData", "ReviewContext", "review"]
 
-
 Rule = Callable[[dict[str, Any], ReviewContext], Iterable[FindingData]]
 
 RULES: tuple[Rule, ...] = (required.check, disclosure.check)
 
 
-def review(snapshot: dict[str, Any], context: ReviewContext) -> list[FindingData]:
+async def review(snapshot: dict[str, Any], context: ReviewContext) -> list[FindingData]:
     findings: list[FindingData] = []
     for rule in RULES:
         findings.extend(rule(snapshot, context))

@@ -1,0 +1,73 @@
+"""Build the pre-review context for an item (linked items, channel limits, settings, today)
+and run moderation.review on its snapshot. The one place bot/ calls into moderation/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from bot.channel_set import build_channels
+from bot.config import Config
+from bot.models import Item, Kind
+from moderation.findings import ChannelRules, FindingData, LinkedItem, ReviewContext, ReviewSettings
+from moderation.review import review
+
+
+def settings(config: Config) -> ReviewSettings:
+    r = config.review
+    return ReviewSettings(
+        permit_penalty_days=r.permit_penalty_days,
+        other_enforcement_days=r.other_enforcement_days,
+        formal_copy_share=r.formal_copy_share,
+    )
+
+
+def _linked(item: Item) -> LinkedItem:
+    return LinkedItem(
+        id=item.id,
+        kind=item.kind,
+        title=item.title,
+        body=item.body,
+        status=item.status,
+        disclosure=item.disclosure,
+        published_at=item.published_at,
+    )
+
+
+async def context_for(
+    snap: dict[str, Any], config: Config, channels: list[str], conn: BaseDBAsyncClient | None = None
+) -> Any:
+    """The ReviewContext of a snapshot bound for `channels`."""
+    related = None
+    if snap.get("related_id"):
+        query = Item.filter(id=snap["related_id"])
+        row = await (query.using_db(conn) if conn else query).first()
+        related = _linked(row) if row else None
+    interpretations: tuple[LinkedItem, ...] = ()
+    if snap.get("kind") == Kind.POLICY.value and snap.get("id"):
+        query = Item.filter(related_id=snap["id"], kind=Kind.INTERPRETATION.value)
+        rows = await (query.using_db(conn) if conn else query)
+        interpretations = tuple(_linked(r) for r in rows)
+    built = build_channels(config)
+    return ReviewContext(
+        channels=tuple(channels),
+        public_channels=frozenset(config.channels.enabled_names()),
+        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
+        channel_rules={
+            name: ChannelRules(ch.label, ch.limits.title_max, ch.limits.summary_max)
+            for name, ch in built.items()
+        },
+        related=related,
+        interpretations=interpretations,
+        today=datetime.now(ZoneInfo(config.app.timezone)).date(),
+        settings=settings(config),
+    )
+
+
+async def run(
+    snap: dict[str, Any], config: Config, channels: list[str], conn: BaseDBAsyncClient | None = None
+) -> list[FindingData]:
+    return await review(snap, await context_for(snap, config, channels, conn))
