@@ -48,6 +48,7 @@ class ReviewSettings:
     sensitive_words: tuple[str, ...] = ()  # office additions to the dictionaries
     wrong_terms: tuple[tuple[str, str], ...] = ()  # (wrong form, correct form)
     typos: tuple[tuple[str, str], ...] = ()
+    allowed_words: tuple[str, ...] = ()  # longer terms that make a listed word inside them fine
     extra: dict[str, Any] = field(default_factory=dict)
 
 

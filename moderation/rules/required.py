@@ -1,4 +1,7 @@
-"""Required fields by kind, and that the column exists and fits the kind (内容混杂)."""
+"""Required fields by kind, and that the column exists and fits the kind (内容混杂).
+
+An unknown column blocks; a kind that does not fit its column only warns, since a reviewer may
+have a reason to file it there and can override with that reason."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def check(snapshot: dict[str, Any], context: ReviewContext) -> Iterator[FindingD
     elif snapshot["kind"] not in context.columns[column]:
         yield FindingData(
             rule="required.column_kind",
-            severity="block",
+            severity="warn",
             field="column",
             message=f"栏目「{column}」不收录此类稿件，请选择与稿件类型一致的栏目（杜绝内容混杂）。",
         )
