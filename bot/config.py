@@ -90,7 +90,10 @@ class ReviewConfig(_Section):
     permit_penalty_days: Annotated[int, Field(ge=1, le=365)] = 7
     other_enforcement_days: Annotated[int, Field(ge=1, le=365)] = 20
     formal_copy_share: Annotated[float, Field(gt=0, le=1)] = 0.6
-    dictionaries: list[str] = Field(default_factory=list)
+    sensitive_words: list[str] = Field(default_factory=list)
+    wrong_terms: dict[str, str] = Field(default_factory=dict)
+    typos: dict[str, str] = Field(default_factory=dict)
+    allowed_words: list[str] = Field(default_factory=list)
     check_links: bool = True
     link_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5
     link_concurrency: Annotated[int, Field(ge=1, le=64)] = 8

@@ -117,5 +117,10 @@ async def upgrade() -> list[str]:
     executor = MigrationExecutor(conn, tortoise_config_apps())
     plan = await executor.plan()
     names = [f"{s.migration.app_label}.{s.migration.name}" for s in plan if not s.backward]
-    await executor.migrate()
+    try:
+        await executor.migrate()
+    except Exception as exc:  # a migration that fails must say so, not print a traceback
+        raise SchemaError(
+            f"数据库迁移失败：{exc}。失败的迁移没有记录为已执行；请保留数据库并联系开发人员。"
+        ) from exc
     return names

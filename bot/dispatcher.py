@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from tortoise.transactions import in_transaction
 
 from bot import prereview
 from bot.config import Config
+from bot.linkcheck import LinkChecker, retracted_items
 from bot.models import (
     Delivery,
     DeliveryAction,
@@ -104,11 +106,28 @@ class Dispatcher:
         self.consumed_at: datetime | None = None
         self.processed = 0
         self._held: set[int] = set()  # ids of deliveries being worked on here
+        self._session: aiohttp.ClientSession | None = None
+        self.links: LinkChecker | None = None  # the pre-dispatch link check
 
     # -- running -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _open(self) -> None:
         for channel in self.channels.values():
             await channel.start()
+        if self.config.review.check_links and self._session is None:
+            self._session = aiohttp.ClientSession()
+            self.links = LinkChecker.from_config(
+                self._session, self.config, retracted_lookup=retracted_items
+            )
+
+    async def _close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session, self.links = None, None
+
+    async def start(self) -> None:
+        await self._open()
         await self._beat()
         self.writer.start()
         for name in self.channels:
@@ -136,8 +155,7 @@ class Dispatcher:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
-        for channel in self.channels.values():
-            await channel.close()
+        await self._close()
 
     async def _channel_loop(self, name: str) -> None:
         event = self.wakeup.subscribe()
@@ -186,8 +204,7 @@ class Dispatcher:
 
     async def run_until_idle(self, max_seconds: float = 30) -> int:
         """Process everything due now, then return (for the CLI's one-shot run and tests)."""
-        for channel in self.channels.values():
-            await channel.start()
+        await self._open()
         self.writer.start()
         deadline = asyncio.get_running_loop().time() + max_seconds
         before = self.processed
@@ -203,8 +220,7 @@ class Dispatcher:
                     break
         finally:
             await self.writer.stop()
-            for channel in self.channels.values():
-                await channel.close()
+            await self._close()
         return self.processed - before
 
     # -- one delivery --------------------------------------------------------------------
@@ -282,8 +298,18 @@ class Dispatcher:
             return Outcome(delivery, D.CANCELLED, reason)
         version = loaded.versions[(delivery.item_id, delivery.item_version)]
         snap = version.snapshot
-        findings = await prereview.run(snap, self.config, [channel.name])
+        findings = await prereview.run(snap, self.config, [channel.name], check_links=self.links)
         blocking = [f for f in findings if f.blocks]
+        held = [f for f in findings if f.severity == "block" and f.overridable]
+        if held:  # a block a reviewer may override: only one already overridden lets it go
+            overridden = set(
+                await Finding.filter(
+                    item_id=delivery.item_id,
+                    item_version=delivery.item_version,
+                    overridden_at__not_isnull=True,
+                ).values_list("rule", "field")
+            )
+            blocking += [f for f in held if (f.rule, f.field) not in overridden]
         if blocking:
             await self._record_dispatch_findings(delivery.item_id, delivery.item_version, blocking)
             raise PermanentError("发布前复核未通过：" + "；".join(f.message for f in blocking))

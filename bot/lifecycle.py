@@ -15,12 +15,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import audit, prereview
+from bot import audit, linkcheck, prereview
 from bot.config import Config
 from bot.models import (
     Delivery,
     DeliveryAction,
     DeliveryStatus,
+    Disclosure,
     Finding,
     Item,
     ItemStatus,
@@ -28,7 +29,7 @@ from bot.models import (
     Role,
 )
 from bot.schemas import ItemCreate, ItemPatch
-from moderation.findings import FindingData
+from moderation.findings import FindingData, LinkCheck
 
 S = ItemStatus
 
@@ -101,6 +102,13 @@ class ItemNotFound(LifecycleError):
         self.item_id = item_id
 
 
+class FindingNotFound(LifecycleError):
+    status_code = 404
+
+    def __init__(self, finding_id: int) -> None:
+        super().__init__(f"预审提示 #{finding_id} 不存在。")
+
+
 class IllegalTransition(LifecycleError):
     def __init__(self, action: str, status: str, allowed: frozenset[ItemStatus]) -> None:
         from bot.models import STATUS_LABELS
@@ -121,6 +129,13 @@ class NotPermitted(LifecycleError):
 class SelfApproval(NotPermitted):
     def __init__(self) -> None:
         super().__init__("不能批准自己撰写的稿件，请由另一位审核人员批准。")
+
+
+class FindingsNotOverridden(LifecycleError):
+    def __init__(self, findings: list[Finding]) -> None:
+        listed = "；".join(f"#{f.id} {f.message}" for f in findings)
+        super().__init__(f"还有 {len(findings)} 条预审提示未经审核人员书面确认，不能批准：{listed}")
+        self.finding_ids = [f.id for f in findings]
 
 
 class InvalidItem(LifecycleError):
@@ -248,6 +263,9 @@ async def edit_item(item_id: int, patch: ItemPatch, actor: Actor, config: Config
             cancelled = await _cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
             details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
         await _move(conn, item, "edit", S.DRAFT, **changes)
+        # Review on every edit, so the editor sees what to fix before submitting.
+        findings = await _prereview(conn, item, snapshot(item), "edit", config)
+        details["findings"] = [f.rule for f in findings]
         await audit.record(conn, actor.name, "item.edit", "item", item.id, details)
     return item
 
@@ -266,9 +284,18 @@ async def _cancel_pending(conn: BaseDBAsyncClient, item_id: int, action: Deliver
     )
 
 
-async def submit(item_id: int, actor: Actor, config: Config) -> Outcome:
-    """Snapshot the item and pre-review it: blocking findings return it, else it awaits review."""
+async def submit(
+    item_id: int, actor: Actor, config: Config, links: LinkCheck | None = None
+) -> Outcome:
+    """Snapshot the item and pre-review it: blocking findings return it, else it awaits review.
+    With a link check, the item's links are checked first, outside the transaction."""
     actor.require(Role.EDITOR)
+    check = None
+    if links is not None:
+        current = await Item.filter(id=item_id).first()
+        if current is None:
+            raise ItemNotFound(item_id)
+        check = await linkcheck.precheck(links, snapshot(current))
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
         await _move(
@@ -286,7 +313,7 @@ async def submit(item_id: int, actor: Actor, config: Config) -> Outcome:
         await audit.record(
             conn, actor.name, "item.submit", "item", item.id, {"version": item.version}
         )
-        findings = await _prereview(conn, item, snap, "submit", config)
+        findings = await _prereview(conn, item, snap, "submit", config, check)
         blocking = [f for f in findings if f.blocks]
         if blocking:
             reason = "；".join(f.message for f in blocking)
@@ -321,9 +348,15 @@ async def _move_system(conn: BaseDBAsyncClient, item: Item, to: ItemStatus, **ch
 
 
 async def _prereview(
-    conn: BaseDBAsyncClient, item: Item, snap: dict[str, Any], stage: str, config: Config
+    conn: BaseDBAsyncClient,
+    item: Item,
+    snap: dict[str, Any],
+    stage: str,
+    config: Config,
+    check_links: LinkCheck | None = None,
 ) -> list[FindingData]:
-    findings = await prereview.run(snap, config, target_channels(item, config), conn)
+    channels = target_channels(item, config)
+    findings = await prereview.run(snap, config, channels, conn, check_links)
     await (
         Finding.filter(item_id=item.id, item_version=item.version, stage=stage)
         .using_db(conn)
@@ -342,6 +375,7 @@ async def _prereview(
             span_start=f.span[0] if f.span else None,
             span_end=f.span[1] if f.span else None,
             suggestion=f.suggestion,
+            overridable=f.overridable,
         )
     return findings
 
@@ -373,6 +407,15 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
         item = await _load(conn, item_id)
         if actor.user_id is not None and item.author_id == actor.user_id:
             raise SelfApproval()
+        open_findings = [
+            f
+            for f in await Finding.filter(
+                item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
+            ).using_db(conn)
+            if f.needs_override
+        ]
+        if open_findings:
+            raise FindingsNotOverridden(open_findings)
         later = item.publish_at is not None and item.publish_at > now
         await _move(conn, item, "approve", S.SCHEDULED if later else S.APPROVED, approved_at=now)
         await (
@@ -510,6 +553,86 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         )
         await notify_outbox(conn)
     return Outcome(item, cannot_retract=cannot)
+
+
+async def override_finding(finding_id: int, actor: Actor, reason: str) -> Finding:
+    """A reviewer accepts a warning (or an overridable block) with a written reason."""
+    actor.require(Role.REVIEWER)
+    if not reason.strip():
+        raise InvalidItem("确认预审提示须填写书面理由。", "reason")
+    async with in_transaction() as conn:
+        finding = await Finding.filter(id=finding_id).using_db(conn).first()
+        if finding is None:
+            raise FindingNotFound(finding_id)
+        if not finding.needs_override:
+            raise NotPermitted(
+                f"预审提示 #{finding_id} 是不可豁免的阻断项，只能修改稿件后重新提交。"
+            )
+        if finding.overridden_at is not None:
+            raise InvalidItem(f"预审提示 #{finding_id} 已于此前确认。", "finding")
+        item = await _load(conn, finding.item_id)
+        if actor.user_id is not None and item.author_id == actor.user_id:
+            raise NotPermitted("不能确认自己撰写的稿件的预审提示，请由另一位审核人员确认。")
+        finding.overridden_by = actor.name
+        finding.override_reason = reason.strip()
+        finding.overridden_at = datetime.now(UTC)
+        await finding.save(
+            using_db=conn, update_fields=["overridden_by", "override_reason", "overridden_at"]
+        )
+        await audit.record(
+            conn,
+            actor.name,
+            "finding.override",
+            "item",
+            item.id,
+            {"finding": finding.id, "rule": finding.rule, "reason": finding.override_reason},
+        )
+    return finding
+
+
+async def convert_to_proactive(item_id: int, actor: Actor, config: Config) -> Item:
+    """依申请转主动: propose an item released on request for proactive disclosure. It becomes
+    a new draft with the proactive attribute and is reviewed like a new item."""
+    async with in_transaction() as conn:
+        item = await _load(conn, item_id)
+    if item.disclosure != "on_request":
+        raise InvalidItem("只有依申请公开的条目可以转为主动公开。", "disclosure")
+    patch = ItemPatch(disclosure=Disclosure.PROACTIVE)
+    converted = await edit_item(item_id, patch, actor, config)
+    async with in_transaction() as conn:
+        await audit.record(conn, actor.name, "item.convert_to_proactive", "item", item_id, {})
+    return converted
+
+
+VALIDITY_LABELS = {"": "有效", "amended": "已修订", "expired": "已失效", "repealed": "已废止"}
+
+
+async def set_validity(item_id: int, actor: Actor, validity: str, reason: str) -> Item:
+    """Mark a published policy amended, expired or repealed (or valid again); its page and the
+    feeds show it. This is a fact about the document, not an edit of its text."""
+    actor.require(Role.REVIEWER)
+    if validity not in VALIDITY_LABELS:
+        choices = "、".join(k or "（空：有效）" for k in VALIDITY_LABELS)
+        raise InvalidItem(f"效力状态「{validity}」无效，可选：{choices}", "validity")
+    async with in_transaction() as conn:
+        item = await _load(conn, item_id)
+        if item.kind != "policy":
+            raise InvalidItem("只有政策文件有效力状态。", "validity")
+        await (
+            Item.filter(id=item.id)
+            .using_db(conn)
+            .update(validity=validity, updated_at=datetime.now(UTC))
+        )
+        item.validity = validity
+        await audit.record(
+            conn,
+            actor.name,
+            "item.validity",
+            "item",
+            item.id,
+            {"validity": validity, "reason": reason.strip()},
+        )
+    return item
 
 
 async def notify_outbox(conn: BaseDBAsyncClient) -> None:

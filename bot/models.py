@@ -168,6 +168,8 @@ class Item(Model):
     source = fields.CharField(max_length=255, default="")
     return_reason = fields.TextField(default="")
     retraction_reason = fields.TextField(default="")
+    # 有效 (""), or for a policy: repealed / expired / amended, shown on its page and in feeds
+    validity = fields.CharField(max_length=16, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     submitted_at = fields.DatetimeField(null=True)
@@ -220,9 +222,18 @@ class Finding(Model):
     span_start = fields.IntField(null=True)
     span_end = fields.IntField(null=True)
     suggestion = fields.TextField(default="")
+    # db_default: columns added by a migration need a default the database itself applies.
+    overridable = fields.BooleanField(default=False, db_default=False)
+    overridden_by = fields.CharField(max_length=128, default="", db_default="")
+    override_reason = fields.TextField(default="", db_default="")
+    overridden_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     item_id: int
+
+    @property
+    def needs_override(self) -> bool:
+        return self.severity == "warn" or self.overridable
 
     class Meta:
         table = "gk_finding"

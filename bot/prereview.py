@@ -12,7 +12,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.channel_set import build_channels
 from bot.config import Config
 from bot.models import Item, Kind
-from moderation.findings import ChannelRules, FindingData, LinkedItem, ReviewContext, ReviewSettings
+from moderation.findings import (
+    ChannelRules,
+    FindingData,
+    LinkCheck,
+    LinkedItem,
+    ReviewContext,
+    ReviewSettings,
+)
 from moderation.review import review
 
 
@@ -22,6 +29,10 @@ def settings(config: Config) -> ReviewSettings:
         permit_penalty_days=r.permit_penalty_days,
         other_enforcement_days=r.other_enforcement_days,
         formal_copy_share=r.formal_copy_share,
+        sensitive_words=tuple(r.sensitive_words),
+        wrong_terms=tuple(r.wrong_terms.items()),
+        typos=tuple(r.typos.items()),
+        allowed_words=tuple(r.allowed_words),
     )
 
 
@@ -38,8 +49,12 @@ def _linked(item: Item) -> LinkedItem:
 
 
 async def context_for(
-    snap: dict[str, Any], config: Config, channels: list[str], conn: BaseDBAsyncClient | None = None
-) -> Any:
+    snap: dict[str, Any],
+    config: Config,
+    channels: list[str],
+    conn: BaseDBAsyncClient | None = None,
+    check_links: LinkCheck | None = None,
+) -> ReviewContext:
     """The ReviewContext of a snapshot bound for `channels`."""
     related = None
     if snap.get("related_id"):
@@ -57,17 +72,29 @@ async def context_for(
         public_channels=frozenset(config.channels.enabled_names()),
         columns={key: tuple(col.kinds) for key, col in config.columns.items()},
         channel_rules={
-            name: ChannelRules(ch.label, ch.limits.title_max, ch.limits.summary_max)
+            name: ChannelRules(
+                ch.label,
+                ch.limits.title_max,
+                ch.limits.summary_max,
+                ch.limits.body_max,
+                ch.limits.image_max,
+            )
             for name, ch in built.items()
         },
         related=related,
         interpretations=interpretations,
         today=datetime.now(ZoneInfo(config.app.timezone)).date(),
         settings=settings(config),
+        check_links=check_links,
     )
 
 
 async def run(
-    snap: dict[str, Any], config: Config, channels: list[str], conn: BaseDBAsyncClient | None = None
+    snap: dict[str, Any],
+    config: Config,
+    channels: list[str],
+    conn: BaseDBAsyncClient | None = None,
+    check_links: LinkCheck | None = None,
 ) -> list[FindingData]:
-    return await review(snap, await context_for(snap, config, channels, conn))
+    """Pre-review a snapshot; links are checked only when a check is given."""
+    return await review(snap, await context_for(snap, config, channels, conn, check_links))

@@ -101,6 +101,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
+        "id": f.id,
         "rule": f.rule,
         "severity": f.severity,
         "stage": f.stage,
@@ -109,5 +110,10 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "item_version": f.item_version,
         "span": [f.span_start, f.span_end] if f.span_start is not None else None,
         "suggestion": f.suggestion,
+        "overridable": f.overridable,
+        "needs_override": f.needs_override,
+        "overridden_by": f.overridden_by,
+        "override_reason": f.override_reason,
+        "overridden_at": iso(f.overridden_at),
         "created_at": iso(f.created_at),
     }

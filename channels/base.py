@@ -20,6 +20,8 @@ class ChannelLimits:
     rate_per_second: float
     title_max: int = 200
     summary_max: int = 500
+    body_max: int = 2_000_000  # characters of the Markdown body
+    image_max: int = 100
     can_retract: bool = True
     can_lookup: bool = False  # can tell whether an earlier, unanswered publish went through
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tortoise.queryset import QuerySet
 
-from bot import audit, lifecycle, users
+from bot import audit, lifecycle, prereview, users
 from bot.channel_set import retract_support
 from bot.config import Config
 from bot.lifecycle import Actor
@@ -44,7 +44,7 @@ from bot.web.api_errors import (
     read_object,
     validation_error,
 )
-from bot.web.app import CONFIG, WAKEUP
+from bot.web.app import CONFIG, LINKS, WAKEUP
 from bot.web.openapi import Route
 
 MAX_PAGE = 200
@@ -101,10 +101,10 @@ class Call:
         assert isinstance(self.query, model)
         return self.query
 
-    def item_id(self) -> int:
+    def item_id(self, what: str = "条目", code: str = "item_not_found") -> int:
         raw = self.request.match_info["id"]
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-            raise ApiError(404, "item_not_found", f"条目 #{raw} 不存在。")
+            raise ApiError(404, code, f"{what} #{raw} 不存在。")
         return int(raw)
 
 
@@ -232,7 +232,8 @@ async def edit_item(call: Call) -> web.Response:
 
 
 async def submit_item(call: Call) -> web.Response:
-    outcome = await lifecycle.submit(call.item_id(), call.who(), call.config)
+    links = call.request.app[LINKS]
+    outcome = await lifecycle.submit(call.item_id(), call.who(), call.config, links)
     return await _item_response(outcome.item, findings=await _findings(outcome.item))
 
 
@@ -303,6 +304,59 @@ async def verify_audit(call: Call) -> web.Response:
     )
 
 
+async def review_draft(call: Call) -> web.Response:
+    """Pre-review a draft without storing anything (for other tools and editors)."""
+    call.who().require(Role.EDITOR, Role.REVIEWER)
+    data = call.body_as(ItemCreate)
+    snap = {**data.model_dump(mode="json"), "id": None, "version": 0}
+    if not snap.get("column"):
+        snap["column"] = data.kind.value
+    channels = data.channels or call.config.channels.enabled_names()
+    findings = await prereview.run(snap, call.config, channels, check_links=call.request.app[LINKS])
+    return json_response(
+        {
+            "blocked": any(f.blocks for f in findings),
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "overridable": f.overridable,
+                    "field": f.field,
+                    "message": f.message,
+                    "span": list(f.span) if f.span else None,
+                    "suggestion": f.suggestion,
+                }
+                for f in findings
+            ],
+        }
+    )
+
+
+async def override_finding(call: Call) -> web.Response:
+    reason = call.body_as(ReasonBody).reason
+    finding_id = call.item_id("预审提示", "finding_not_found")
+    finding = await lifecycle.override_finding(finding_id, call.who(), reason)
+    return json_response({"finding": finding_json(finding)})
+
+
+async def convert_item(call: Call) -> web.Response:
+    return await _item_response(
+        await lifecycle.convert_to_proactive(call.item_id(), call.who(), call.config)
+    )
+
+
+class ValidityBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    validity: Annotated[str, Field(description="空（有效）、amended、expired 或 repealed")]
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+async def set_validity(call: Call) -> web.Response:
+    body = call.body_as(ValidityBody)
+    item = await lifecycle.set_validity(call.item_id(), call.who(), body.validity, body.reason)
+    return await _item_response(item)
+
+
 async def openapi_document(call: Call) -> web.Response:
     return json_response(call.request.app[OPENAPI_DOC])
 
@@ -328,6 +382,15 @@ ROUTES: list[Route] = [
           body=ScheduleBody, errors=(409,)),
     Route("POST", ITEM + "/retract", retract_item, "撤稿（须填写理由）",
           "已撤稿的条目，以及不支持撤稿、须人工处理的渠道", body=ReasonBody, errors=(409,)),
+    Route("POST", ITEM + "/convert", convert_item, "依申请公开转主动公开：成为新草稿并重新审核",
+          "转换后的条目（草稿）", errors=(409,)),
+    Route("POST", ITEM + "/validity", set_validity, "标注政策文件的效力（修订、失效、废止）",
+          "标注后的条目", body=ValidityBody),
+    Route("POST", PREFIX + "/review", review_draft, "预审一份稿件（不保存）",
+          "预审结果：是否阻断与各条提示", body=ItemCreate, tag="review"),
+    Route("POST", PREFIX + "/findings/{id}/override", override_finding,
+          "审核人员以书面理由确认一条预审提示", "已确认的预审提示", body=ReasonBody,
+          tag="review", errors=(409,)),
     Route("GET", ITEM + "/deliveries", item_deliveries, "列出条目的全部投递", "投递列表",
           tag="deliveries"),
     Route("GET", PREFIX + "/deliveries", list_deliveries, "列出投递（可按状态、渠道筛选）",

@@ -3,15 +3,33 @@ shares, and the route modules (public pages and feeds, JSON API, health)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import aiohttp
 from aiohttp import web
 
 from bot.config import Config
+from bot.linkcheck import LinkChecker, retracted_items
 from bot.render import Renderer
 from bot.wakeup import Wakeup
 
 CONFIG = web.AppKey("config", Config)
 RENDERER = web.AppKey("renderer", Renderer)
 WAKEUP = web.AppKey("wakeup", Wakeup)
+# The pre-review link check (None when config says not to check links).
+LINKS: web.AppKey[LinkChecker | None] = web.AppKey("links")
+
+
+async def _link_checker(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session for the app's link checks, closed with the app."""
+    config = app[CONFIG]
+    if not config.review.check_links:
+        app[LINKS] = None
+        yield
+        return
+    async with aiohttp.ClientSession() as session:
+        app[LINKS] = LinkChecker.from_config(session, config, retracted_lookup=retracted_items)
+        yield
 
 
 def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
@@ -21,6 +39,8 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     app[CONFIG] = config
     app[RENDERER] = Renderer(config)
     app[WAKEUP] = wakeup or Wakeup()
+    app[LINKS] = None
+    app.cleanup_ctx.append(_link_checker)
     public.setup(app)
     api.setup(app)
     health.setup(app)

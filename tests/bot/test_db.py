@@ -15,7 +15,7 @@ async def test_fresh_database_is_refused_until_upgraded(sqlite_url: str) -> None
         await db.init(config)
     await db.init(config, check_schema=False)
     try:
-        assert await db.upgrade() == ["models.0001_initial"]
+        assert await db.upgrade() == ["models.0001_initial", "models.0002_review_overrides"]
         await db.check_schema_current()
         assert await db.upgrade() == []
     finally:
@@ -44,8 +44,47 @@ async def test_migrations_apply_on_postgresql(pg_url: str) -> None:
     config = make_config(pg_url)
     await db.init(config, check_schema=False)
     try:
-        assert await db.upgrade() == ["models.0001_initial"]
+        assert await db.upgrade() == ["models.0001_initial", "models.0002_review_overrides"]
         await db.check_schema_current()
         assert await Item.all().count() == 0
+    finally:
+        await db.close()
+
+
+async def test_later_migrations_apply_to_a_database_that_holds_data(backend_url: str) -> None:
+    # A column added by a migration must work on tables with rows (SQLite refuses NOT NULL
+    # columns without a database-level default once a table has rows).
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from bot import lifecycle
+    from bot.schemas import ItemCreate
+    from tests.conftest import create_staff
+
+    config = make_config(backend_url)
+    await db.init(config, check_schema=False)
+    try:
+        executor = MigrationExecutor(db.connection(), db.tortoise_config_apps())
+        await executor.migrate([MigrationTarget(app_label="models", name="0001_initial")])
+        await db.connection().execute_script(
+            "INSERT INTO gk_user (username, display_name, office, roles, password_hash, active,"
+            " created_at) VALUES ('old', '', '', '[\"editor\"]', '', TRUE, CURRENT_TIMESTAMP);"
+            ' INSERT INTO gk_item (kind, title, summary, body, "column", doc_number, office,'
+            " disclosure, withheld_basis, interpretation_forms, enforcement, channels, version,"
+            " status, author_id, source, return_reason, retraction_reason, created_at,"
+            " updated_at) VALUES ('notice', '旧条目', '', '正文', 'notice', '', '', 'proactive',"
+            " '', '[]', '{}', '[]', 1, 'draft', 1, '', '', '', CURRENT_TIMESTAMP,"
+            " CURRENT_TIMESTAMP);"
+            " INSERT INTO gk_finding (item_id, item_version, stage, rule, severity, field,"
+            " message, suggestion, created_at) VALUES (1, 1, 'submit', 'r', 'warn', '', 'm', '',"
+            " CURRENT_TIMESTAMP)"
+        )
+        assert await db.upgrade() == ["models.0002_review_overrides"]
+        staff = await create_staff()
+        item = await lifecycle.create_item(
+            ItemCreate.model_validate({"kind": "notice", "title": "通知", "body": "正文"}),
+            staff.editor,
+            config,
+        )
+        assert (await Item.get(id=item.id)).validity == ""
     finally:
         await db.close()

@@ -11,7 +11,7 @@ from bot.channel_set import retract_support
 from bot.config import Config
 from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion
 from bot.schemas import ItemCreate, ItemPatch
-from tests.conftest import Staff
+from tests.conftest import Staff, make_config
 
 
 @pytest.fixture
@@ -117,11 +117,17 @@ async def test_prereview_blocks_non_proactive_item_for_public_channels(
     assert "依申请公开" in outcome.item.return_reason
 
 
-async def test_prereview_blocks_kind_that_does_not_fit_column(config: Config, staff: Staff) -> None:
+async def test_prereview_warns_on_kind_that_does_not_fit_column(
+    config: Config, staff: Staff
+) -> None:
     item = await lifecycle.create_item(notice(column="policy"), staff.editor, config)
     outcome = await lifecycle.submit(item.id, staff.editor, config)
-    assert outcome.item.status == "returned"
-    assert any(f.rule == "required.column_kind" for f in outcome.findings)
+    assert outcome.item.status == "in_review"
+    mixed = [f for f in outcome.findings if f.rule == "required.column_kind"]
+    assert [f.severity for f in mixed] == ["warn"]
+    assert mixed[0].needs_override
+    stored = await Finding.get(item_id=item.id, rule="required.column_kind")
+    assert stored.severity == "warn"
 
 
 async def test_return_requires_reason_and_records_it(config: Config, staff: Staff) -> None:
@@ -227,3 +233,73 @@ async def test_disabled_target_channel_is_refused_not_left_pending(
     with pytest.raises(lifecycle.InvalidItem, match="渠道「webhook」未启用"):
         await lifecycle.create_item(notice(channels=["webhook"]), staff.editor, config)
     assert await Item.all().count() == 0
+
+
+async def test_warning_must_be_overridden_in_writing_before_approval(
+    config: Config, staff: Staff
+) -> None:
+    # A notice filed under the policy column: content mixing is a warning, not a block.
+    item = await lifecycle.create_item(notice(column="policy"), staff.editor, config)
+    outcome = await lifecycle.submit(item.id, staff.editor, config)
+    assert outcome.item.status == "in_review"
+    warning = await Finding.get(item_id=item.id, stage="submit", rule="required.column_kind")
+    with pytest.raises(lifecycle.FindingsNotOverridden, match=f"#{warning.id}"):
+        await lifecycle.approve(item.id, staff.reviewer, config)
+    assert await Delivery.filter(item_id=item.id).count() == 0
+
+    with pytest.raises(lifecycle.InvalidItem, match="书面理由"):
+        await lifecycle.override_finding(warning.id, staff.reviewer, " ")
+    with pytest.raises(lifecycle.NotPermitted):
+        await lifecycle.override_finding(warning.id, staff.editor, "编辑不能确认")
+    overridden = await lifecycle.override_finding(
+        warning.id, staff.reviewer, "此通知须在政策栏目同步公告"
+    )
+    assert overridden.overridden_by == "user:bob"
+    await lifecycle.approve(item.id, staff.reviewer, config)
+    assert (await Item.get(id=item.id)).status == "approved"
+    event = await AuditEvent.get(action="finding.override")
+    assert event.details["reason"] == "此通知须在政策栏目同步公告"
+
+
+async def test_a_block_cannot_be_overridden(config: Config, staff: Staff) -> None:
+    item = await lifecycle.create_item(notice(body=""), staff.editor, config)
+    await lifecycle.submit(item.id, staff.editor, config)
+    block = await Finding.get(item_id=item.id, rule="required.field")
+    with pytest.raises(lifecycle.NotPermitted, match="不可豁免"):
+        await lifecycle.override_finding(block.id, staff.reviewer, "理由")
+
+
+async def test_every_edit_is_reviewed_and_its_findings_stored(config: Config, staff: Staff) -> None:
+    item = await lifecycle.create_item(notice(), staff.editor, config)
+    await lifecycle.edit_item(item.id, ItemPatch(body=""), staff.editor, config)
+    rules = await Finding.filter(item_id=item.id, stage="edit").values_list("rule", flat=True)
+    assert rules == ["required.field"]
+
+
+async def test_on_request_item_converted_to_proactive_is_reviewed_as_new(
+    config: Config, staff: Staff
+) -> None:
+    item = await lifecycle.create_item(notice(disclosure="on_request"), staff.editor, config)
+    returned = await lifecycle.submit(item.id, staff.editor, config)
+    assert returned.item.status == "returned"  # 依申请公开 cannot go to public channels
+    converted = await lifecycle.convert_to_proactive(item.id, staff.editor, config)
+    assert (converted.disclosure, converted.status) == ("proactive", "draft")
+    assert (await lifecycle.submit(item.id, staff.editor, config)).item.status == "in_review"
+    with pytest.raises(lifecycle.InvalidItem, match="依申请公开"):
+        await lifecycle.convert_to_proactive(item.id, staff.editor, config)
+    assert await AuditEvent.filter(action="item.convert_to_proactive").count() == 1
+
+
+async def test_office_word_list_additions_from_config_are_applied(
+    any_config: Config, any_staff: Staff
+) -> None:
+    strict = make_config(
+        any_config.database.url, review={"sensitive_words": ["内部评比名单"], "check_links": False}
+    )
+    item = await lifecycle.create_item(
+        notice(body="附件：内 部 评比名单（略）"), any_staff.editor, strict
+    )
+    outcome = await lifecycle.submit(item.id, any_staff.editor, strict)
+    assert outcome.item.status == "returned"
+    hit = next(f for f in outcome.findings if f.rule == "wording.sensitive")
+    assert hit.field == "body" and hit.span == (3, 11)  # "内 部 评比名单" in the original

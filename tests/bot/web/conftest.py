@@ -55,6 +55,17 @@ def publish(config: Config, staff: Staff) -> Publish:
         }
         data.update(fields)
         item = await lifecycle.create_item(ItemCreate(**data), staff.editor, config)
+        if item.kind == "policy":  # a policy goes out only with its interpretation (退文 rule)
+            interpretation = ItemCreate.model_validate(
+                {
+                    "kind": "interpretation",
+                    "title": f"《{item.title}》解读",
+                    "body": "解读正文",
+                    "related_id": item.id,
+                    "interpretation_forms": ["图解"],
+                }
+            )
+            await lifecycle.create_item(interpretation, staff.editor, config)
         outcome = await lifecycle.submit(item.id, staff.editor, config)
         assert not [f for f in outcome.findings if f.blocks], outcome.findings
         await lifecycle.approve(item.id, staff.reviewer, config)

@@ -376,8 +376,14 @@ async def test_enforcement_page_shows_structured_fields_table(
         enforcement={
             "authority": "上海市地方金融监督管理局",
             "target": "某小额贷款公司",
+            "target_type": "legal_person",
+            "category": "行政处罚",
+            "facts": "未按规定报送统计数据",
+            "basis": "《上海市地方金融监督管理条例》第四十一条",
             "decision": "警告并罚款人民币五万元",
-            "decision_date": "2021-05-06",
+            # decided today: well within the 7-working-day publication deadline
+            "decision_date": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(),
+            "document_number": "沪金罚〔2021〕3号",
         },
     )
     resp = await client.get(f"/items/{item.id}")
