@@ -89,6 +89,9 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"  # superseded by an edit or a retraction
 
 
+# The legal force of a policy (效力): valid, amended, expired or repealed.
+VALIDITY_LABELS = {"": "有效", "amended": "已修订", "expired": "已失效", "repealed": "已废止"}
+
 DELIVERY_STATUS_LABELS = {
     DeliveryStatus.PENDING: "待发送",
     DeliveryStatus.RUNNING: "发送中",

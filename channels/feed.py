@@ -63,7 +63,8 @@ def validator(entries: list[FeedEntry]) -> tuple[str, datetime | None]:
     """(ETag, Last-Modified) for a list of entries: changes whenever any entry does."""
     digest = hashlib.sha256()
     for e in entries:
-        digest.update(f"{e.content.item_id}:{e.content.version}:{e.updated.isoformat()}\n".encode())
+        line = f"{e.content.item_id}:{e.content.version}:{e.updated.isoformat()}:{e.content.title}"
+        digest.update(f"{line}\n".encode())
     last = max((e.updated for e in entries), default=None)
     return f'"{digest.hexdigest()[:32]}"', last
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -22,6 +22,7 @@ from tortoise.functions import Max, Min
 from bot.config import Config
 from bot.models import (
     KIND_LABELS,
+    VALIDITY_LABELS,
     Delivery,
     DeliveryAction,
     DeliveryStatus,
@@ -197,14 +198,52 @@ def feed_meta(config: Config, key: str) -> feeds.FeedMeta | None:
 async def feed_entries(renderer: Renderer, column: str | None, limit: int) -> list[feeds.FeedEntry]:
     pubs = await publications(column, limit)
     snapshots = await versions_for(pubs)
+    validity = await marked_invalid([p.item_id for p in pubs])
     entries = []
     for pub in pubs:
         version = snapshots.get((pub.item_id, pub.version))
         if version is None:  # a done delivery always has its snapshot; never fail the feed
             continue
         content = renderer.render(version.snapshot, FEED_CHANNEL, version.approved_at)
-        entries.append(feeds.FeedEntry(content, pub.published, pub.updated))
+        updated = pub.updated
+        if pub.item_id in validity:  # a repealed or amended policy says so in every feed
+            label, marked_at = validity[pub.item_id]
+            content = replace(content, title=f"{content.title}（{label}）")
+            updated = max(updated, marked_at)
+        entries.append(feeds.FeedEntry(content, pub.published, updated))
     return entries
+
+
+async def marked_invalid(item_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """Items marked amended, expired or repealed: their label and when it was marked."""
+    if not item_ids:
+        return {}
+    rows = (
+        await Item.filter(id__in=item_ids)
+        .exclude(validity="")
+        .values("id", "validity", "updated_at")
+    )
+    return {
+        r["id"]: (VALIDITY_LABELS.get(r["validity"], r["validity"]), r["updated_at"]) for r in rows
+    }
+
+
+async def companions(item: Item) -> list[dict[str, Any]]:
+    """三同步: a policy's page links its published interpretations, an interpretation's page
+    its policy."""
+    if item.kind == Kind.POLICY.value:
+        candidates = await Item.filter(related_id=item.id, kind=Kind.INTERPRETATION.value)
+    elif item.related_id:
+        candidates = await Item.filter(id=item.related_id)
+    else:
+        return []
+    out = []
+    for other in candidates:
+        if other.status != ItemStatus.RETRACTED.value and await publication(other.id):
+            out.append(
+                {"id": other.id, "title": other.title, "kind": KIND_LABELS[Kind(other.kind)]}
+            )
+    return out
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
@@ -275,6 +314,8 @@ async def item_page(request: web.Request) -> web.StreamResponse:
         published=pub.published,
         updated=pub.updated,
         url=renderer.item_url(item.id),
+        validity_label=VALIDITY_LABELS.get(item.validity, "") if item.validity else "",
+        companions=await companions(item),
     ).encode()
     # The ETag covers the bytes, so a template or configuration change is seen by clients too.
     etag = f'"{hashlib.sha256(html).hexdigest()[:32]}"'

@@ -411,3 +411,63 @@ async def test_feeds_link_to_the_site_and_atom_names_an_author_for_entries_witho
     # RFC 4287: without an author on the entry, the feed must carry one.
     assert "author" not in atom.entries[0] or atom.entries[0].author == config.channels.feed.title
     assert atom.feed.author == config.channels.feed.title
+
+
+async def test_policy_and_interpretation_pages_link_to_each_other(
+    config: Config, staff: Staff, client: TestClient[Any, Any]
+) -> None:
+    policy = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {
+                "kind": "policy",
+                "column": "policy",
+                "title": "关于促进融资租赁发展的若干意见",
+                "body": "第一条 为促进融资租赁行业健康发展，制定本意见。",
+                "office": "法规处",
+            }
+        ),
+        staff.editor,
+        config,
+    )
+    reading = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {
+                "kind": "interpretation",
+                "column": "interpretation",
+                "title": "《关于促进融资租赁发展的若干意见》图解",
+                "body": "一图读懂：意见明确了支持融资租赁企业服务实体经济的三项举措。",
+                "related_id": policy.id,
+                "interpretation_forms": ["图解"],
+            }
+        ),
+        staff.editor,
+        config,
+    )
+    for item in (policy, reading):
+        await lifecycle.submit(item.id, staff.editor, config)
+        await lifecycle.approve(item.id, staff.reviewer, config)
+    await run_dispatcher(config)
+
+    policy_page = await (await client.get(f"/items/{policy.id}")).text()
+    reading_page = await (await client.get(f"/items/{reading.id}")).text()
+    assert f'/items/{reading.id}">《关于促进融资租赁发展的若干意见》图解</a>' in policy_page
+    assert f'/items/{policy.id}">关于促进融资租赁发展的若干意见</a>' in reading_page
+
+
+async def test_repealed_policy_is_marked_on_its_page_and_in_feeds(
+    config: Config, staff: Staff, publish: Publish, client: TestClient[Any, Any]
+) -> None:
+    item = await publish(kind="policy", column="policy", title="关于规范小额贷款公司经营的通知")
+    before = await client.get("/feeds/policy.atom")
+    etag = before.headers["ETag"]
+    await lifecycle.set_validity(item.id, staff.reviewer, "repealed", "已被新规定替代")
+
+    page = await (await client.get(f"/items/{item.id}")).text()
+    assert "本文件已废止" in page
+    resp = await client.get("/feeds/policy.atom", headers={"If-None-Match": etag})
+    assert resp.status == 200  # the marking changes the feed
+    doc = feedparser.parse(await resp.read())
+    assert doc.entries[0].title == "关于规范小额贷款公司经营的通知（已废止）"
+    with pytest.raises(lifecycle.InvalidItem, match="只有政策文件"):
+        notice = await publish(title="一条通知")
+        await lifecycle.set_validity(notice.id, staff.reviewer, "repealed", "")
