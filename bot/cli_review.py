@@ -168,4 +168,44 @@ def override(ctx: click.Context, finding_id: int, reason: str, as_user: str | No
     session(ctx, work)
 
 
-COMMANDS = (review_file, list_findings, finding_group)
+@click.command("interpretation-rate")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="起始日期")
+@click.option(
+    "--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="截止日期（含）"
+)
+@json_option
+@click.pass_context
+def interpretation_rate(ctx: click.Context, start: Any, end: Any, as_json: bool) -> None:
+    """多元化解读率：期间内发布的解读中，含文字以外形式（图解、视频等）的比例（目标 ≥ 60%）。"""
+    from bot import stats
+
+    async def work(config: Config) -> None:
+        r = await stats.interpretation_rate(start.date(), end.date(), config.app.timezone)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "from": r.start.isoformat(),
+                        "to": r.end.isoformat(),
+                        "interpretations": r.interpretations,
+                        "diversified": r.diversified,
+                        "rate": r.rate,
+                        "target": stats.DIVERSIFIED_TARGET,
+                        "meets_target": r.meets_target,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        elif r.rate is None:
+            click.echo(f"{r.start} 至 {r.end} 没有发布政策解读。")
+        else:
+            verdict = "达标" if r.meets_target else "未达标"
+            click.echo(
+                f"{r.start} 至 {r.end}：解读 {r.interpretations} 篇，多元化 {r.diversified} 篇，"
+                f"多元化解读率 {r.rate:.0%}（目标 ≥ {stats.DIVERSIFIED_TARGET:.0%}，{verdict}）。"
+            )
+
+    session(ctx, work)
+
+
+COMMANDS = (review_file, list_findings, finding_group, interpretation_rate)
