@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from bot import audit, linkcheck, prereview
 from bot.config import Config
 from bot.models import (
+    VALIDITY_LABELS,
     Delivery,
     DeliveryAction,
     DeliveryStatus,
@@ -138,6 +139,12 @@ class FindingsNotOverridden(LifecycleError):
         self.finding_ids = [f.id for f in findings]
 
 
+class AlreadyOverridden(LifecycleError):
+    def __init__(self, finding: Finding) -> None:
+        by, reason = finding.overridden_by, finding.override_reason
+        super().__init__(f"预审提示 #{finding.id} 已由 {by} 确认，理由：{reason}")
+
+
 class InvalidItem(LifecycleError):
     status_code = 422
 
@@ -255,19 +262,29 @@ async def edit_item(item_id: int, patch: ItemPatch, actor: Actor, config: Config
         raise InvalidItem("没有要修改的字段。", "(body)")
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
-        await _validate_refs(conn, changes, config)
-        status = ItemStatus(item.status)
-        details: dict[str, Any] = {"fields": sorted(changes)}
-        if status in APPROVED_STATES:
-            changes["version"] = item.version + 1
-            cancelled = await _cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
-            details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
-        await _move(conn, item, "edit", S.DRAFT, **changes)
-        # Review on every edit, so the editor sees what to fix before submitting.
-        findings = await _prereview(conn, item, snapshot(item), "edit", config)
-        details["findings"] = [f.rule for f in findings]
-        await audit.record(conn, actor.name, "item.edit", "item", item.id, details)
+        await _edit(conn, item, changes, actor, config, "item.edit")
     return item
+
+
+async def _edit(
+    conn: BaseDBAsyncClient,
+    item: Item,
+    changes: dict[str, Any],
+    actor: Actor,
+    config: Config,
+    action: str,
+) -> None:
+    await _validate_refs(conn, changes, config)
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if ItemStatus(item.status) in APPROVED_STATES:
+        changes["version"] = item.version + 1
+        cancelled = await _cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
+        details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
+    await _move(conn, item, "edit", S.DRAFT, **changes)
+    # Review on every edit, so the editor sees what to fix before submitting.
+    findings = await _prereview(conn, item, snapshot(item), "edit", config)
+    details["findings"] = [f.rule for f in findings]
+    await audit.record(conn, actor.name, action, "item", item.id, details)
 
 
 async def _cancel_pending(conn: BaseDBAsyncClient, item_id: int, action: DeliveryAction) -> int:
@@ -423,7 +440,7 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
             .using_db(conn)
             .update(approved_by=actor.name, approved_at=now)
         )
-        due = item.publish_at if later and item.publish_at else now
+        due = item.publish_at.astimezone(UTC) if later and item.publish_at else now
         channels = target_channels(item, config)
         for name in channels:  # a channel may have been disabled since the item was written
             _check_channel(name, config)
@@ -462,6 +479,8 @@ async def schedule(item_id: int, actor: Actor, publish_at: datetime | None) -> I
     now = datetime.now(UTC)
     if publish_at is not None and publish_at.tzinfo is None:
         raise InvalidItem("发布时间必须带时区。", "publish_at")
+    if publish_at is not None:  # UTC everywhere: SQLite compares times as text
+        publish_at = publish_at.astimezone(UTC)
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
         status = ItemStatus(item.status)
@@ -569,7 +588,7 @@ async def override_finding(finding_id: int, actor: Actor, reason: str) -> Findin
                 f"预审提示 #{finding_id} 是不可豁免的阻断项，只能修改稿件后重新提交。"
             )
         if finding.overridden_at is not None:
-            raise InvalidItem(f"预审提示 #{finding_id} 已于此前确认。", "finding")
+            raise AlreadyOverridden(finding)
         item = await _load(conn, finding.item_id)
         if actor.user_id is not None and item.author_id == actor.user_id:
             raise NotPermitted("不能确认自己撰写的稿件的预审提示，请由另一位审核人员确认。")
@@ -593,23 +612,19 @@ async def override_finding(finding_id: int, actor: Actor, reason: str) -> Findin
 async def convert_to_proactive(item_id: int, actor: Actor, config: Config) -> Item:
     """依申请转主动: propose an item released on request for proactive disclosure. It becomes
     a new draft with the proactive attribute and is reviewed like a new item."""
+    actor.require(Role.EDITOR)
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
-    if item.disclosure != "on_request":
-        raise InvalidItem("只有依申请公开的条目可以转为主动公开。", "disclosure")
-    patch = ItemPatch(disclosure=Disclosure.PROACTIVE)
-    converted = await edit_item(item_id, patch, actor, config)
-    async with in_transaction() as conn:
-        await audit.record(conn, actor.name, "item.convert_to_proactive", "item", item_id, {})
-    return converted
-
-
-VALIDITY_LABELS = {"": "有效", "amended": "已修订", "expired": "已失效", "repealed": "已废止"}
+        if item.disclosure != Disclosure.ON_REQUEST.value:
+            raise InvalidItem("只有依申请公开的条目可以转为主动公开。", "disclosure")
+        changes: dict[str, Any] = {"disclosure": Disclosure.PROACTIVE.value}
+        await _edit(conn, item, changes, actor, config, "item.convert_to_proactive")
+    return item
 
 
 async def set_validity(item_id: int, actor: Actor, validity: str, reason: str) -> Item:
-    """Mark a published policy amended, expired or repealed (or valid again); its page and the
-    feeds show it. This is a fact about the document, not an edit of its text."""
+    """Mark a policy amended, expired or repealed (or valid again); once published, its page
+    and the feeds show it. This is a fact about the document, not an edit of its text."""
     actor.require(Role.REVIEWER)
     if validity not in VALIDITY_LABELS:
         choices = "、".join(k or "（空：有效）" for k in VALIDITY_LABELS)

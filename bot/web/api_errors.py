@@ -38,6 +38,9 @@ _LIFECYCLE_CODES = {
     "SelfApproval": "self_approval",
     "NotPermitted": "forbidden",
     "InvalidItem": "invalid_item",
+    "FindingNotFound": "finding_not_found",
+    "FindingsNotOverridden": "findings_not_overridden",
+    "AlreadyOverridden": "already_overridden",
 }
 
 

@@ -303,3 +303,20 @@ async def test_office_word_list_additions_from_config_are_applied(
     assert outcome.item.status == "returned"
     hit = next(f for f in outcome.findings if f.rule == "wording.sensitive")
     assert hit.field == "body" and hit.span == (3, 11)  # "内 部 评比名单" in the original
+
+
+async def test_schedule_given_in_beijing_time_is_stored_and_claimed_in_utc(
+    config: Config, staff: Staff
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    item = await approved_item(config, staff)
+    soon = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=30)
+    await lifecycle.schedule(item.id, staff.reviewer, soon)
+    delivery = await Delivery.get(item_id=item.id)
+    assert delivery.next_attempt_at.utcoffset() == timedelta(0)
+    assert abs((delivery.next_attempt_at - soon).total_seconds()) < 1
+    # Not due yet: nothing is claimed.
+    from bot.outbox import Outbox
+
+    assert await Outbox("w", 60, timedelta(days=1)).claim("feed", 10) == []
