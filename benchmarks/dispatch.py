@@ -314,7 +314,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="length of the steady run")
     parser.add_argument("--latency-ms", type=float, default=20, help="receiver latency")
     parser.add_argument("--webhook-concurrency", type=int, default=64)
-    parser.add_argument("--feed-concurrency", type=int, default=16)
+    parser.add_argument("--feed-concurrency", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument(
         "--pg-url",

@@ -107,7 +107,7 @@ class ChannelConfig(_Section):
 
 
 class FeedChannelConfig(ChannelConfig):
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 64
     rate_per_second: Annotated[float, Field(gt=0)] = 100000
     title: str = "政府信息公开"
     entries_per_feed: Annotated[int, Field(ge=1, le=1000)] = 50

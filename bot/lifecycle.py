@@ -27,6 +27,7 @@ from bot.models import (
     Item,
     ItemStatus,
     ItemVersion,
+    Kind,
     Role,
 )
 from bot.schemas import ItemCreate, ItemPatch
@@ -143,6 +144,14 @@ class AlreadyOverridden(LifecycleError):
     def __init__(self, finding: Finding) -> None:
         by, reason = finding.overridden_by, finding.override_reason
         super().__init__(f"预审提示 #{finding.id} 已由 {by} 确认，理由：{reason}")
+
+
+class NotTogether(LifecycleError):
+    def __init__(self, policy_id: int) -> None:
+        super().__init__(
+            f"政策解读须与其政策文件同步发布：请批准政策文件 #{policy_id}，"
+            "其待审核的解读将一并批准。"
+        )
 
 
 class InvalidItem(LifecycleError):
@@ -417,60 +426,96 @@ async def return_item(item_id: int, actor: Actor, reason: str) -> Item:
 
 
 async def approve(item_id: int, actor: Actor, config: Config) -> Item:
-    """Approve the submitted version and write its outbox rows in the same transaction."""
+    """Approve the submitted version and write its outbox rows in the same transaction.
+
+    三同步: a policy's interpretations awaiting review are approved with it and go out at the
+    same time; an interpretation of a policy not yet approved waits for that approval."""
     actor.require(Role.REVIEWER)
-    now = datetime.now(UTC)
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
-        if actor.user_id is not None and item.author_id == actor.user_id:
-            raise SelfApproval()
-        open_findings = [
-            f
-            for f in await Finding.filter(
-                item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
-            ).using_db(conn)
-            if f.needs_override
-        ]
-        if open_findings:
-            raise FindingsNotOverridden(open_findings)
-        later = item.publish_at is not None and item.publish_at > now
-        await _move(conn, item, "approve", S.SCHEDULED if later else S.APPROVED, approved_at=now)
-        await (
-            ItemVersion.filter(item_id=item.id, version=item.version)
-            .using_db(conn)
-            .update(approved_by=actor.name, approved_at=now)
-        )
-        due = item.publish_at.astimezone(UTC) if later and item.publish_at else now
-        channels = target_channels(item, config)
-        for name in channels:  # a channel may have been disabled since the item was written
-            _check_channel(name, config)
-        try:
-            await Delivery.bulk_create(
-                [
-                    Delivery(
-                        item_id=item.id,
-                        item_version=item.version,
-                        channel=name,
-                        action=DeliveryAction.PUBLISH.value,
-                        due_at=due,
-                        next_attempt_at=due,
-                    )
-                    for name in channels
-                ],
-                using_db=conn,
+        if item.kind == Kind.INTERPRETATION.value and item.related_id:
+            policy = await Item.filter(id=item.related_id).using_db(conn).first()
+            if (
+                policy is not None
+                and policy.disclosure == Disclosure.PROACTIVE.value
+                and ItemStatus(policy.status) not in APPROVED_STATES
+            ):
+                raise NotTogether(policy.id)
+        due = await _approve_one(conn, item, actor, config)
+        if item.kind == Kind.POLICY.value:
+            partners = (
+                await Item.filter(
+                    related_id=item.id,
+                    kind=Kind.INTERPRETATION.value,
+                    status=ItemStatus.IN_REVIEW.value,
+                )
+                .using_db(conn)
+                .order_by("id")
             )
-        except IntegrityError as exc:  # the (item, version, channel, action) key: never twice
-            raise IllegalTransition("approve", item.status, ALLOWED["approve"]) from exc
-        await audit.record(
-            conn,
-            actor.name,
-            "item.approve",
-            "item",
-            item.id,
-            {"version": item.version, "channels": channels, "due_at": due.isoformat()},
-        )
+            for partner in partners:
+                await _approve_one(conn, partner, actor, config, due)
         await notify_outbox(conn)
     return item
+
+
+async def _approve_one(
+    conn: BaseDBAsyncClient,
+    item: Item,
+    actor: Actor,
+    config: Config,
+    due: datetime | None = None,
+) -> datetime:
+    """Approve one item inside the caller's transaction; returns when it is due to go out."""
+    now = datetime.now(UTC)
+    if actor.user_id is not None and item.author_id == actor.user_id:
+        raise SelfApproval()
+    open_findings = [
+        f
+        for f in await Finding.filter(
+            item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
+        ).using_db(conn)
+        if f.needs_override
+    ]
+    if open_findings:
+        raise FindingsNotOverridden(open_findings)
+    if due is None:
+        later = item.publish_at is not None and item.publish_at > now
+        due = item.publish_at.astimezone(UTC) if later and item.publish_at else now
+    await _move(conn, item, "approve", S.SCHEDULED if due > now else S.APPROVED, approved_at=now)
+    await (
+        ItemVersion.filter(item_id=item.id, version=item.version)
+        .using_db(conn)
+        .update(approved_by=actor.name, approved_at=now)
+    )
+    channels = target_channels(item, config)
+    for name in channels:  # a channel may have been disabled since the item was written
+        _check_channel(name, config)
+    try:
+        await Delivery.bulk_create(
+            [
+                Delivery(
+                    item_id=item.id,
+                    item_version=item.version,
+                    channel=name,
+                    action=DeliveryAction.PUBLISH.value,
+                    due_at=due,
+                    next_attempt_at=due,
+                )
+                for name in channels
+            ],
+            using_db=conn,
+        )
+    except IntegrityError as exc:  # the (item, version, channel, action) key: never twice
+        raise IllegalTransition("approve", item.status, ALLOWED["approve"]) from exc
+    await audit.record(
+        conn,
+        actor.name,
+        "item.approve",
+        "item",
+        item.id,
+        {"version": item.version, "channels": channels, "due_at": due.isoformat()},
+    )
+    return due
 
 
 async def schedule(item_id: int, actor: Actor, publish_at: datetime | None) -> Item:

@@ -41,6 +41,7 @@ _LIFECYCLE_CODES = {
     "FindingNotFound": "finding_not_found",
     "FindingsNotOverridden": "findings_not_overridden",
     "AlreadyOverridden": "already_overridden",
+    "NotTogether": "publish_with_policy",
 }
 
 

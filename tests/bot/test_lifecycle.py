@@ -320,3 +320,71 @@ async def test_schedule_given_in_beijing_time_is_stored_and_claimed_in_utc(
     from bot.outbox import Outbox
 
     assert await Outbox("w", 60, timedelta(days=1)).claim("feed", 10) == []
+
+
+async def policy_with_interpretation(config: Config, staff: Staff) -> tuple[Item, Item]:
+    policy = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {
+                "kind": "policy",
+                "column": "policy",
+                "title": "关于规范地方金融组织经营的若干规定",
+                "body": "第一条 为规范地方金融组织经营行为，制定本规定。",
+                "office": "法规处",
+            }
+        ),
+        staff.editor,
+        config,
+    )
+    reading = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {
+                "kind": "interpretation",
+                "column": "interpretation",
+                "title": "《关于规范地方金融组织经营的若干规定》政策解读",
+                "body": "本规定围绕三个方面明确了监管要求，下面逐一说明其背景与适用范围。",
+                "related_id": policy.id,
+                "interpretation_forms": ["文字", "图解"],
+            }
+        ),
+        staff.editor,
+        config,
+    )
+    return policy, reading
+
+
+async def test_policy_without_interpretation_is_returned_for_the_missing_reading(
+    config: Config, staff: Staff
+) -> None:
+    policy = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {
+                "kind": "policy",
+                "column": "policy",
+                "title": "关于某事项的通知（规范性文件）",
+                "body": "第一条 ……",
+                "office": "法规处",
+            }
+        ),
+        staff.editor,
+        config,
+    )
+    outcome = await lifecycle.submit(policy.id, staff.editor, config)
+    assert outcome.item.status == "returned"
+    assert "缺少政策解读稿件" in outcome.item.return_reason
+
+
+async def test_policy_and_its_interpretation_are_approved_and_sent_together(
+    config: Config, staff: Staff
+) -> None:
+    policy, reading = await policy_with_interpretation(config, staff)
+    await lifecycle.submit(reading.id, staff.editor, config)
+    await lifecycle.submit(policy.id, staff.editor, config)
+    with pytest.raises(lifecycle.NotTogether, match=f"#{policy.id}"):
+        await lifecycle.approve(reading.id, staff.reviewer, config)
+    await lifecycle.approve(policy.id, staff.reviewer, config)
+    assert (await Item.get(id=reading.id)).status == "approved"
+    due = await Delivery.filter(item_id__in=[policy.id, reading.id]).values_list(
+        "item_id", "due_at"
+    )
+    assert len(due) == 2 and due[0][1] == due[1][1]  # one publication time for both
