@@ -262,16 +262,25 @@ async def create_item(data: ItemCreate, actor: Actor, config: Config) -> Item:
     return item
 
 
-async def edit_item(item_id: int, patch: ItemPatch, actor: Actor, config: Config) -> Item:
+async def edit_item(
+    item_id: int, patch: ItemPatch, actor: Actor, config: Config, links: LinkCheck | None = None
+) -> Item:
     """Apply an edit. An approved or published item gets a new version that goes back to draft;
-    its pending deliveries are cancelled in the same transaction."""
+    its pending deliveries are cancelled in the same transaction. The edited text is
+    pre-reviewed; with a link check, its links are checked first, outside the transaction."""
     actor.require(Role.EDITOR)
     changes = patch.model_dump(exclude_unset=True)
     if not changes:  # an empty edit must not reopen review or cancel deliveries
         raise InvalidItem("没有要修改的字段。", "(body)")
+    check = None
+    if links is not None:
+        current = await Item.filter(id=item_id).first()
+        if current is None:
+            raise ItemNotFound(item_id)
+        check = await linkcheck.precheck(links, {**snapshot(current), **changes})
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
-        await _edit(conn, item, changes, actor, config, "item.edit")
+        await _edit(conn, item, changes, actor, config, "item.edit", check)
     return item
 
 
@@ -282,6 +291,7 @@ async def _edit(
     actor: Actor,
     config: Config,
     action: str,
+    check_links: LinkCheck | None = None,
 ) -> None:
     await _validate_refs(conn, changes, config)
     details: dict[str, Any] = {"fields": sorted(changes)}
@@ -291,7 +301,7 @@ async def _edit(
         details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
     await _move(conn, item, "edit", S.DRAFT, **changes)
     # Review on every edit, so the editor sees what to fix before submitting.
-    findings = await _prereview(conn, item, snapshot(item), "edit", config)
+    findings = await _prereview(conn, item, snapshot(item), "edit", config, check_links)
     details["findings"] = [f.rule for f in findings]
     await audit.record(conn, actor.name, action, "item", item.id, details)
 

@@ -227,7 +227,8 @@ async def edit_item(call: Call) -> web.Response:
             "请求内容没有要修改的字段。",
             [{"field": "(body)", "message": "至少修改一个字段", "value": None}],
         )
-    item = await lifecycle.edit_item(call.item_id(), patch, call.who(), call.config)
+    links = call.request.app[LINKS]
+    item = await lifecycle.edit_item(call.item_id(), patch, call.who(), call.config, links)
     return await _item_response(item)
 
 

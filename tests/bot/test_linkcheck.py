@@ -14,11 +14,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot import lifecycle
 from bot.config import Config
 from bot.linkcheck import LinkChecker, precheck, retracted_items
-from bot.models import Item, ItemStatus, User
+from bot.models import Finding, Item, ItemStatus, User
+from bot.schemas import ItemCreate, ItemPatch
 from moderation.findings import LinkProblem, ReviewContext
 from moderation.rules.links import check
+from tests.conftest import Staff
 
 SLOW_SECONDS = 2.0
 TIMEOUT = 0.5
@@ -358,3 +361,29 @@ async def test_rule_end_to_end_with_real_checker_and_database(
     assert [body[slice(*f.span or (0, 0))] for f in insecure] == [slow, ok]
     # precheck fetched everything before the rule ran; the rule's own call hit no server.
     assert site.hits["/ok"] == 1 and site.hits["/missing"] == 1
+
+
+async def test_submit_and_edit_check_links_before_their_transaction(
+    site: Site, session: aiohttp.ClientSession, config: Config, staff: Staff
+) -> None:
+    links = LinkChecker.from_config(session, config, retracted_lookup=retracted_items)
+    body = f"详见[办事指南]({site.url('/missing')})。"
+    item = await lifecycle.create_item(
+        ItemCreate.model_validate(
+            {"kind": "notice", "title": "关于办事指南更新的通知", "body": body, "office": "办公室"}
+        ),
+        staff.editor,
+        config,
+    )
+    outcome = await lifecycle.submit(item.id, staff.editor, config, links)
+    assert outcome.item.status == "returned"
+    broken = next(f for f in outcome.findings if f.rule == "links.broken")
+    assert "404" in broken.message and body[broken.span[0] : broken.span[1]] == site.url("/missing")
+    still_broken = ItemPatch(body=f"详见[办事指南]({site.url('/error')})。")
+    await lifecycle.edit_item(item.id, still_broken, staff.editor, config, links)
+    rules = await Finding.filter(item_id=item.id, stage="edit").values_list("rule", flat=True)
+    assert "links.broken" in rules  # the edit was checked, not only the submission
+    fixed = ItemPatch(body=f"详见[办事指南]({site.url('/ok')})。")
+    await lifecycle.edit_item(item.id, fixed, staff.editor, config, links)
+    rules = await Finding.filter(item_id=item.id, stage="edit").values_list("rule", flat=True)
+    assert "links.broken" not in rules
