@@ -69,6 +69,7 @@ def review_file(ctx: click.Context, path: Path, as_json: bool) -> None:
     from bot import prereview
     from bot.cli_base import EXIT_CHECK_FAILED
     from bot.itemfile import load_item_file
+    from bot.serialize import review_finding_json
 
     async def work(config: Config) -> list[FindingData]:
         data = load_item_file(path)
@@ -79,18 +80,7 @@ def review_file(ctx: click.Context, path: Path, as_json: bool) -> None:
         if as_json:
             click.echo(
                 json.dumps(
-                    [
-                        {
-                            "rule": f.rule,
-                            "severity": f.severity,
-                            "overridable": f.overridable,
-                            "field": f.field,
-                            "message": f.message,
-                            "span": list(f.span) if f.span else None,
-                            "suggestion": f.suggestion,
-                        }
-                        for f in findings
-                    ],
+                    [review_finding_json(f) for f in findings],
                     ensure_ascii=False,
                     indent=2,
                 )

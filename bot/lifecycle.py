@@ -306,6 +306,31 @@ async def _edit(
     await audit.record(conn, actor.name, action, "item", item.id, details)
 
 
+async def _enqueue(
+    conn: BaseDBAsyncClient,
+    item: Item,
+    action: DeliveryAction,
+    channels: list[str],
+    due: datetime,
+) -> None:
+    """Write outbox rows for the item's current version; the unique (item, version, channel,
+    action) key refuses a second row for the same delivery."""
+    await Delivery.bulk_create(
+        [
+            Delivery(
+                item_id=item.id,
+                item_version=item.version,
+                channel=name,
+                action=action.value,
+                due_at=due,
+                next_attempt_at=due,
+            )
+            for name in channels
+        ],
+        using_db=conn,
+    )
+
+
 async def _cancel_pending(conn: BaseDBAsyncClient, item_id: int, action: DeliveryAction) -> int:
     return (
         await Delivery.filter(
@@ -501,20 +526,7 @@ async def _approve_one(
     for name in channels:  # a channel may have been disabled since the item was written
         _check_channel(name, config)
     try:
-        await Delivery.bulk_create(
-            [
-                Delivery(
-                    item_id=item.id,
-                    item_version=item.version,
-                    channel=name,
-                    action=DeliveryAction.PUBLISH.value,
-                    due_at=due,
-                    next_attempt_at=due,
-                )
-                for name in channels
-            ],
-            using_db=conn,
-        )
+        await _enqueue(conn, item, DeliveryAction.PUBLISH, channels, due)
     except IntegrityError as exc:  # the (item, version, channel, action) key: never twice
         raise IllegalTransition("approve", item.status, ALLOWED["approve"]) from exc
     await audit.record(
@@ -597,21 +609,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         channels = sorted({str(c) for c in reached})
         retractable = [c for c in channels if can_retract.get(c, False)]
         cannot = [c for c in channels if not can_retract.get(c, False)]
-        await Delivery.bulk_create(
-            [
-                Delivery(
-                    item_id=item.id,
-                    item_version=item.version,
-                    channel=name,
-                    action=DeliveryAction.RETRACT.value,
-                    due_at=now,
-                    next_attempt_at=now,
-                )
-                for name in retractable
-            ],
-            using_db=conn,
-            ignore_conflicts=True,
-        )
+        await _enqueue(conn, item, DeliveryAction.RETRACT, retractable, now)
         await audit.record(
             conn,
             actor.name,

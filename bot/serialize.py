@@ -23,6 +23,7 @@ from bot.models import (
     ItemStatus,
     Kind,
 )
+from moderation.findings import FindingData
 
 
 def iso(value: datetime | None) -> str | None:
@@ -116,4 +117,17 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "override_reason": f.override_reason,
         "overridden_at": iso(f.overridden_at),
         "created_at": iso(f.created_at),
+    }
+
+
+def review_finding_json(f: FindingData) -> dict[str, Any]:
+    """A pre-review finding that was not stored (a dry-run review)."""
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "overridable": f.overridable,
+        "field": f.field,
+        "message": f.message,
+        "span": list(f.span) if f.span else None,
+        "suggestion": f.suggestion,
     }

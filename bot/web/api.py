@@ -33,7 +33,7 @@ from bot.models import (
     Role,
 )
 from bot.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody
-from bot.serialize import delivery_json, finding_json, item_json
+from bot.serialize import delivery_json, finding_json, item_json, review_finding_json
 from bot.web import openapi
 from bot.web.api_errors import (
     PREFIX,
@@ -317,18 +317,7 @@ async def review_draft(call: Call) -> web.Response:
     return json_response(
         {
             "blocked": any(f.blocks for f in findings),
-            "findings": [
-                {
-                    "rule": f.rule,
-                    "severity": f.severity,
-                    "overridable": f.overridable,
-                    "field": f.field,
-                    "message": f.message,
-                    "span": list(f.span) if f.span else None,
-                    "suggestion": f.suggestion,
-                }
-                for f in findings
-            ],
+            "findings": [review_finding_json(f) for f in findings],
         }
     )
 
