@@ -5,7 +5,6 @@ The exit codes are listed in bot/cli.py's docstring."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
@@ -67,13 +66,6 @@ def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | 
         return None
 
     return wrapper
-
-
-def emit(data: Any, as_json: bool, table: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    else:
-        table(data)
 
 
 def session(ctx: click.Context, work: Callable[[Config], Awaitable[T]]) -> T | None:

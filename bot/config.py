@@ -29,7 +29,6 @@ class AppConfig(_Section):
     name: str = "公开"
     public_base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"
-    data_dir: str = "data"
 
     @field_validator("public_base_url")
     @classmethod

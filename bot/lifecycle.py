@@ -177,9 +177,6 @@ class Actor:
         raise NotPermitted(f"此操作需要以下角色之一：{names}。")
 
 
-SYSTEM = Actor("system:dispatcher")
-
-
 @dataclass
 class Outcome:
     item: Item

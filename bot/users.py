@@ -7,7 +7,6 @@ import secrets
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -62,15 +61,6 @@ async def add_user(
     except IntegrityError as exc:
         raise UserError(f"用户名已存在：{username}") from exc
     return user
-
-
-def verify_password(user: User, password: str) -> bool:
-    if not user.password_hash or not user.active:
-        return False
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _digest(token: str) -> str:

@@ -110,9 +110,6 @@ def write_config(
     """A config.toml with only the webhook channel, short sleeps and a fast heartbeat."""
     path.write_text(
         f"""
-[app]
-data_dir = "{path.parent / "data"}"
-
 [database]
 url = "{db_url}"
 
