@@ -1,5 +1,6 @@
 """The data model (tortoise-orm): items and their versions, findings, deliveries (the outbox),
-comments, the hash-chained audit log, staff users and API tokens, worker heartbeats.
+comments with their replies and notes, FAQ and 选登 entries, channel state and events, the
+hash-chained audit log, staff users and API tokens, worker heartbeats.
 
 Model docstrings become SQL table comments: tortoise splits SQLite scripts on semicolons, so
 they must not contain one. Times are stored in UTC. Queries that coordinate workers live in
@@ -173,6 +174,9 @@ class Item(Model):
     retraction_reason = fields.TextField(default="")
     # 有效 (""), or for a policy: repealed / expired / amended, shown on its page and in feeds
     validity = fields.CharField(max_length=16, default="", db_default="")
+    # Include in the day's WeChat mass send (群发) and its rank there (higher first)
+    notify = fields.BooleanField(default=False, db_default=False)
+    priority = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     submitted_at = fields.DatetimeField(null=True)
@@ -275,7 +279,36 @@ class Delivery(Model):
         indexes = (("status", "channel", "next_attempt_at"),)
 
 
+class CommentStatus(StrEnum):
+    OPEN = "open"  # waiting for an answer (the clock runs)
+    REPLIED = "replied"  # an answer was sent (the clock stopped at first_reply_at)
+    CLOSED = "closed"  # done, with or without an answer (e.g. a thank-you)
+    SPAM = "spam"  # kept, hidden, no clock
+    PETITION = "petition"  # 信访类: handed to the statutory petition process, no 5-day clock
+
+
+COMMENT_STATUS_LABELS = {
+    CommentStatus.OPEN: "待答复",
+    CommentStatus.REPLIED: "已答复",
+    CommentStatus.CLOSED: "已办结",
+    CommentStatus.SPAM: "垃圾信息",
+    CommentStatus.PETITION: "转信访",
+}
+
+COMMENT_KIND_LABELS = {
+    "message": "公众号消息",
+    "article_comment": "文章留言",
+    "feedback": "用户反馈",
+    "form": "网站留言",
+    "hotline": "12345工单",
+}
+
+
 class Comment(Model):
+    """What the public wrote, from any channel. original_text is never changed after ingestion.
+    People see masked_text. Unique on (channel, remote_id) so channel retries are stored once.
+    """
+
     id = fields.IntField(primary_key=True)
     channel = fields.CharField(max_length=32)
     remote_id = fields.CharField(max_length=255)
@@ -289,19 +322,199 @@ class Comment(Model):
     category = fields.CharField(max_length=32, default="")
     simple = fields.BooleanField(default=False)
     office = fields.CharField(max_length=128, default="")
-    status = fields.CharField(max_length=32, default="new", db_index=True)
+    status = fields.CharField(max_length=32, default=CommentStatus.OPEN.value, db_index=True)
     received_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)
     reply = fields.TextField(default="")
     reply_status = fields.CharField(max_length=32, default="")
     selected = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # What the channel needs to answer (e.g. a follower id, an article comment id). Never shown.
+    reply_ref = fields.JSONField[dict[str, Any]](default=dict, db_default="{}")
+    # The channel's reference to the item it is about when the item is not known yet
+    remote_item_ref = fields.CharField(max_length=255, default="", db_default="")
+    # spam, abuse, flood, link, repeat, personal_data, petition, calendar_unknown, ...
+    flags = fields.JSONField[list[str]](default=list, db_default="[]")
+    hidden = fields.BooleanField(default=False, db_default=False)
+    confidence = fields.FloatField(default=0.0, db_default=0.0)
+    suggested_answer = fields.TextField(default="", db_default="")
+    suggested_source = fields.CharField(max_length=255, default="", db_default="")
+    assignee: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="assigned_comments", null=True, on_delete=fields.SET_NULL
+    )
+    # Whether the official holiday calendar was known for every day of the due-time count
+    calendar_known = fields.BooleanField(default=True, db_default=True)
+    first_reply_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    reminded_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
+    escalation_level = fields.IntField(default=0, db_default=0)
+    # 查询码 given to the writer of a website form message to look up the answer later
+    query_code = fields.CharField(max_length=32, null=True, unique=True)
+    updated_at = fields.DatetimeField(auto_now=True, null=True)
 
     item_id: int | None
+    assignee_id: int | None
+    replies: fields.ReverseRelation[CommentReply]
+    notes: fields.ReverseRelation[CommentNote]
 
     class Meta:
         table = "gk_comment"
         unique_together = (("channel", "remote_id"),)
+        indexes = (("status", "due_at"), ("office", "status"), ("author_ref", "received_at"))
+
+
+class ReplyStatus(StrEnum):
+    DRAFT = "draft"
+    QUEUED = "queued"  # waiting for the reply sender (next_attempt_at)
+    SENDING = "sending"  # claimed by a sender holding a lease
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure or attempts exhausted
+    OTHER_ROUTE = "other_route"  # the channel cannot carry it now (e.g. 48-hour window closed)
+
+
+REPLY_STATUS_LABELS = {
+    ReplyStatus.DRAFT: "草稿",
+    ReplyStatus.QUEUED: "待发送",
+    ReplyStatus.SENDING: "发送中",
+    ReplyStatus.SENT: "已送达",
+    ReplyStatus.FAILED: "发送失败",
+    ReplyStatus.OTHER_ROUTE: "需改用其他方式答复",
+}
+
+
+class CommentReply(Model):
+    """An answer to a comment, sent back through the channel the comment came from."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.ForeignKeyRelation[Comment] = fields.ForeignKeyField(
+        "models.Comment", related_name="replies", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    author = fields.CharField(max_length=128)
+    status = fields.CharField(max_length=16, default=ReplyStatus.DRAFT.value, db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    lease_owner = fields.CharField(max_length=128, default="")
+    lease_expires_at = fields.DatetimeField(null=True)
+    remote_id = fields.CharField(max_length=255, default="")
+    last_error = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    comment_id: int
+
+    class Meta:
+        table = "gk_comment_reply"
+
+
+class CommentNote(Model):
+    """An internal note on a comment, seen only by staff."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.ForeignKeyRelation[Comment] = fields.ForeignKeyField(
+        "models.Comment", related_name="notes", on_delete=fields.CASCADE
+    )
+    author = fields.CharField(max_length=128)
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    comment_id: int
+
+    class Meta:
+        table = "gk_comment_note"
+
+
+class Faq(Model):
+    """A question the office answers often, with its answer (part of the knowledge base)."""
+
+    id = fields.IntField(primary_key=True)
+    question = fields.TextField()
+    answer = fields.TextField()
+    keywords = fields.JSONField[list[str]](default=list)
+    office = fields.CharField(max_length=128, default="")
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "gk_faq"
+
+
+class QaEntry(Model):
+    """An answered exchange selected (选登) for the public Q&A page, personal data removed."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.OneToOneNullableRelation[Comment] = fields.OneToOneField(
+        "models.Comment", related_name="qa_entry", null=True, on_delete=fields.SET_NULL
+    )
+    question = fields.TextField()
+    answer = fields.TextField()
+    office = fields.CharField(max_length=128, default="")
+    category = fields.CharField(max_length=32, default="")
+    selected_by = fields.CharField(max_length=128)
+    published_at = fields.DatetimeField()
+    withdrawn_at = fields.DatetimeField(null=True)
+
+    comment_id: int | None
+
+    class Meta:
+        table = "gk_qa_entry"
+
+
+class ChannelState(Model):
+    """Shared state of a channel that every process reads: access tokens, polling cursors,
+    daily quotas. version makes updates compare-and-set, lock_owner/lock_until a short lease
+    for single-flight refreshes across processes.
+    """
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    value = fields.JSONField[dict[str, Any]](default=dict)
+    expires_at = fields.DatetimeField(null=True)
+    version = fields.IntField(default=0)
+    lock_owner = fields.CharField(max_length=128, default="")
+    lock_until = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "gk_channel_state"
+
+
+class ChannelEvent(Model):
+    """An event a channel reported (subscribe, publish finished, ...), stored once per key."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=32)
+    key = fields.CharField(max_length=255)
+    kind = fields.CharField(max_length=64)
+    payload = fields.JSONField[dict[str, Any]](default=dict)
+    at = fields.DatetimeField()
+    handled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "gk_channel_event"
+        unique_together = (("channel", "key"),)
+        indexes = (("channel", "kind", "at"),)
+
+
+class MassSend(Model):
+    """The day's planned 群发 of a WeChat account: one row per (channel, Shanghai date)."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=32)
+    day = fields.DateField()
+    status = fields.CharField(max_length=16, default="planned")  # planned|sending|sent|failed
+    item_ids = fields.JSONField[list[int]](default=list)
+    planned_at = fields.DatetimeField()
+    checkpoint = fields.JSONField[dict[str, Any]](default=dict)
+    msg_id = fields.CharField(max_length=64, default="")
+    last_error = fields.TextField(default="")
+    sent_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "gk_mass_send"
+        unique_together = (("channel", "day"),)
 
 
 class AuditEvent(Model):
@@ -334,3 +547,20 @@ class WorkerHeartbeat(Model):
 
     class Meta:
         table = "gk_worker_heartbeat"
+
+
+class JobSlot(Model):
+    """One run of a once-per-slot scheduled job: the unique (job, slot) row decides which
+    process runs it, so several processes never run it twice."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.CharField(max_length=64)
+    slot = fields.CharField(max_length=64)
+    owner = fields.CharField(max_length=128)
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    result = fields.JSONField[dict[str, Any]](default=dict)
+
+    class Meta:
+        table = "gk_job_slot"
+        unique_together = (("job", "slot"),)

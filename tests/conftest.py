@@ -40,7 +40,11 @@ def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
     data: dict[str, Any] = {"database": {"url": db_url}}
     for key, value in sections.items():
         data[key] = value
-    return parse_config(data, "test", environ={"GONGKAI_WEBHOOK_SECRET": "test-secret"})
+    return parse_config(
+        data,
+        "test",
+        environ={"GONGKAI_WEBHOOK_SECRET": "test-secret", "GONGKAI_AUTHOR_KEY": "test-author-key"},
+    )
 
 
 def _with_db(url: str, name: str) -> str:

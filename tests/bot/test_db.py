@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot import db
-from bot.models import Item
+from bot.models import Comment, Item
 from tests.conftest import make_config
 
 
@@ -15,7 +17,9 @@ async def test_fresh_database_is_refused_until_upgraded(sqlite_url: str) -> None
         await db.init(config)
     await db.init(config, check_schema=False)
     try:
-        assert await db.upgrade() == ["models.0001_initial", "models.0002_review_overrides"]
+        files = sorted(Path(db.__file__).parent.glob("migrations/0*.py"))
+        assert await db.upgrade() == [f"models.{f.stem}" for f in files]
+        assert len(files) >= 3
         await db.check_schema_current()
         assert await db.upgrade() == []
     finally:
@@ -44,7 +48,9 @@ async def test_migrations_apply_on_postgresql(pg_url: str) -> None:
     config = make_config(pg_url)
     await db.init(config, check_schema=False)
     try:
-        assert await db.upgrade() == ["models.0001_initial", "models.0002_review_overrides"]
+        files = sorted(Path(db.__file__).parent.glob("migrations/0*.py"))
+        assert await db.upgrade() == [f"models.{f.stem}" for f in files]
+        assert len(files) >= 3
         await db.check_schema_current()
         assert await Item.all().count() == 0
     finally:
@@ -76,9 +82,23 @@ async def test_later_migrations_apply_to_a_database_that_holds_data(backend_url:
             " CURRENT_TIMESTAMP);"
             " INSERT INTO gk_finding (item_id, item_version, stage, rule, severity, field,"
             " message, suggestion, created_at) VALUES (1, 1, 'submit', 'r', 'warn', '', 'm', '',"
-            " CURRENT_TIMESTAMP)"
+            " CURRENT_TIMESTAMP);"
+            " INSERT INTO gk_comment (channel, remote_id, item_id, author_ref, kind,"
+            " original_text, masked_text, category, simple, office, status, received_at, reply,"
+            " reply_status, selected, created_at) VALUES ('feed', 'r1', 1, 'a', 'form', '旧留言',"
+            " '', '', FALSE, '', 'new', CURRENT_TIMESTAMP, '', '', FALSE, CURRENT_TIMESTAMP)"
         )
-        assert await db.upgrade() == ["models.0002_review_overrides"]
+        assert await db.upgrade() == [
+            "models.0002_review_overrides",
+            "models.0003_inbox_and_wechat",
+        ]
+        old = await Comment.get(remote_id="r1")
+        assert (old.original_text, old.flags, old.reply_ref, old.hidden) == (
+            "旧留言",
+            [],
+            {},
+            False,
+        )
         staff = await create_staff()
         item = await lifecycle.create_item(
             ItemCreate.model_validate({"kind": "notice", "title": "通知", "body": "正文"}),
