@@ -564,3 +564,26 @@ class JobSlot(Model):
     class Meta:
         table = "gk_job_slot"
         unique_together = (("job", "slot"),)
+
+
+class SourceEntry(Model):
+    """An entry of an upstream feed (a [[sources]] entry in config) and the item made from it:
+    unique on (source, entry key) so a pull after a restart creates nothing twice."""
+
+    id = fields.IntField(primary_key=True)
+    source = fields.CharField(max_length=64)
+    entry_key = fields.CharField(max_length=500)  # the entry's guid, else its link
+    item: fields.ForeignKeyNullableRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="source_entries", null=True, on_delete=fields.SET_NULL
+    )
+    content_hash = fields.CharField(max_length=64)
+    link = fields.CharField(max_length=1000, default="")
+    upstream_updated_at = fields.DatetimeField(null=True)
+    first_seen_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+
+    item_id: int | None
+
+    class Meta:
+        table = "gk_source_entry"
+        unique_together = (("source", "entry_key"),)

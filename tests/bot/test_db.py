@@ -88,10 +88,8 @@ async def test_later_migrations_apply_to_a_database_that_holds_data(backend_url:
             " reply_status, selected, created_at) VALUES ('feed', 'r1', 1, 'a', 'form', '旧留言',"
             " '', '', FALSE, '', 'new', CURRENT_TIMESTAMP, '', '', FALSE, CURRENT_TIMESTAMP)"
         )
-        assert await db.upgrade() == [
-            "models.0002_review_overrides",
-            "models.0003_inbox_and_wechat",
-        ]
+        files = sorted(Path(db.__file__).parent.glob("migrations/0*.py"))
+        assert await db.upgrade() == [f"models.{f.stem}" for f in files[1:]]
         old = await Comment.get(remote_id="r1")
         assert (old.original_text, old.flags, old.reply_ref, old.hidden) == (
             "旧留言",
