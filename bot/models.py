@@ -276,7 +276,8 @@ class Delivery(Model):
     class Meta:
         table = "gk_delivery"
         unique_together = (("item", "item_version", "channel", "action"),)
-        indexes = (("status", "channel", "next_attempt_at"),)
+        # the second finds the item a comment is about from the channel's id for it
+        indexes = (("status", "channel", "next_attempt_at"), ("channel", "remote_id"))
 
 
 class CommentStatus(StrEnum):
@@ -361,7 +362,14 @@ class Comment(Model):
     class Meta:
         table = "gk_comment"
         unique_together = (("channel", "remote_id"),)
-        indexes = (("status", "due_at"), ("office", "status"), ("author_ref", "received_at"))
+        indexes = (
+            ("status", "due_at"),
+            ("office", "status"),
+            ("author_ref", "received_at"),
+            ("channel", "status"),
+            ("category", "status"),
+            ("assignee_id", "status"),
+        )
 
 
 class ReplyStatus(StrEnum):

@@ -1,6 +1,7 @@
 """The website feed channel: publishing puts an item version on the site's public page and in
 its feeds (Atom 1.0 and RSS 2.0 with feedgen, JSON Feed 1.1 with json), one per column and one
-for all. The feeds are built from the deliveries this channel completed."""
+for all. The feeds are built from the deliveries this channel completed. Replies to the
+website's 留言 form are shown on its 查询码 page (send_reply)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
-from channels.base import Channel, ChannelLimits, Content, Job, Published
+from channels.base import Channel, ChannelLimits, Content, Job, PermanentError, Published
+
+# reply_ref["type"] of a comment written in the website form (bot/web/feedback.py)
+REPLY_TYPE = "query_code"
 
 
 class FeedChannel(Channel):
@@ -41,6 +45,28 @@ class FeedChannel(Channel):
 
     async def lookup(self, job: Job) -> Published | None:
         return None  # nothing leaves the process before the delivery completes
+
+    # The website answers the writers of its 留言 form on its own 查询码 page.
+    can_reply = True
+
+    async def send_reply(self, reply_ref: dict[str, Any], text: str, key: str) -> str:
+        """Answer a website 留言: the writer reads the answer on the 查询码 status page
+        (/feedback/status), which shows the comment's replies whose status is "sent".
+
+        So, as with publishing, nothing leaves the process: the reply is delivered on this
+        channel when the reply sender stores it as sent, which it does with the id returned
+        here. The id is derived from `key` alone, so a retry of the same reply (after a crash
+        between this call and that store) gets the same id and nothing is shown twice. A
+        contact in reply_ref (phone or e-mail the writer left) is for staff who choose to
+        call back; this channel never sends to it.
+        """
+        if reply_ref.get("type") != REPLY_TYPE:
+            kind = reply_ref.get("type", "")
+            message = f"网站渠道只能答复带查询码的网站留言（答复引用类型：「{kind}」）。"
+            raise PermanentError(message)
+        if not text.strip():
+            raise PermanentError("答复内容为空，网站渠道不能发送空答复。")
+        return f"web-{key}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""The inbox side of a worker process: the reply sender and the scheduler with the periodic
+jobs (scheduler/jobs.py), started and stopped together by bot/runner.py (worker role)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Config
+from bot.inbox import Inbox
+from bot.replies import ReplySender
+from channels.base import Channel
+from scheduler.alerts import Alerter
+from scheduler.jobs import JobContext, build_scheduler, job_specs
+
+log = logging.getLogger(__name__)
+
+
+class InboxWorker:
+    def __init__(self, config: Config, channels: dict[str, Channel], owner: str | None = None):
+        self.config = config
+        self.channels = channels
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.inbox = Inbox(config)
+        self.replies = ReplySender(config, channels, owner=f"{self.owner}:replies")
+        self._session: aiohttp.ClientSession | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        """Build the knowledge base, then start sending replies and running the jobs. The
+        channels must already be started (the dispatcher starts them)."""
+        self._session = aiohttp.ClientSession()
+        documents = await self.inbox.refresh_knowledge()
+        ctx = JobContext(
+            self.config,
+            self.inbox,
+            self.channels,
+            Alerter(self.config, self._session),
+            self.owner,
+            self._session,
+        )
+        self._scheduler = build_scheduler(ctx, job_specs(self.config))
+        self._scheduler.start()
+        self.replies.start()
+        log.info("inbox worker %s started (knowledge base: %d documents)", self.owner, documents)
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        await self.replies.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
