@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +20,11 @@ import aiohttp
 from tortoise.transactions import in_transaction
 
 from bot import prereview
+from bot.channel_set import build_limiters
 from bot.config import Config
 from bot.linkcheck import LinkChecker, retracted_items
+from bot.logs import log_context
+from bot.metrics import Metrics
 from bot.models import (
     Delivery,
     DeliveryAction,
@@ -32,7 +36,6 @@ from bot.models import (
     WorkerHeartbeat,
 )
 from bot.outbox import Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter
-from bot.ratelimit import TokenBucket
 from bot.render import Renderer
 from bot.wakeup import Wakeup
 from channels.base import (
@@ -43,6 +46,7 @@ from channels.base import (
     PermanentError,
     Published,
     RateLimited,
+    StillProcessing,
     TransientError,
 )
 from moderation.findings import FindingData
@@ -83,11 +87,30 @@ class Loaded:
     versions: dict[tuple[int, int], ItemVersion]
 
 
+def _log_outcome(outcome: Outcome) -> None:
+    """One line per attempt (the log context names the delivery): dead letters as warnings,
+    retries at info, the rest at debug (a busy worker finishes thousands a second)."""
+    status = outcome.status
+    if status == D.DEAD:
+        log.warning("delivery dead (%s): %s", outcome.error_class, outcome.error)
+    elif status == D.PENDING:
+        log.info("delivery will be retried (%s): %s", outcome.error_class, outcome.error)
+    else:
+        log.debug("delivery %s", status.value)
+
+
 class Dispatcher:
     def __init__(
-        self, config: Config, channels: dict[str, Channel], wakeup: Wakeup, owner: str | None = None
+        self,
+        config: Config,
+        channels: dict[str, Channel],
+        wakeup: Wakeup,
+        owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        # Share the process's Metrics (the one /metrics renders); a private one otherwise.
+        self.metrics = metrics or Metrics(config)
         self.cfg = config.dispatcher
         self.channels = channels
         self.wakeup = wakeup
@@ -98,7 +121,8 @@ class Dispatcher:
         self.backoff = Backoff(self.cfg.backoff_base_seconds, self.cfg.backoff_max_seconds)
         self.renderer = Renderer(config)
         self.writer = OutcomeWriter(self.outbox)
-        self.limiters = {n: TokenBucket(c.limits.rate_per_second) for n, c in channels.items()}
+        # In this process, or shared through Redis when [redis] is configured.
+        self.limiters = build_limiters(config, channels)
         self.inflight: dict[str, set[asyncio.Task[None]]] = {n: set() for n in channels}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -122,6 +146,8 @@ class Dispatcher:
     async def _close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
+        for limiter in self.limiters.values():
+            await limiter.aclose()
         if self._session is not None:
             await self._session.close()
             self._session, self.links = None, None
@@ -195,6 +221,10 @@ class Dispatcher:
         if not deliveries:
             return 0
         loaded = await self._load(deliveries)
+        if self._stopping.is_set():  # stop() began while we claimed: give them back now
+            for delivery in deliveries:
+                await self.outbox.release(delivery.id)
+            return 0
         channel = self.channels[name]
         for delivery in deliveries:
             task = asyncio.create_task(self._process(channel, delivery, loaded))
@@ -225,12 +255,32 @@ class Dispatcher:
 
     # -- one delivery --------------------------------------------------------------------
     async def _process(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> None:
+        # Every log line of this attempt (channel code included) names the delivery and item.
+        with log_context(
+            item_id=delivery.item_id,
+            delivery_id=delivery.id,
+            channel=channel.name,
+            action=delivery.action,
+        ):
+            await self._process_logged(channel, delivery, loaded)
+
+    async def _process_logged(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> None:
         submitted = False
+        started = time.perf_counter()
         self._held.add(delivery.id)
         try:
             outcome = await self._attempt(channel, delivery, loaded)
             submitted = True
             await self.writer.submit(outcome)
+            self.metrics.delivery_finished(
+                channel.name,
+                delivery.action,
+                outcome.status.value,
+                outcome.error_class,
+                delivery.due_at,
+                time.perf_counter() - started,
+            )
+            _log_outcome(outcome)
         except LeaseLost:
             log.warning("delivery %s: lease lost to another worker", delivery.id)
         except asyncio.CancelledError:
@@ -252,6 +302,9 @@ class Dispatcher:
             if delivery.action == DeliveryAction.RETRACT.value:
                 return await self._retract(channel, delivery, job)
             return await self._publish(channel, delivery, job, loaded)
+        except StillProcessing as exc:  # waiting on the remote side is not a failed attempt
+            hint = exc.retry_after
+            return self._retry(delivery, hint if hint is not None else 60, str(exc), exc.kind)
         except RateLimited as exc:
             hint = exc.retry_after
             delay = hint if hint is not None else self.backoff.delay(delivery.attempts)

@@ -39,6 +39,8 @@ FIELD_LABELS = {
     "enforcement": "执法公示字段",
     "publish_at": "发布时间",
     "channels": "渠道",
+    "notify": "群发通知",
+    "priority": "群发优先级",
 }
 
 _KINDS_BY_LABEL = {label: kind for kind, label in KIND_LABELS.items()}

@@ -98,20 +98,27 @@ class Outbox:
             "((status = 'pending' AND next_attempt_at <= ?) OR "
             "(status = 'running' AND lease_expires_at < ?))"
         )
+        # The locked pick is a CTE so PostgreSQL runs it exactly once: as a plain subquery a
+        # generic plan of the prepared statement may re-run it per row, and then LIMIT no
+        # longer bounds the claim (one worker took 2,000 rows with LIMIT 8).
         query = sql(
+            f"WITH picked AS (SELECT id FROM {TABLE} WHERE channel = ? AND {claimable} "
+            f"ORDER BY next_attempt_at, id LIMIT ?{lock}) "
             f"UPDATE {TABLE} SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
             "attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN (SELECT id FROM {TABLE} WHERE channel = ? AND {claimable} "
-            f"ORDER BY next_attempt_at, id LIMIT ?{lock}) AND {claimable} RETURNING id"
+            f"WHERE id IN (SELECT id FROM picked) AND {claimable} RETURNING id"
         )
-        params = [self.owner, now + self.lease, now, channel, now, now, limit, now, now]
+        params = [channel, now, now, limit, self.owner, now + self.lease, now, now, now]
         rows = await db.connection().execute_query_dict(query, params)
         if not rows:
             return []
         return await Delivery.filter(id__in=[r["id"] for r in rows]).order_by("id")
 
     async def mark_missed(self, channel: str) -> int:
-        """Publish deliveries overdue by more than the window become `missed`, not sent stale."""
+        """Publish deliveries overdue by more than the window become `missed`, not sent stale.
+
+        One that has begun on the remote side (a checkpoint, e.g. a submitted WeChat publish
+        job) is finished instead: it may already be live, and stopping now would strand it."""
         now = datetime.now(UTC)
         cutoff = now - self.missed_after
         overdue = Delivery.filter(
@@ -127,7 +134,8 @@ class Outbox:
                 sql(
                     f"UPDATE {TABLE} SET status = 'missed', finished_at = ?, updated_at = ?, "
                     "last_error = ? WHERE channel = ? AND action = 'publish' AND "
-                    "status = 'pending' AND due_at < ? RETURNING id, item_id"
+                    "status = 'pending' AND due_at < ? AND checkpoint = '{}' "
+                    "RETURNING id, item_id"
                 ),
                 [now, now, MISSED_REASON, channel, cutoff],
             )
@@ -280,6 +288,15 @@ async def settle_items(conn: BaseDBAsyncClient, item_ids: set[int]) -> list[audi
     audit events of the status changes."""
     if not item_ids:
         return []
+    if db.is_postgres():
+        # Two workers finishing deliveries of one item at once would each see the other's as
+        # still running and leave the item "publishing": lock the items (in id order, so no
+        # deadlock) and the second settles after the first commits, seeing both outcomes.
+        marks = ", ".join("?" for _ in item_ids)
+        await conn.execute_query(
+            sql(f"SELECT id FROM {ITEM_TABLE} WHERE id IN ({marks}) ORDER BY id FOR UPDATE"),
+            sorted(item_ids),
+        )
     items = [
         _ItemState(**row)
         for row in await Item.filter(id__in=sorted(item_ids))

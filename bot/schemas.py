@@ -45,6 +45,9 @@ class ItemFields(BaseModel):
     enforcement: dict[str, Any] = Field(default_factory=dict)
     publish_at: datetime | None = None
     channels: list[str] = Field(default_factory=list)
+    # In the day's WeChat mass send (群发), ranked by priority (higher first)
+    notify: bool = False
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
 
     @field_validator("title")
     @classmethod
@@ -80,6 +83,8 @@ class ItemPatch(BaseModel):
     interpretation_forms: list[str] | None = None
     enforcement: dict[str, Any] | None = None
     channels: list[str] | None = None
+    notify: bool | None = None
+    priority: Annotated[int, Field(ge=-100, le=100)] | None = None
 
 
 class ReasonBody(BaseModel):

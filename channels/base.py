@@ -120,6 +120,13 @@ class RateLimited(ChannelError):
         self.retry_after = retry_after
 
 
+class StillProcessing(RateLimited):
+    """The remote side accepted the work and is still processing it (e.g. WeChat's publish
+    job): come back after retry_after. Not a failure, so it never uses up the attempts."""
+
+    kind = "waiting"
+
+
 class AuthError(ChannelError):
     kind = "auth"
 

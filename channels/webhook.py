@@ -25,13 +25,14 @@ from channels.base import (
     RateLimited,
     TransientError,
 )
+from channels.http_session import SessionOwner
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(SessionOwner, Channel):
     name = "webhook"
     label = "门户推送"
 
@@ -53,22 +54,6 @@ class WebhookChannel(Channel):
             can_retract=True,
             can_lookup=lookup,
         )
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("WebhookChannel.start() was not called")
-        return self._session
 
     async def publish(self, content: Content, job: Job) -> Published:
         if job.checkpoint.get("sent"):

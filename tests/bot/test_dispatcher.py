@@ -21,6 +21,14 @@ from bot.models import Delivery, Item
 from bot.outbox import Outbox
 from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
+from channels.base import (
+    Channel,
+    ChannelLimits,
+    Content,
+    Job,
+    Published,
+    StillProcessing,
+)
 from channels.sandbox.webhook import LEDGER, Ledger, create_app
 from tests.conftest import Staff, create_staff, make_config
 
@@ -199,6 +207,44 @@ async def test_delivery_overdue_beyond_window_is_missed_not_sent(env: Env) -> No
     assert {d.status for d in rows.values()} == {"missed"}
     assert env.ledger.received == []
     assert (await Item.get(id=item.id)).status == "failed"
+
+
+async def test_overdue_delivery_already_begun_remotely_is_finished_not_missed(env: Env) -> None:
+    item = await env.approved()
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    await Delivery.filter(item_id=item.id).update(
+        due_at=long_ago, next_attempt_at=long_ago, checkpoint={"draft_media_id": "m1"}
+    )
+    await env.dispatcher().run_until_idle()
+    rows = await deliveries(item)
+    assert {d.status for d in rows.values()} == {"done"}
+    assert len(env.ledger.received) == 1
+
+
+class _Waiting(Channel):
+    """A channel whose remote job takes several looks before it is done."""
+
+    name = "webhook"
+    label = "等待"
+    limits = ChannelLimits(concurrency=1, rate_per_second=1000)
+
+    def __init__(self, looks: int) -> None:
+        self.looks = looks
+
+    async def publish(self, content: Content, job: Job) -> Published:
+        self.looks -= 1
+        if self.looks > 0:
+            raise StillProcessing("远端处理中", retry_after=0)
+        return Published("r1")
+
+
+async def test_waiting_on_the_remote_side_never_uses_up_the_attempts(env: Env) -> None:
+    item = await env.approved()
+    channel = _Waiting(looks=env.config.dispatcher.max_attempts * 2)
+    dispatcher = Dispatcher(env.config, {"webhook": channel}, Wakeup(), owner="w1")
+    await dispatcher.run_until_idle()
+    hook = (await deliveries(item))["webhook"]
+    assert (hook.status, hook.remote_id, channel.looks) == ("done", "r1", 0)
 
 
 async def test_retraction_removes_item_from_every_channel_it_reached(env: Env) -> None:

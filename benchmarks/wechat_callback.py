@@ -1,0 +1,341 @@
+"""WeChat callback benchmark: safe-mode (AES) text messages to /wechat/callback, against a bare
+aiohttp handler that reads the body and answers "success", in the same run.
+
+Both servers run in their own processes; this process only generates load (aiohttp client,
+requests encrypted and signed with wechatpy's WeChatCrypto beforehand, each with its own MsgId).
+The bot runs exactly as `gongkai serve` builds the app, on a SQLite file, with FAQ entries in
+its knowledge base (one message in ten matches one and gets an encrypted passive reply).
+
+- throughput: a closed loop of --concurrency requests in flight for --seconds against each
+  server; the ratio bot / bare (target >= 0.5);
+- open loop: --rate requests per second for --seconds, each sent at its scheduled time whatever
+  the earlier ones do; latency counted from the scheduled time (no coordinated omission);
+  p50 / p99 / max (target: p99 < 100 ms at 300/s).
+
+At the end it checks that every message sent to the bot is stored once and waits until the
+background step has put each into the inbox.
+
+Run: .venv/bin/python benchmarks/wechat_callback.py   (see benchmarks/README.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-token"
+AES_KEY = base64.b64encode(b"bench-aes-key-0123456789abcdefgh").decode().rstrip("=")
+APP_ID = "wxbench000000000"
+ENV = {
+    "GONGKAI_WECHAT_TOKEN": TOKEN,
+    "GONGKAI_WECHAT_AES_KEY": AES_KEY,
+    "GONGKAI_AUTHOR_KEY": "bench-author-key",
+}
+PATH = "/wechat/callback"
+FAQ = [
+    ("如何申请政府信息公开", "可通过网上申请、信函申请或当面申请提交政府信息公开申请。"),
+    ("依申请公开的答复期限是多久", "自收到申请之日起20个工作日内予以答复。"),
+    ("行政处罚决定在哪里查询", "请在本网站“行政执法公示”栏目查询。"),
+]
+QUESTIONS = [
+    "请问小额贷款公司的监管政策在哪里可以看到",
+    "融资担保公司年审材料什么时候提交",
+    "我想举报一家非法集资的公司",
+    "地方金融组织的名单能否公布",
+    "典当行的经营范围有哪些规定",
+    "你们的办公地址在哪里",
+    "上周的通知里提到的培训什么时候开始",
+    "商业保理公司的统计报表怎么报送",
+    "感谢你们的及时答复",
+]
+
+
+def config_data(db_path: Path) -> dict[str, Any]:
+    wechat = {"enabled": True, "app_id": APP_ID, "message_mode": "safe"}
+    return {
+        "database": {"url": f"sqlite://{db_path}"},
+        "channels": {"wechat": wechat, "webhook": {"enabled": False}},
+        "review": {"check_links": False},
+    }
+
+
+# -- the servers (child processes) ---------------------------------------------------------
+async def serve_bot(port: int, db_path: Path) -> None:
+    from bot import db
+    from bot.config import parse_config
+    from bot.web.app import create_app
+
+    config = parse_config(config_data(db_path), "bench", environ=ENV)
+    await db.init(config)
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+async def serve_bare(port: int) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="success")
+
+    app = web.Application()
+    app.router.add_post(PATH, handler)
+    app.router.add_get(PATH, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(kind: str, port: int, db_path: Path) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--db", str(db_path)]
+    return subprocess.Popen(args, cwd=ROOT)
+
+
+async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with session.get(url) as resp:
+                await resp.read()
+                return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+async def prepare_db(db_path: Path) -> None:
+    from bot import db
+    from bot.config import parse_config
+    from bot.models import Faq
+
+    config = parse_config(config_data(db_path), "bench", environ=ENV)
+    await db.init(config, check_schema=False)
+    await db.upgrade()
+    for question, answer in FAQ:
+        await Faq.create(question=question, answer=answer, keywords=[])
+    await db.close()
+
+
+# -- the load ------------------------------------------------------------------------------
+@dataclass
+class Request:
+    params: dict[str, str]
+    body: bytes
+
+
+class Messages:
+    """Encrypted, signed text messages as WeChat sends them, each with a fresh MsgId."""
+
+    def __init__(self) -> None:
+        self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+        self.next_id = 10_000_000
+
+    def make(self, count: int) -> list[Request]:
+        out = []
+        for _ in range(count):
+            self.next_id += 1
+            n = self.next_id
+            text = FAQ[0][0] if n % 10 == 0 else f"{QUESTIONS[n % len(QUESTIONS)]}（{n}）"
+            timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+            xml = (
+                "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
+                f"<FromUserName><![CDATA[o{n % 500:06d}]]></FromUserName>"
+                f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{text}]]></Content><MsgId>{n}</MsgId></xml>"
+            )
+            body = self.crypto.encrypt_message(xml, nonce, timestamp)
+            msg_signature = body.split("<MsgSignature><![CDATA[", 1)[1].split("]]>", 1)[0]
+            signer = WeChatSigner()
+            signer.add_data(TOKEN, timestamp, nonce)
+            params = {
+                "signature": signer.signature,
+                "timestamp": timestamp,
+                "nonce": nonce,
+                "openid": f"o{n % 500:06d}",
+                "encrypt_type": "aes",
+                "msg_signature": msg_signature,
+            }
+            out.append(Request(params, body.encode()))
+        return out
+
+
+@dataclass
+class Result:
+    sent: int = 0
+    failed: int = 0
+    latencies: list[float] | None = None
+
+
+async def send(session: aiohttp.ClientSession, url: str, req: Request) -> bool:
+    async with session.post(url, params=req.params, data=req.body) as resp:
+        text = await resp.text()
+        return resp.status == 200 and (text == "success" or text.startswith("<xml>"))
+
+
+async def closed_loop(
+    session: aiohttp.ClientSession, url: str, reqs: list[Request], concurrency: int, seconds: float
+) -> tuple[float, Result]:
+    result = Result()
+    deadline = time.perf_counter() + seconds
+    it = iter(reqs)
+
+    async def one_client() -> None:
+        while time.perf_counter() < deadline:
+            req = next(it, None)
+            if req is None:
+                return
+            ok = await send(session, url, req)
+            result.sent += 1
+            result.failed += not ok
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return result.sent / (time.perf_counter() - start), result
+
+
+async def open_loop(
+    session: aiohttp.ClientSession, url: str, reqs: list[Request], rate: float
+) -> Result:
+    result = Result(latencies=[])
+    start = time.perf_counter() + 0.1
+
+    async def one(i: int, req: Request) -> None:
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        ok = await send(session, url, req)
+        assert result.latencies is not None
+        result.latencies.append(time.perf_counter() - scheduled)
+        result.sent += 1
+        result.failed += not ok
+
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(reqs)))
+    return result
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+def stored(db_path: Path) -> tuple[int, int, int]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        events = conn.execute("SELECT count(*) FROM gk_channel_event").fetchone()[0]
+        unhandled = conn.execute(
+            "SELECT count(*) FROM gk_channel_event WHERE handled_at IS NULL"
+        ).fetchone()[0]
+        comments = conn.execute("SELECT count(*) FROM gk_comment").fetchone()[0]
+    return int(events), int(unhandled), int(comments)
+
+
+async def run(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="gk-wechat-bench-"))
+    db_path = folder / "gongkai.db"
+    await prepare_db(db_path)
+    bot_port, bare_port = free_port(), free_port()
+    procs = [start_server("bot", bot_port, db_path), start_server("bare", bare_port, db_path)]
+    bot_url = f"http://127.0.0.1:{bot_port}{PATH}"
+    bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
+    messages = Messages()
+    sent_to_bot = 0
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await wait_up(session, bare_url)
+            await wait_up(session, bot_url + "?signature=x")  # 403 means it is up
+            # Alternating slices, so that whatever else the machine does weighs on both alike.
+            rates: dict[str, list[float]] = {"bare": [], "bot": []}
+            for _ in range(args.rounds):
+                for name, url in (("bare", bare_url), ("bot", bot_url)):
+                    reqs = messages.make(int(args.slice_seconds * 6000))
+                    rate, res = await closed_loop(
+                        session, url, reqs, args.concurrency, args.slice_seconds
+                    )
+                    rates[name].append(rate)
+                    sent_to_bot += res.sent if name == "bot" else 0
+                    assert not res.failed, f"{res.failed} requests to {name} failed"
+            ratios = sorted(b / a for a, b in zip(rates["bare"], rates["bot"], strict=True))
+            for name in ("bare", "bot"):
+                shown = ", ".join(f"{r:.0f}" for r in rates[name])
+                print(f"throughput {name:4}: {shown} req/s (concurrency {args.concurrency})")
+            print(
+                f"throughput ratio bot/bare: median {ratios[len(ratios) // 2]:.2f}, "
+                f"min {ratios[0]:.2f} (target >= 0.5)"
+            )
+            for name, url in (("bare", bare_url), ("bot", bot_url)):
+                count = int(args.rate * args.seconds)
+                res = await open_loop(session, url, messages.make(count), args.rate)
+                sent_to_bot += res.sent if name == "bot" else 0
+                lat = res.latencies or [0.0]
+                print(
+                    f"open loop {name:4} at {args.rate:.0f}/s for {args.seconds:.0f} s: "
+                    f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+                    f"max {max(lat) * 1000:.1f} ms ({res.failed} failed)"
+                )
+        waited = time.perf_counter()
+        while True:
+            events, unhandled, comments = stored(db_path)
+            if unhandled == 0 and comments >= sent_to_bot:
+                break
+            if time.perf_counter() - waited > args.drain_timeout:
+                break
+            await asyncio.sleep(0.2)
+        print(
+            f"bot stored {events} messages for {sent_to_bot} sent; {comments} in the inbox, "
+            f"{unhandled} still unhandled, {time.perf_counter() - waited:.1f} s after the load"
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", choices=["bot", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10, help="open-loop run length")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput slices per server")
+    parser.add_argument("--slice-seconds", type=float, default=4)
+    parser.add_argument("--rate", type=float, default=300)
+    parser.add_argument("--drain-timeout", type=float, default=120)
+    args = parser.parse_args()
+    if args.serve == "bot":
+        os.chdir(ROOT)
+        asyncio.run(serve_bot(args.port, args.db))
+    elif args.serve == "bare":
+        asyncio.run(serve_bare(args.port))
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""/wechat/callback: what WeChat pushes to the Official Account (followers' messages, subscribe
+events, publish and mass-send results), in plain, compatible and safe (AES) mode.
+
+A request only verifies, stores and answers, well within WeChat's 5 seconds: the body is read up
+to a small limit (413 beyond it), the signature and timestamp are checked (403), the XML is parsed
+with no DTD or entity ever processed (400), one ChannelEvent row is inserted (WeChat's retries
+hit its unique key and are stored once), and the answer is "success" — or, for a text message
+the knowledge base answers confidently, the passive auto-reply (encrypted in safe mode). The
+inbox and triage run afterwards in worker tasks fed by a bounded in-memory queue.
+
+Nothing is lost: the row is committed before WeChat gets its answer. When the queue is full the
+request still stores the row and answers "success" (never making WeChat wait, never asking it to
+retry); a recovery sweep hands any message row still unhandled after `recover_after_seconds` to
+the inbox, and every start takes all unhandled rows first, so a crash after the answer loses
+nothing either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+
+from bot import wechat_events as events
+from bot.config import Config, ConfigError, WechatCallbackConfig
+from bot.models import ChannelEvent
+from bot.web.app import CONFIG
+from bot.web.metrics import METRICS
+from bot.wechat_events import InboxPort, Received, XmlRejected
+
+log = logging.getLogger(__name__)
+
+PATH = "/wechat/callback"
+SUCCESS = "success"
+TEXT = "text/plain"
+CHUNK = 16 * 1024
+
+
+@dataclass
+class CallbackState:
+    """The endpoint's settings (secrets resolved once), its queue and its background tasks."""
+
+    config: Config
+    enabled: bool
+    problem: str = ""  # why the endpoint cannot work; it answers 503 and logs this
+    token: str = ""
+    crypto: WeChatCrypto | None = None
+    author_key: bytes = b""
+    # The inbox the messages go to; tests may set a wrapper before the app starts.
+    inbox: InboxPort | None = None
+    queue: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Rows a task of this process is handling now (the queue and the sweep may meet)
+    inflight: set[int] = field(default_factory=set)
+    writer: events.EventWriter = field(default_factory=events.EventWriter)
+    # Callback requests in progress; quiet is set when there are none
+    active: int = 0
+    quiet: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowing: bool = False  # the queue was full at the last message (warned once)
+
+    def __post_init__(self) -> None:
+        self.quiet.set()
+
+    @classmethod
+    def from_config(cls, config: Config) -> CallbackState:
+        wechat = config.channels.wechat
+        state = cls(config, wechat.enabled, queue=asyncio.Queue(wechat.callback.queue_size))
+        if not state.enabled:
+            return state
+        problems = []
+        state.token = config.secret(wechat.callback_token_env) or ""
+        if not state.token:
+            problems.append(f"环境变量 {wechat.callback_token_env}（回调令牌 Token）未设置")
+        aes_key = config.secret(wechat.encoding_aes_key_env)
+        if aes_key:
+            try:
+                state.crypto = WeChatCrypto(state.token, aes_key, wechat.app_id)
+            except (AssertionError, ValueError) as exc:  # wechatpy asserts a 32-byte key
+                problems.append(f"环境变量 {wechat.encoding_aes_key_env} 不是有效的 EncodingAESKey")
+                log.debug("EncodingAESKey rejected: %s", exc)
+        elif wechat.message_mode != "plain":
+            problems.append(
+                f"消息加解密方式为 {wechat.message_mode}，但环境变量 "
+                f"{wechat.encoding_aes_key_env}（EncodingAESKey）未设置"
+            )
+        if wechat.message_mode != "plain" and not wechat.app_id:
+            problems.append("channels.wechat.app_id 未设置（安全模式解密需要 AppID）")
+        try:
+            state.author_key = config.author_key()
+        except ConfigError as exc:
+            problems.append(str(exc))
+        state.problem = "；".join(problems)
+        return state
+
+    @property
+    def settings(self) -> WechatCallbackConfig:
+        return self.config.channels.wechat.callback
+
+    def enqueue(self, event_id: int) -> None:
+        try:
+            self.queue.put_nowait(event_id)
+            self.overflowing = False
+        except asyncio.QueueFull:
+            # The row is stored: the recovery sweep takes it; WeChat is not asked to retry.
+            if not self.overflowing:
+                log.warning("wechat callback queue full: messages left for the recovery sweep")
+            self.overflowing = True
+
+    async def yield_to_requests(self) -> None:
+        """Wait until no callback request is in progress, at most defer_max_seconds: WeChat's
+        5-second answer comes first, and in a burst the messages that queue up meanwhile go to
+        the inbox together, far cheaper than one by one. Under sustained overload the inbox
+        still gets a batch every defer_max_seconds (and the sweep takes what overflows)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.quiet.wait(), self.settings.defer_max_seconds)
+
+    def request_started(self) -> None:
+        self.active += 1
+        self.quiet.clear()
+
+    def request_done(self) -> None:
+        self.active -= 1
+        if not self.active:
+            self.quiet.set()
+
+    async def wait_idle(self) -> None:
+        """Until every queued message has been through the background step."""
+        await self.queue.join()
+
+    # -- background ---------------------------------------------------------------------
+    async def handle(self, event_ids: list[int]) -> None:
+        """The background step for these rows (those not handled yet), in one batch; if the
+        batch fails, one by one, so one bad message does not hold back the others."""
+        ids = [i for i in event_ids if i not in self.inflight]
+        self.inflight.update(ids)
+        try:
+            # Unhandled only: a sweep (here or in another process) may have got there first.
+            rows = await ChannelEvent.filter(id__in=ids, handled_at=None).order_by("id")
+            assert self.inbox is not None
+            try:
+                await events.process_messages(rows, self.inbox, self.author_key)
+            except Exception:
+                if len(rows) == 1:
+                    raise
+                for row in rows:
+                    try:
+                        await events.process_messages([row], self.inbox, self.author_key)
+                    except Exception:
+                        # Left unhandled in the database: the next sweep tries it again.
+                        log.exception("wechat callback: event %s not handed to the inbox", row.id)
+        finally:
+            self.inflight.difference_update(ids)
+
+    async def _work(self) -> None:
+        batch = self.settings.batch_size
+        while True:
+            ids = [await self.queue.get()]
+            await self.yield_to_requests()
+            while len(ids) < batch and not self.queue.empty():
+                ids.append(self.queue.get_nowait())
+            try:
+                await self.handle(ids)
+            except Exception:
+                log.exception("wechat callback: events %s not handed to the inbox", ids)
+            finally:
+                for _ in ids:
+                    self.queue.task_done()
+
+    async def sweep(self, older_than: datetime | None) -> int:
+        """Hand unhandled message rows (stored at or before older_than; all when None) to
+        the inbox now, oldest first; returns how many rows it took. A row that fails stays
+        unhandled for the next sweep."""
+        after, seen = 0, 0
+        while rows := await events.unhandled_messages(older_than, self.settings.batch_size, after):
+            await self.yield_to_requests()
+            try:
+                await self.handle([row.id for row in rows])
+            except Exception:
+                log.exception("wechat callback: recovery sweep failed at event %s", rows[0].id)
+            seen += len(rows)
+            after = rows[-1].id
+        return seen
+
+    async def _recover(self) -> None:
+        cfg = self.settings
+        while True:
+            await asyncio.sleep(cfg.recover_interval_seconds)
+            try:
+                await self.sweep(datetime.now(UTC) - timedelta(seconds=cfg.recover_after_seconds))
+            except Exception:
+                log.exception("wechat callback: recovery sweep failed")
+
+    async def _refresh_knowledge(self) -> None:
+        minutes = self.config.inbox.knowledge_refresh_minutes
+        while True:
+            await asyncio.sleep(minutes * 60)
+            assert self.inbox is not None
+            try:
+                await self.inbox.refresh_knowledge()
+            except Exception:
+                log.exception("wechat callback: knowledge base refresh failed")
+
+    async def start(self) -> None:
+        if self.inbox is None:
+            from bot.inbox import Inbox  # the web app needs it only with WeChat enabled
+
+            self.inbox = Inbox(self.config)
+        try:
+            await self.inbox.refresh_knowledge()
+        except Exception:  # auto-replies wait for the next refresh; messages still flow
+            log.exception("wechat callback: knowledge base not built")
+        # What an earlier life of this process (or a full queue) left unhandled goes first;
+        # beyond the queue's size the periodic sweep takes it.
+        for row in await events.unhandled_messages(None, self.settings.queue_size):
+            self.enqueue(row.id)
+        loops = [self._work() for _ in range(self.settings.workers)]
+        loops += [self._recover(), self._refresh_knowledge()]
+        self.tasks = [asyncio.create_task(loop) for loop in loops]
+
+    async def stop(self) -> None:
+        # A short grace for queued messages; whatever is left stays unhandled in the
+        # database and the next start takes it.
+        grace = self.config.dispatcher.shutdown_grace_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), grace)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+
+
+WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    state = app[WECHAT_CALLBACK]
+    if not state.enabled or state.problem:
+        if state.enabled:
+            log.error("wechat callback cannot work (answers 503): %s", state.problem)
+        yield
+        return
+    await state.start()
+    try:
+        yield
+    finally:
+        await state.stop()
+
+
+def setup(app: web.Application) -> None:
+    app[WECHAT_CALLBACK] = CallbackState.from_config(app[CONFIG])
+    app.router.add_get(PATH, verify_url, name="wechat_verify")
+    app.router.add_post(PATH, receive, name="wechat_callback")
+    app.cleanup_ctx.append(_background)
+
+
+# -- request checks ------------------------------------------------------------------------
+def _sign(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def _live_state(request: web.Request) -> CallbackState:
+    state = request.app[WECHAT_CALLBACK]
+    if not state.enabled:
+        raise web.HTTPNotFound(text="微信公众号渠道未启用", content_type=TEXT)
+    if state.problem:
+        raise web.HTTPServiceUnavailable(text="微信回调未配置完整", content_type=TEXT)
+    return state
+
+
+def _check_signed(state: CallbackState, query: Mapping[str, str]) -> None:
+    """The plain signature over (token, timestamp, nonce) and the timestamp's freshness."""
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if not _same(_sign(state.token, timestamp, nonce), query.get("signature", "")):
+        raise web.HTTPForbidden(text="签名无效", content_type=TEXT)
+    try:
+        skew = abs(time.time() - int(timestamp))
+    except ValueError as exc:
+        raise web.HTTPForbidden(text="时间戳无效", content_type=TEXT) from exc
+    if skew > state.settings.max_skew_seconds:
+        raise web.HTTPForbidden(text="时间戳已过期", content_type=TEXT)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over the limit."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, request.content_length, content_type=TEXT)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, len(body), content_type=TEXT)
+    return bytes(body)
+
+
+def _open(state: CallbackState, query: Mapping[str, str], body: bytes) -> tuple[dict, bool]:
+    """The message fields, and whether the request was encrypted (answered encrypted)."""
+    mode = state.config.channels.wechat.message_mode
+    encrypted = query.get("encrypt_type", "raw") == "aes"
+    if not encrypted and mode == "safe":
+        raise web.HTTPForbidden(text="安全模式只接受加密消息", content_type=TEXT)
+    try:
+        outer = events.parse_xml(body)
+    except XmlRejected as exc:
+        raise web.HTTPBadRequest(text=str(exc), content_type=TEXT) from exc
+    if not encrypted:
+        return outer, False
+    if state.crypto is None:
+        raise web.HTTPForbidden(text="未配置 EncodingAESKey，无法解密", content_type=TEXT)
+    encrypt = outer.get("Encrypt")
+    if not isinstance(encrypt, str) or not encrypt:
+        raise web.HTTPBadRequest(text="加密消息缺少 Encrypt 字段", content_type=TEXT)
+    signed = (state.token, query.get("timestamp", ""), query.get("nonce", ""), encrypt)
+    if not _same(_sign(*signed), query.get("msg_signature", "")):
+        raise web.HTTPForbidden(text="消息签名无效", content_type=TEXT)
+    try:
+        inner = state.crypto.decrypt_message({"Encrypt": encrypt}, *_msg_args(query))
+        return events.parse_xml(inner.encode()), True
+    except InvalidAppIdException as exc:
+        raise web.HTTPForbidden(
+            text="消息不是发给本公众号的（AppID 不符）", content_type=TEXT
+        ) from exc
+    except InvalidSignatureException as exc:
+        raise web.HTTPForbidden(text="消息签名无效", content_type=TEXT) from exc
+    except XmlRejected as exc:
+        raise web.HTTPBadRequest(text=str(exc), content_type=TEXT) from exc
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:  # bad base64, padding, length
+        raise web.HTTPBadRequest(text="加密消息无法解密", content_type=TEXT) from exc
+
+
+def _msg_args(query: Mapping[str, str]) -> tuple[str, str, str]:
+    return query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+
+
+# -- answers -------------------------------------------------------------------------------
+def auto_reply_text(state: CallbackState, received: Received) -> str:
+    """The passive answer to a follower's text message, or "" when the knowledge base has no
+    answer confident enough. In memory and fast: it runs inside the request."""
+    cfg = state.settings
+    text = str(received.payload.get("text", "")).strip()
+    if not (cfg.auto_reply and received.payload.get("msg_type") == "text" and text):
+        return ""
+    assert state.inbox is not None
+    hit = state.inbox.suggest(text)
+    if hit is None or hit.confidence < cfg.auto_reply_min_confidence:
+        return ""
+    answer = hit.doc.answer.strip()
+    if not answer:
+        return ""
+    more = f"\n详情：{hit.doc.url}" if hit.doc.url else ""
+    room = cfg.auto_reply_max_chars - len(more)
+    if len(answer) > room:
+        answer = answer[: max(room - 1, 0)] + "…"
+    return (answer + more)[: cfg.auto_reply_max_chars]
+
+
+def _reply(
+    state: CallbackState, fields: Mapping[str, Any], text: str, nonce: str, encrypted: bool
+) -> web.Response:
+    # wechatpy writes Content into CDATA as is: a "]]>" in the text would end it early.
+    safe = text.replace("]]>", "]]]]><![CDATA[>")
+    xml = TextReply(
+        source=str(fields.get("ToUserName", "")),
+        target=str(fields.get("FromUserName", "")),
+        content=safe,
+        time=int(time.time()),
+    ).render()
+    if encrypted:
+        assert state.crypto is not None
+        xml = state.crypto.encrypt_message(xml, nonce or "gongkai")
+    return web.Response(text=xml, content_type="application/xml")
+
+
+# -- handlers ------------------------------------------------------------------------------
+async def verify_url(request: web.Request) -> web.Response:
+    """WeChat's server check when the URL is configured: echo echostr if the signature holds
+    (a plain signature in every mode)."""
+    state = _live_state(request)
+    _check_signed(state, request.query)
+    return web.Response(text=request.query.get("echostr", "")[:256], content_type=TEXT)
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST /wechat/callback, timed into the app's callback latency histogram."""
+    metrics = request.app.get(METRICS)
+    if metrics is None:
+        return await _counted_in_flight(request)
+    with metrics.time_callback("wechat"):
+        return await _counted_in_flight(request)
+
+
+async def _counted_in_flight(request: web.Request) -> web.Response:
+    state = _live_state(request)
+    state.request_started()
+    try:
+        return await _receive(state, request)
+    finally:
+        state.request_done()
+
+
+async def _receive(state: CallbackState, request: web.Request) -> web.Response:
+    _check_signed(state, request.query)  # before reading anything an outsider sent
+    body = await _read_body(request, state.settings.max_body_bytes)
+    fields, encrypted = _open(state, request.query, body)
+    try:
+        received = events.classify(fields)
+    except XmlRejected as exc:
+        raise web.HTTPBadRequest(text=str(exc), content_type=TEXT) from exc
+    answer = auto_reply_text(state, received) if received.is_message else ""
+    stored = await state.writer.store(received, answer)
+    if stored.created:
+        if received.needs_background:
+            state.enqueue(stored.id)
+        if received.kind not in events.KNOWN_KINDS:
+            log.info("wechat callback: stored unknown event %s (%s)", received.kind, received.key)
+    else:
+        # WeChat retries when our answer did not reach it: give the same answer again.
+        answer = str(stored.payload.get("auto_reply") or "") if received.is_message else ""
+    if answer:
+        return _reply(state, fields, answer, request.query.get("nonce", ""), encrypted)
+    return web.Response(text=SUCCESS, content_type=TEXT)

