@@ -38,7 +38,13 @@ class Renderer:
         return f"{self.config.app.public_base_url}/items/{item_id}"
 
     def body_html(self, body: str) -> str:
-        return self.markdown.render(body or "")
+        # Uploaded images and attachments are written as /media/… in bodies; feed readers,
+        # the 随申办 app and WeChat's fetch cannot resolve a path, so links go out absolute.
+        html = self.markdown.render(body or "")
+        base = self.config.app.public_base_url.rstrip("/")
+        return html.replace('src="/media/', f'src="{base}/media/').replace(
+            'href="/media/', f'href="{base}/media/'
+        )
 
     def template(self, channel: str, kind: str) -> jinja2.Template:
         return self.env.select_template([f"{channel}/{kind}.html", f"{channel}/item.html"])

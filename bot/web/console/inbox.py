@@ -1,0 +1,243 @@
+"""留言处理: the moderators' inbox list (filters, due-time badges, bulk actions) and one
+comment's page (triage suggestions, replies with their delivery status, notes, history, and
+the forms of inbox_actions.py). Pages show masked_text only: original_text never reaches the
+console, whoever asks.
+
+Due badges (open comments with a due time): red 已超期 when the due time has passed, amber
+即将到期 when it falls within inbox.due_soon_hours (the list's 即将到期 filter uses the same
+window), green 期限内 otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from bot import inbox_ops
+from bot.inbox_ops import InboxError, InboxFilter, InboxPage
+from bot.models import (
+    COMMENT_KIND_LABELS,
+    COMMENT_STATUS_LABELS,
+    REPLY_STATUS_LABELS,
+    AuditEvent,
+    Comment,
+    CommentStatus,
+    Item,
+    QaEntry,
+    ReplyStatus,
+    Role,
+    User,
+)
+from bot.web.console.core import PREFIX, Ctx, Pager, Route
+from bot.web.console.queue import channel_label
+from moderation.triage import CATEGORIES
+
+MODERATOR = (Role.MODERATOR,)
+FLAG_LABELS = {
+    "spam": "垃圾信息",
+    "ad": "广告",
+    "link": "外部链接",
+    "repeat": "重复发送",
+    "flood": "刷屏",
+    "abuse": "辱骂",
+    "personal_data": "含个人信息（已遮盖）",
+    "petition": "信访类",
+    "calendar_unknown": "节假日安排未知",
+}
+DUE_LABELS = {"overdue": "已超期", "soon": "即将到期", "ok": "期限内"}
+BULK_OPS = {
+    "assign_me": "分派给我",
+    "close": "办结",
+    "spam": "标记为垃圾信息",
+    "not_spam": "取消垃圾信息标记",
+    "escalate": "督办升级",
+}
+# The list's status choice: open by default, "all" for every status.
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Due:
+    state: str  # "" (no clock running) | ok | soon | overdue
+    label: str
+
+
+def due_of(comment: Comment, now: datetime, soon_hours: float) -> Due:
+    if comment.status != CommentStatus.OPEN.value or comment.due_at is None:
+        return Due("", "")
+    if comment.due_at < now:
+        return Due("overdue", DUE_LABELS["overdue"])
+    if comment.due_at < now + timedelta(hours=soon_hours):
+        return Due("soon", DUE_LABELS["soon"])
+    return Due("ok", DUE_LABELS["ok"])
+
+
+def flag_label(flag: str) -> str:
+    return FLAG_LABELS.get(flag, flag)
+
+
+async def moderators() -> list[User]:
+    """Active staff who can handle comments (the assign choices): a short list of users."""
+    users = await User.filter(active=True).order_by("username")
+    return [u for u in users if {"moderator", "admin"} & set(u.roles)]
+
+
+async def offices() -> list[str]:
+    rows = await Comment.exclude(office="").distinct().values_list("office", flat=True)
+    return sorted(str(r) for r in rows)
+
+
+def _filter(ctx: Ctx) -> tuple[InboxFilter, dict[str, str]]:
+    q = ctx.request.query
+    shown = {
+        name: q.get(name, "").strip()[:128]
+        for name in ("status", "channel", "office", "category", "assignee", "due")
+    }
+    if "status" not in q:
+        shown["status"] = CommentStatus.OPEN.value
+    status = shown["status"]
+    if status != ALL and status not in inbox_ops.STATUSES:
+        status = shown["status"] = ALL
+    if shown["due"] not in ("soon", "overdue"):
+        shown["due"] = ""
+    f = InboxFilter(
+        status=None if status == ALL else status,
+        channel=shown["channel"] or None,
+        office=shown["office"] or None,
+        category=shown["category"] or None,
+        assignee=shown["assignee"] or None,
+        due_soon=shown["due"] == "soon",
+        overdue=shown["due"] == "overdue",
+    )
+    return f, shown
+
+
+def _page_number(ctx: Ctx) -> int:
+    raw = ctx.request.query.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
+
+
+async def inbox_list(ctx: Ctx) -> web.StreamResponse:
+    f, shown = _filter(ctx)
+    size = ctx.state.cfg.page_size
+    now = datetime.now(UTC)
+    error = ""
+    try:
+        result = await inbox_ops.list_comments(f, ctx.config, _page_number(ctx), size, now)
+        last = max(1, -(-result.total // size))
+        if result.page > last:  # a page past the end (the list shrank): show the last one
+            result = await inbox_ops.list_comments(f, ctx.config, last, size, now)
+    except InboxError as exc:
+        error = str(exc)
+        result = InboxPage([], 0, 1, size)
+    query = {k: v for k, v in ctx.request.query.items() if k != "page" and v}
+    pager = Pager(result.page, size, result.total, query)
+    comments = result.comments
+    users = {
+        u.id: u.username
+        for u in await User.filter(id__in={c.assignee_id for c in comments if c.assignee_id})
+    }
+    items = {
+        i.id: i.title for i in await Item.filter(id__in={c.item_id for c in comments if c.item_id})
+    }
+    names = sorted({*ctx.config.channels.enabled_names(), *(c.channel for c in comments)})
+    soon = ctx.config.inbox.due_soon_hours
+    return await ctx.render(
+        "console/inbox.html",
+        comments=comments,
+        due={c.id: due_of(c, now, soon) for c in comments},
+        users=users,
+        items=items,
+        pager=pager,
+        shown=shown,
+        error=error,
+        all_status=ALL,
+        status_labels=COMMENT_STATUS_LABELS,
+        kind_labels=COMMENT_KIND_LABELS,
+        reply_labels=REPLY_STATUS_LABELS,
+        categories=CATEGORIES,
+        offices=await offices(),
+        moderators=await moderators(),
+        channels=[(n, channel_label(ctx, n)) for n in names],
+        channel_label=lambda n: channel_label(ctx, n),
+        flag_label=flag_label,
+        bulk_ops=BULK_OPS,
+        soon_label=f"{soon:g}",
+        back=ctx.request.path_qs,
+    )
+
+
+async def comment_page(ctx: Ctx) -> web.StreamResponse:
+    comment_id = ctx.int_param("id")
+    try:
+        detail = await inbox_ops.get_comment(comment_id)
+    except InboxError as exc:
+        raise web.HTTPNotFound() from exc
+    c = detail.comment
+    now = datetime.now(UTC)
+    item = await Item.filter(id=c.item_id).first() if c.item_id else None
+    entry = await QaEntry.filter(comment_id=c.id).first()
+    history = list(detail.history)
+    if entry is not None:  # 选登 is audited on its Q&A entry: part of this comment's story
+        history += await AuditEvent.filter(target_type="qa_entry", target_id=str(entry.id))
+        history.sort(key=lambda e: e.id)
+    sent = [r for r in detail.replies if r.status == ReplyStatus.SENT.value]
+    busy = any(
+        r.status in (ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value) for r in detail.replies
+    )
+    suggest = ctx.request.query.get("suggest") == "1" and bool(c.suggested_answer)
+    return await ctx.render(
+        "console/inbox_detail.html",
+        c=c,
+        d=detail,
+        history=history,
+        item=item,
+        entry=entry,
+        can_select=bool(sent)
+        and c.status in (CommentStatus.REPLIED.value, CommentStatus.CLOSED.value)
+        and not c.hidden
+        and (entry is None or entry.withdrawn_at is not None),
+        busy=busy,
+        reply_text=c.suggested_answer if suggest else "",
+        due=due_of(c, now, ctx.config.inbox.due_soon_hours),
+        allowed={a for a, states in inbox_ops.ALLOWED.items() if CommentStatus(c.status) in states},
+        moderators=await moderators(),
+        status_labels=COMMENT_STATUS_LABELS,
+        kind_labels=COMMENT_KIND_LABELS,
+        reply_labels=REPLY_STATUS_LABELS,
+        action_labels=inbox_ops.ACTION_LABELS,
+        channel_label=lambda n: channel_label(ctx, n),
+        flag_label=flag_label,
+        history_label=history_label,
+    )
+
+
+HISTORY_LABELS = {
+    "comment.assign": "分派",
+    "comment.note": "添加备注",
+    "comment.close": "办结",
+    "comment.reopen": "重新打开",
+    "comment.spam": "标记为垃圾信息",
+    "comment.not_spam": "取消垃圾信息标记",
+    "comment.escalate": "督办升级",
+    "comment.remind": "到期提醒",
+    "reply.draft": "保存答复草稿",
+    "reply.queue": "答复排入发送队列",
+    "reply.sent": "答复已送达",
+    "reply.failed": "答复发送失败",
+    "reply.other_route": "答复需改用其他方式",
+    "qa.select": "选登到公开问答页",
+    "qa.withdraw": "从公开问答页撤下",
+}
+
+
+def history_label(action: str) -> str:
+    return HISTORY_LABELS.get(action, action)
+
+
+ROUTES = [
+    Route("GET", f"{PREFIX}/inbox", inbox_list, MODERATOR),
+    Route("GET", f"{PREFIX}/inbox/{{id}}", comment_page, MODERATOR),
+]

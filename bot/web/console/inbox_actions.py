@@ -1,0 +1,256 @@
+"""The inbox's forms: every action on a comment (assign, reply or draft, send a draft, note,
+close, reopen, spam, not spam, escalate), bulk actions from the list with a result per
+comment, and 选登 (preview with the masked question and answer editable, select, withdraw).
+
+Each goes through bot.inbox_ops or bot.qa, which check the state and write the audit event in
+the same transaction; their Chinese errors come back to the page as a flash message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot import inbox_ops, qa
+from bot.inbox_ops import InboxError
+from bot.models import QaEntry
+from bot.web.console.core import PREFIX, Ctx, Route, safe_next
+from bot.web.console.inbox import BULK_OPS, MODERATOR
+
+BULK_MAX = 200  # comments one bulk action may name
+FIELD_MAX = 10_000  # characters read from any one text field (the ops check their own limits)
+
+
+def _detail(comment_id: int) -> str:
+    return f"{PREFIX}/inbox/{comment_id}"
+
+
+async def _field(ctx: Ctx, name: str) -> str:
+    value = (await ctx.form()).get(name, "")
+    return value[:FIELD_MAX] if isinstance(value, str) else ""
+
+
+async def _run(
+    ctx: Ctx, comment_id: int, done: str, action: Callable[[], Awaitable[Any]]
+) -> web.StreamResponse:
+    """Run one action; flash its outcome (or its Chinese error) and go back to the comment."""
+    try:
+        await action()
+    except (InboxError, qa.QaError) as exc:
+        await ctx.flash("error", str(exc))
+    else:
+        await ctx.flash("ok", done)
+    raise ctx.redirect(_detail(comment_id))
+
+
+async def assign(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    who = (await _field(ctx, "assignee")).strip()
+    office = (await _field(ctx, "office")).strip()
+    done = f"留言 #{cid} 已分派给 {who}。" if who else f"留言 #{cid} 已取消分派。"
+    if office:
+        done += f"承办处室：{office}。"
+    return await _run(
+        ctx,
+        cid,
+        done,
+        lambda: inbox_ops.assign(cid, ctx.actor, assignee=who or None, office=office or None),
+    )
+
+
+async def assign_me(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    me = ctx.user.username
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 已分派给我（{me}）。",
+        lambda: inbox_ops.assign(cid, ctx.actor, assignee=me),
+    )
+
+
+async def reply(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    text = await _field(ctx, "text")
+    if await _field(ctx, "action") == "draft":
+        return await _run(
+            ctx,
+            cid,
+            "答复草稿已保存。",
+            lambda: inbox_ops.draft_reply(cid, ctx.actor, text=text),
+        )
+    return await _run(
+        ctx,
+        cid,
+        "答复已排入发送队列，发送结果见下方“答复”。",
+        lambda: inbox_ops.send_reply(cid, ctx.actor, text=text),
+    )
+
+
+async def send_draft(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    rid = ctx.int_param("rid")
+    return await _run(
+        ctx,
+        cid,
+        f"答复草稿 #{rid} 已排入发送队列。",
+        lambda: inbox_ops.send_reply(cid, ctx.actor, reply_id=rid),
+    )
+
+
+async def note(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    text = await _field(ctx, "text")
+    return await _run(
+        ctx, cid, "内部备注已添加。", lambda: inbox_ops.add_note(cid, ctx.actor, text=text)
+    )
+
+
+async def close(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    reason = (await _field(ctx, "reason")).strip()
+    return await _run(
+        ctx, cid, f"留言 #{cid} 已办结。", lambda: inbox_ops.close(cid, ctx.actor, reason=reason)
+    )
+
+
+async def reopen(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    reason = (await _field(ctx, "reason")).strip()
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 已重新打开。",
+        lambda: inbox_ops.reopen(cid, ctx.actor, config=ctx.config, reason=reason),
+    )
+
+
+async def spam(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    reason = (await _field(ctx, "reason")).strip()
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 已标记为垃圾信息。",
+        lambda: inbox_ops.mark_spam(cid, ctx.actor, reason=reason),
+    )
+
+
+async def not_spam(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 已取消垃圾信息标记，重新计算答复期限。",
+        lambda: inbox_ops.mark_not_spam(cid, ctx.actor, config=ctx.config),
+    )
+
+
+async def escalate(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    reason = await _field(ctx, "reason")
+    office = (await _field(ctx, "office")).strip()
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 已督办升级。",
+        lambda: inbox_ops.escalate(cid, ctx.actor, reason=reason, office=office or None),
+    )
+
+
+async def bulk(ctx: Ctx) -> web.StreamResponse:
+    form = await ctx.form()
+    back = safe_next(str(form.get("next", "")) or f"{PREFIX}/inbox")
+    op = str(form.get("op", ""))
+    raw_ids = [v for v in form.getall("ids", []) if isinstance(v, str)]
+    ids = [int(v) for v in raw_ids if v.isdigit() and len(v) < 10]
+    if op not in BULK_OPS:
+        await ctx.flash("error", "请选择要执行的批量操作。")
+        raise ctx.redirect(back)
+    if not ids:
+        await ctx.flash("error", "请先勾选要处理的留言。")
+        raise ctx.redirect(back)
+    if len(ids) > BULK_MAX:
+        await ctx.flash("error", f"一次最多处理 {BULK_MAX} 条留言（已勾选 {len(ids)} 条）。")
+        raise ctx.redirect(back)
+    reason = str(form.get("reason", ""))[:FIELD_MAX]
+    kwargs: dict[str, Any] = {}
+    name = op
+    if op == "assign_me":
+        name, kwargs = "assign", {"assignee": ctx.user.username}
+    elif op in ("close", "spam"):
+        kwargs = {"reason": reason.strip()}
+    elif op == "not_spam":
+        kwargs = {"config": ctx.config}
+    elif op == "escalate":
+        kwargs = {"reason": reason}
+    results = await inbox_ops.bulk(name, ids, ctx.actor, **kwargs)
+    return await ctx.render(
+        "console/inbox_bulk.html",
+        op_label=BULK_OPS[op],
+        results=results,
+        ok=sum(1 for r in results if r.ok),
+        back=back,
+    )
+
+
+# -- 选登 ----------------------------------------------------------------------------------
+async def qa_preview(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    try:
+        preview = await qa.preview(cid)
+    except qa.QaError as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(_detail(cid)) from exc
+    return await ctx.render("console/qa_preview.html", p=preview)
+
+
+async def qa_select(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    question = await _field(ctx, "question")
+    answer = await _field(ctx, "answer")
+    try:
+        entry = await qa.select(cid, ctx.actor, question=question, answer=answer)
+    except qa.QaError as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(
+            f"{_detail(cid)}/qa" if exc.status_code == 400 else _detail(cid)
+        ) from exc
+    await ctx.flash("ok", f"已选登到公开问答页（问答 #{entry.id}）。")
+    raise ctx.redirect(_detail(cid))
+
+
+async def qa_withdraw(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    reason = await _field(ctx, "reason")
+    entry = await QaEntry.filter(comment_id=cid).first()
+    if entry is None:
+        await ctx.flash("error", f"留言 #{cid} 没有选登记录。")
+        raise ctx.redirect(_detail(cid))
+    entry_id = entry.id
+    return await _run(
+        ctx,
+        cid,
+        f"选登问答 #{entry_id} 已从公开问答页撤下。",
+        lambda: qa.withdraw(entry_id, ctx.actor, reason),
+    )
+
+
+ROUTES = [
+    Route("POST", f"{PREFIX}/inbox/bulk", bulk, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/assign", assign, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/assign-me", assign_me, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/reply", reply, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/replies/{{rid}}/send", send_draft, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/note", note, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/close", close, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/reopen", reopen, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/spam", spam, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/not-spam", not_spam, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/escalate", escalate, MODERATOR),
+    Route("GET", f"{PREFIX}/inbox/{{id}}/qa", qa_preview, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/qa", qa_select, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/qa/withdraw", qa_withdraw, MODERATOR),
+]

@@ -1,0 +1,222 @@
+"""The item editor (new and edit, fields by kind, Markdown body with a live preview through a
+server endpoint that uses the feed's renderer, 预览 without JavaScript too) and the item page
+(findings with the offending text highlighted, deliveries, and the review actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+
+from bot import lifecycle
+from bot.lifecycle import ALLOWED, InvalidItem, LifecycleError
+from bot.models import (
+    DELIVERY_ACTION_LABELS,
+    DELIVERY_STATUS_LABELS,
+    DISCLOSURE_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    VALIDITY_LABELS,
+    Delivery,
+    Item,
+    ItemStatus,
+    Kind,
+    Role,
+    User,
+)
+from bot.web.app import LINKS
+from bot.web.console import itemform
+from bot.web.console.core import ALL_STAFF, PREFIX, Ctx, Route
+from bot.web.console.findings_view import shown_findings
+from bot.web.console.queue import channel_label
+
+EDITOR = (Role.EDITOR,)
+PREVIEW_MAX = 500_000
+RELATED_CHOICES = 200
+
+
+async def _policies() -> list[Item]:
+    return (
+        await Item.filter(kind=Kind.POLICY.value)
+        .exclude(status=ItemStatus.RETRACTED.value)
+        .order_by("-id")
+        .limit(RELATED_CHOICES)
+    )
+
+
+async def _form_page(
+    ctx: Ctx,
+    values: dict[str, Any],
+    item: Item | None = None,
+    errors: dict[str, str] | None = None,
+    preview: Markup | None = None,
+    status: int = 200,
+) -> web.Response:
+    return await ctx.render(
+        "console/item_form.html",
+        http_status=status,
+        v=values,
+        item=item,
+        errors=errors or {},
+        preview=preview,
+        kinds=KIND_LABELS,
+        kind_label=KIND_LABELS.get(Kind(values["kind"]), values["kind"])
+        if values["kind"] in Kind._value2member_map_
+        else "",
+        disclosures=DISCLOSURE_LABELS,
+        columns=ctx.config.columns,
+        channels=[(n, channel_label(ctx, n)) for n in ctx.config.channels.enabled_names()],
+        forms=itemform.FORMS,
+        enforcement_fields=itemform.FIELDS,
+        categories=itemform.CATEGORIES,
+        target_types=itemform.TARGET_TYPES,
+        policies=await _policies(),
+    )
+
+
+def _preview(ctx: Ctx, body: str) -> Markup:
+    # The feed's renderer: CommonMark with raw HTML off, so the output is safe to show.
+    return Markup(ctx.renderer.body_html(body[:PREVIEW_MAX]))
+
+
+async def new_form(ctx: Ctx) -> web.StreamResponse:
+    kind = ctx.request.query.get("kind", "")
+    related = ctx.request.query.get("related_id", "")
+    if kind not in Kind._value2member_map_:
+        return await ctx.render("console/item_new.html", kinds=KIND_LABELS)
+    values = itemform.blank(kind, int(related) if related.isdigit() and len(related) < 10 else None)
+    return await _form_page(ctx, values)
+
+
+def _field_error(exc: LifecycleError) -> dict[str, str]:
+    return {exc.field: str(exc)} if isinstance(exc, InvalidItem) else {"_": str(exc)}
+
+
+async def create(ctx: Ctx) -> web.StreamResponse:
+    form = await ctx.form()
+    parsed = itemform.parse(form, ctx.state.tz)
+    action = form.get("action", "save")
+    if action == "preview":
+        return await _form_page(ctx, parsed.values, preview=_preview(ctx, parsed.values["body"]))
+    data = itemform.to_create(parsed)
+    if data is None or not parsed.ok:
+        return await _form_page(ctx, parsed.values, errors=parsed.errors, status=422)
+    try:
+        item = await lifecycle.create_item(data, ctx.actor, ctx.config)
+    except LifecycleError as exc:
+        return await _form_page(
+            ctx, parsed.values, errors=_field_error(exc), status=exc.status_code
+        )
+    await ctx.flash("ok", f"已创建稿件 #{item.id}。")
+    if action == "submit":
+        await _submit(ctx, item.id)
+    raise ctx.redirect(f"{PREFIX}/items/{item.id}")
+
+
+async def _submit(ctx: Ctx, item_id: int) -> None:
+    try:
+        outcome = await lifecycle.submit(item_id, ctx.actor, ctx.config, ctx.request.app[LINKS])
+    except LifecycleError as exc:
+        await ctx.flash("error", str(exc))
+        return
+    if outcome.item.status == ItemStatus.RETURNED.value:
+        await ctx.flash("error", f"预审未通过，已退文：{outcome.item.return_reason}")
+    else:
+        await ctx.flash("ok", "已提交，预审通过，等待审核。")
+
+
+async def _load(ctx: Ctx) -> Item:
+    item = await Item.filter(id=ctx.int_param("id")).first()
+    if item is None:
+        raise web.HTTPNotFound()
+    return item
+
+
+async def edit_form(ctx: Ctx) -> web.StreamResponse:
+    item = await _load(ctx)
+    return await _form_page(ctx, itemform.from_item(item, ctx.state.tz), item)
+
+
+async def save(ctx: Ctx) -> web.StreamResponse:
+    item = await _load(ctx)
+    form = await ctx.form()
+    parsed = itemform.parse(form, ctx.state.tz)
+    parsed.values["kind"] = item.kind  # the kind of an item is fixed once it exists
+    action = form.get("action", "save")
+    if action == "preview":
+        preview = _preview(ctx, parsed.values["body"])
+        return await _form_page(ctx, parsed.values, item, preview=preview)
+    patch = itemform.to_patch(parsed, item)
+    if patch is None or not parsed.ok:
+        return await _form_page(ctx, parsed.values, item, errors=parsed.errors, status=422)
+    try:
+        if patch.model_fields_set:
+            item = await lifecycle.edit_item(
+                item.id, patch, ctx.actor, ctx.config, ctx.request.app[LINKS]
+            )
+        if parsed.publish_at != item.publish_at:
+            await lifecycle.schedule(item.id, ctx.actor, parsed.publish_at)
+    except LifecycleError as exc:
+        return await _form_page(
+            ctx, parsed.values, item, errors=_field_error(exc), status=exc.status_code
+        )
+    changed = bool(patch.model_fields_set)
+    await ctx.flash("ok" if changed else "info", "已保存修改。" if changed else "内容没有变化。")
+    if action == "submit":
+        await _submit(ctx, item.id)
+    raise ctx.redirect(f"{PREFIX}/items/{item.id}")
+
+
+async def preview(ctx: Ctx) -> web.StreamResponse:
+    """The Markdown body rendered as the feed renders it (for the editor's live preview)."""
+    form = await ctx.form()
+    body = form.get("body", "")
+    html = _preview(ctx, body if isinstance(body, str) else "")
+    return web.Response(text=str(html), content_type="text/html", charset="utf-8")
+
+
+async def view(ctx: Ctx) -> web.StreamResponse:
+    item = await _load(ctx)
+    related = await Item.filter(id=item.related_id).first() if item.related_id else None
+    interpretations = (
+        await Item.filter(related_id=item.id, kind=Kind.INTERPRETATION.value).order_by("id")
+        if item.kind == Kind.POLICY.value
+        else []
+    )
+    deliveries = await Delivery.filter(item_id=item.id).order_by(
+        "-item_version", "action", "channel"
+    )
+    author = await User.filter(id=item.author_id).first()
+    status = ItemStatus(item.status)
+    return await ctx.render(
+        "console/item.html",
+        item=item,
+        author=author,
+        related=related,
+        interpretations=interpretations,
+        findings=await shown_findings(item),
+        deliveries=deliveries,
+        channel_label=lambda n: channel_label(ctx, n),
+        body_html=_preview(ctx, item.body),
+        kinds=KIND_LABELS,
+        status_labels=STATUS_LABELS,
+        disclosures=DISCLOSURE_LABELS,
+        validity_labels=VALIDITY_LABELS,
+        delivery_labels=DELIVERY_STATUS_LABELS,
+        action_labels=DELIVERY_ACTION_LABELS,
+        enforcement_fields=itemform.FIELDS,
+        columns=ctx.config.columns,
+        may={name: status in states for name, states in ALLOWED.items()},
+        targets=lifecycle.target_channels(item, ctx.config),
+    )
+
+
+ROUTES = [
+    Route("GET", f"{PREFIX}/items/new", new_form, EDITOR),
+    Route("POST", f"{PREFIX}/items", create, EDITOR),
+    Route("POST", f"{PREFIX}/preview", preview, EDITOR),
+    Route("GET", f"{PREFIX}/items/{{id}}", view, ALL_STAFF),
+    Route("GET", f"{PREFIX}/items/{{id}}/edit", edit_form, EDITOR),
+    Route("POST", f"{PREFIX}/items/{{id}}", save, EDITOR),
+]

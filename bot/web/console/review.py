@@ -1,0 +1,188 @@
+"""Review actions from the item page (submit, approve, 退文, override a warning, retract), each
+through bot.lifecycle with its errors shown in Chinese, and the item's history: versions, a
+diff between any two, and the audit trail."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from aiohttp import web
+from tortoise.expressions import Q
+
+from bot import lifecycle
+from bot.channel_set import retract_support
+from bot.lifecycle import LifecycleError
+from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion, Role
+from bot.web.app import WAKEUP
+from bot.web.console.core import PREFIX, Ctx, Pager, Route
+from bot.web.console.findings_view import FIELD_LABELS
+from bot.web.console.items import _submit
+
+REVIEWER = (Role.REVIEWER,)
+EDITOR = (Role.EDITOR,)
+REASON_MAX = 2000
+DIFF_FIELDS = (
+    "title",
+    "summary",
+    "doc_number",
+    "office",
+    "column",
+    "disclosure",
+    "related_id",
+    "interpretation_forms",
+    "enforcement",
+    "channels",
+)
+
+
+def _back(item_id: int) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"{PREFIX}/items/{item_id}")
+
+
+async def _reason(ctx: Ctx) -> str:
+    value = (await ctx.form()).get("reason", "")
+    return value.strip()[:REASON_MAX] if isinstance(value, str) else ""
+
+
+async def submit(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.int_param("id")
+    await _submit(ctx, item_id)
+    raise _back(item_id)
+
+
+async def approve(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.int_param("id")
+    try:
+        await lifecycle.approve(item_id, ctx.actor, ctx.config)
+    except LifecycleError as exc:
+        await ctx.flash("error", str(exc))
+        raise _back(item_id) from exc
+    ctx.request.app[WAKEUP].notify()
+    await ctx.flash("ok", "已批准，各渠道的投递已生成。")
+    raise _back(item_id)
+
+
+async def return_item(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.int_param("id")
+    try:
+        await lifecycle.return_item(item_id, ctx.actor, await _reason(ctx))
+    except LifecycleError as exc:
+        await ctx.flash("error", str(exc))
+        raise _back(item_id) from exc
+    await ctx.flash("ok", "已退文。")
+    raise _back(item_id)
+
+
+async def retract(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.int_param("id")
+    try:
+        outcome = await lifecycle.retract(
+            item_id, ctx.actor, await _reason(ctx), retract_support(ctx.config)
+        )
+    except LifecycleError as exc:
+        await ctx.flash("error", str(exc))
+        raise _back(item_id) from exc
+    ctx.request.app[WAKEUP].notify()
+    cannot = outcome.cannot_retract
+    message = (
+        "已撤稿。"
+        if not cannot
+        else f"已撤稿；以下渠道不支持撤稿，须人工删除：{'、'.join(cannot)}。"
+    )
+    await ctx.flash("ok", message)
+    raise _back(item_id)
+
+
+async def override(ctx: Ctx) -> web.StreamResponse:
+    finding = await Finding.filter(id=ctx.int_param("id")).first()
+    if finding is None:
+        raise web.HTTPNotFound()
+    try:
+        await lifecycle.override_finding(finding.id, ctx.actor, await _reason(ctx))
+    except LifecycleError as exc:
+        await ctx.flash("error", str(exc))
+        raise _back(finding.item_id) from exc
+    await ctx.flash("ok", f"已确认预审提示 #{finding.id}。")
+    raise _back(finding.item_id)
+
+
+def _lines(snap: dict[str, Any]) -> list[str]:
+    """A snapshot as text lines for the diff: one line per field, then the body."""
+    out = []
+    for name in DIFF_FIELDS:
+        value = snap.get(name)
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.append(f"{FIELD_LABELS.get(name, name)}：{shown}")
+    out.append("正文：")
+    out.extend(str(snap.get("body") or "").splitlines())
+    return out
+
+
+def diff_lines(old: dict[str, Any], new: dict[str, Any], a: str, b: str) -> list[tuple[str, str]]:
+    """A unified diff as (css class, line) pairs; the template escapes every line."""
+    out = []
+    for line in difflib.unified_diff(_lines(old), _lines(new), a, b, n=3, lineterm=""):
+        kind = (
+            "hunk"
+            if line.startswith("@@")
+            else "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else "ctx"
+        )
+        out.append((kind, line))
+    return out
+
+
+def _pick(raw: str, choices: dict[str, dict[str, Any]], fallback: str) -> str:
+    return raw if raw in choices else fallback
+
+
+async def history(ctx: Ctx) -> web.StreamResponse:
+    item = await Item.filter(id=ctx.int_param("id")).first()
+    if item is None:
+        raise web.HTTPNotFound()
+    versions = await ItemVersion.filter(item_id=item.id).order_by("-version")
+    snaps: dict[str, dict[str, Any]] = {str(v.version): v.snapshot for v in versions}
+    snaps["current"] = lifecycle.snapshot(item)
+    keys = [str(v.version) for v in versions]
+    default_b = "current"
+    default_a = keys[0] if keys else "current"
+    a = _pick(ctx.request.query.get("a", ""), snaps, default_a)
+    b = _pick(ctx.request.query.get("b", ""), snaps, default_b)
+    label = {"current": "当前稿", **{k: f"第 {k} 版" for k in keys}}
+    diff = diff_lines(snaps[a], snaps[b], label[a], label[b])
+    delivery_ids = [
+        str(i) for i in await Delivery.filter(item_id=item.id).values_list("id", flat=True)
+    ]
+    trail = AuditEvent.filter(
+        Q(target_type="item", target_id=str(item.id))
+        | Q(target_type="delivery", target_id__in=delivery_ids or ["-"])
+    )
+    pager = Pager.from_request(ctx.request, ctx.state.cfg.page_size, await trail.count())
+    events = await trail.order_by("-id").offset(pager.offset).limit(pager.size)
+    return await ctx.render(
+        "console/history.html",
+        item=item,
+        versions=versions,
+        choices=[("current", "当前稿"), *((k, label[k]) for k in keys)],
+        a=a,
+        b=b,
+        diff=diff,
+        events=events,
+        pager=pager,
+        details=lambda e: json.dumps(e.details, ensure_ascii=False),
+    )
+
+
+ROUTES = [
+    Route("POST", f"{PREFIX}/items/{{id}}/submit", submit, EDITOR),
+    Route("POST", f"{PREFIX}/items/{{id}}/approve", approve, REVIEWER),
+    Route("POST", f"{PREFIX}/items/{{id}}/return", return_item, REVIEWER),
+    Route("POST", f"{PREFIX}/items/{{id}}/retract", retract, REVIEWER),
+    Route("POST", f"{PREFIX}/findings/{{id}}/override", override, REVIEWER),
+    Route("GET", f"{PREFIX}/items/{{id}}/history", history),
+]
