@@ -9,6 +9,7 @@ the checker does.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import time
 from collections import OrderedDict
@@ -57,6 +58,7 @@ class LinkChecker:
         retracted_lookup: RetractedLookup,
         max_redirects: int = 10,
         cache_size: int = 4096,
+        allow_private: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
@@ -64,6 +66,7 @@ class LinkChecker:
         self.cache_seconds = cache_seconds
         self.max_redirects = max_redirects
         self.cache_size = cache_size
+        self.allow_private = allow_private
         self._lookup = retracted_lookup
         self._clock = clock
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -87,6 +90,7 @@ class LinkChecker:
             cache_seconds=r.link_cache_seconds,
             own_base_url=config.app.public_base_url,
             retracted_lookup=retracted_lookup,
+            allow_private=r.link_allow_private,
         )
 
     async def __call__(self, urls: list[str]) -> dict[str, LinkProblem | None]:
@@ -161,6 +165,8 @@ class LinkChecker:
                 return links.timed_out(url, self.timeout), False
             except (ValueError, aiohttp.InvalidURL):
                 return links.unreachable(url, "地址格式错误"), True
+            except _InternalAddress:
+                return links.unreachable(url, "指向内部网络地址，不予访问"), True
             except aiohttp.ClientSSLError:
                 return links.unreachable(url, "网站证书无效"), False
             except aiohttp.ClientConnectorDNSError:
@@ -193,9 +199,21 @@ class LinkChecker:
             return None
         return links.too_many_redirects(url, self.max_redirects)
 
+    async def _refuse_internal(self, url: URL) -> None:
+        """A link staff put in an item must not make the server probe its own network (SSRF):
+        hosts inside it are refused, our own site excepted, unless config allows them. Each
+        redirect hop is checked too. The connector resolves the name again, so a name that
+        changes its answer in between is not caught: a proxy in front is the full fix."""
+        host = (url.host or "").lower()
+        if self.allow_private or host == self._own_host:
+            return
+        if await _internal(host.strip("[]")):
+            raise _InternalAddress(host)
+
     async def _request(self, url: URL) -> tuple[int, str, str]:
         """(status, reason, Location) of HEAD, or of GET when the server refuses HEAD. The body
         is never read."""
+        await self._refuse_internal(url)
         kwargs: dict[str, Any] = {"allow_redirects": False, "headers": {"User-Agent": USER_AGENT}}
         async with self.session.head(url, **kwargs) as resp:
             status, reason, location = resp.status, resp.reason or "", resp.headers.get("Location")
@@ -204,6 +222,22 @@ class LinkChecker:
                 status, reason = resp.status, resp.reason or ""
                 location = resp.headers.get("Location")
         return status, reason, location or ""
+
+
+class _InternalAddress(Exception):
+    """The link's host is (or resolves to) a loopback, private, link-local or reserved address."""
+
+
+async def _internal(host: str) -> bool:
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return False  # does not resolve: the request itself reports that
+    return any(not ipaddress.ip_address(str(info[4][0])).is_global for info in infos)
 
 
 async def retracted_items(ids: list[int], conn: BaseDBAsyncClient | None = None) -> set[int]:

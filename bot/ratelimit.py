@@ -1,12 +1,28 @@
-"""A token bucket per channel, so each channel keeps to its own rate."""
+"""Rate limits per channel, so each channel keeps to its own rate.
+
+RateLimiter is what the dispatcher asks of a limit: wait for a turn, and let go of what it
+holds. TokenBucket keeps the state in this process (the default); bot/redis_state.py's
+RedisRateLimiter shares one limit among every process (when [redis] is configured).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    async def acquire(self) -> None:
+        """Wait until one more call is allowed."""
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds (connections); it may be used again after."""
 
 
 class TokenBucket:
+    """A token bucket in this process: `rate` calls a second, bursts of up to `burst`."""
+
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
@@ -24,3 +40,6 @@ class TokenBucket:
                     self.tokens -= 1
                     return
                 await asyncio.sleep((1 - self.tokens) / self.rate)
+
+    async def aclose(self) -> None:
+        return None  # nothing held outside this object

@@ -1,9 +1,13 @@
 """GET /healthz: whether this deployment is actually publishing, not merely running.
 
 Healthy means the database answers, some worker has beaten recently, and deliveries that came
-due a while ago are being consumed. A process serving only the web (no worker) is reported as a
-failing workers check on purpose: without a worker nothing is sent (the Postiz #1748 lesson —
-health said OK while nothing went out).
+due a while ago are being consumed; with `[metrics] check_scheduler = true` also that the
+cluster's once-per-slot scheduled jobs keep starting (their JobSlot rows are recent). Each
+channel's last successful delivery is reported for information.
+
+A process serving only the web (no worker) is reported as a failing workers check on purpose:
+without a worker nothing is sent (the Postiz #1748 lesson — health said OK while nothing went
+out).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from tortoise.functions import Max
 
 from bot import db
 from bot.config import Config
-from bot.models import Delivery, DeliveryStatus, WorkerHeartbeat
+from bot.models import Delivery, DeliveryStatus, JobSlot, WorkerHeartbeat
 from bot.web.app import CONFIG
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,12 @@ class Check:
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite hands back text for an aggregate
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def check_database() -> Check:
@@ -125,12 +135,55 @@ async def channel_successes(config: Config) -> Check:
     return Check(OK, "", {"last_success": {n: _iso(last.get(n)) for n in names}})
 
 
+async def check_scheduler(config: Config, now: datetime) -> Check:
+    """The scheduler runs in the workers; a once-per-slot job leaves a JobSlot row each time
+    some process starts it, so a recent row per job proves the cluster's scheduler ticks.
+    A job is late when neither its last start nor the start of the longest-running live
+    worker is within twice its interval (plus health_stale_seconds)."""
+    from scheduler.jobs import job_specs  # the job list, defined once, with its intervals
+
+    grace = config.dispatcher.health_stale_seconds
+    starts = await WorkerHeartbeat.filter(
+        role="worker", beat_at__gte=now - timedelta(seconds=grace)
+    ).values_list("started_at", flat=True)
+    if not starts:
+        return Check(FAIL, "没有存活的工作进程，定时任务（提醒、督办、留言拉取）不会运行。")
+    running_since = min(_aware(s) for s in starts)
+    specs = [spec for spec in job_specs(config) if spec.once_per_slot]
+    rows = (
+        await JobSlot.filter(job__in=[spec.name for spec in specs])
+        .annotate(last=Max("started_at"))
+        .group_by("job")
+        .values("job", "last")
+    )
+    last = {r["job"]: _aware(r["last"]) for r in rows if r["last"]}
+    jobs: dict[str, Any] = {}
+    late = []
+    for spec in specs:
+        seen = last.get(spec.name)
+        reference = max(seen, running_since) if seen else running_since
+        limit = timedelta(seconds=2 * spec.seconds + grace)
+        jobs[spec.name] = {"interval_seconds": spec.seconds, "last_started_at": _iso(seen)}
+        if now - reference > limit:
+            late.append(spec.name)
+    details = {"running_since": _iso(running_since), "jobs": jobs}
+    if late:
+        return Check(
+            FAIL,
+            f"定时任务 {'、'.join(late)} 已超过两个周期没有运行：请检查工作进程的调度器。",
+            details,
+        )
+    return Check(OK, "", details)
+
+
 async def health_report(config: Config) -> dict[str, Any]:
     now = datetime.now(UTC)
     checks: dict[str, Check] = {"database": await check_database()}
     if checks["database"].ok:
         checks["workers"] = await check_workers(config, now)
         checks["channels"] = await channel_successes(config)
+        if config.metrics.check_scheduler:
+            checks["scheduler"] = await check_scheduler(config, now)
     else:
         checks["workers"] = Check(FAIL, "数据库无法访问，无法检查工作进程。")
         checks["channels"] = Check(FAIL, "数据库无法访问，无法读取各渠道的发送记录。")

@@ -156,6 +156,7 @@ def checker(
         cache_seconds=options["cache_seconds"],
         own_base_url="https://gk.example.gov.cn",
         retracted_lookup=lookup or Lookup(set()),
+        allow_private=bool(options.get("allow_private", True)),  # the test site is local
     )
 
 
@@ -248,6 +249,7 @@ async def test_cache_expires_and_stays_bounded(site: Site, session: aiohttp.Clie
         own_base_url="https://gk.example.gov.cn",
         retracted_lookup=retracted_items,
         cache_size=2,
+        allow_private=True,
         clock=lambda: now[0],
     )
     ok = site.url("/ok")
@@ -335,6 +337,7 @@ async def test_rule_end_to_end_with_real_checker_and_database(
         cache_seconds=config.review.link_cache_seconds,
         own_base_url=config.app.public_base_url,
         retracted_lookup=retracted_items,
+        allow_private=True,
     )
     own = f"{config.app.public_base_url}/items/{gone}"
     missing, slow, ok = site.url("/missing"), site.url("/slow"), site.url("/ok")
@@ -367,6 +370,7 @@ async def test_submit_and_edit_check_links_before_their_transaction(
     site: Site, session: aiohttp.ClientSession, config: Config, staff: Staff
 ) -> None:
     links = LinkChecker.from_config(session, config, retracted_lookup=retracted_items)
+    links.allow_private = True  # the test site is on 127.0.0.1
     body = f"详见[办事指南]({site.url('/missing')})。"
     item = await lifecycle.create_item(
         ItemCreate.model_validate(
@@ -387,3 +391,16 @@ async def test_submit_and_edit_check_links_before_their_transaction(
     await lifecycle.edit_item(item.id, fixed, staff.editor, config, links)
     rules = await Finding.filter(item_id=item.id, stage="edit").values_list("rule", flat=True)
     assert "links.broken" not in rules
+
+
+async def test_links_into_the_servers_own_network_are_refused_not_fetched(
+    site: Site, session: aiohttp.ClientSession
+) -> None:
+    c = checker(session, allow_private=False)
+    local, private = site.url("/ok"), "http://10.1.2.3/admin"
+    answers = await c([local, private, "http://localhost:9/x", "https://gk.example.gov.cn/a"])
+    for url in (local, private, "http://localhost:9/x"):
+        assert "内部网络地址" in must(answers[url]).message
+    assert site.hits.get("/ok", 0) == 0
+    own_site = answers["https://gk.example.gov.cn/a"]  # our own host is never refused
+    assert own_site is None or "内部网络地址" not in own_site.message

@@ -6,17 +6,18 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot import lifecycle
 from bot.channel_set import build_channels
 from bot.config import Config
 from bot.dispatcher import Dispatcher
-from bot.models import Delivery, Kind, WorkerHeartbeat
+from bot.models import Delivery, JobSlot, Kind, WorkerHeartbeat
 from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
+from bot.web.app import create_app
 from tests.bot.web.conftest import Publish
-from tests.conftest import Staff
+from tests.conftest import Staff, make_config
 
 
 async def healthz(client: TestClient[Any, Any]) -> tuple[int, dict[str, Any]]:
@@ -145,3 +146,59 @@ async def test_healthz_reports_each_channels_last_successful_delivery(
     _, body = await healthz(client)
     last = body["checks"]["channels"]["last_success"]["feed"]
     assert datetime.fromisoformat(last) == done.finished_at
+
+
+async def scheduler_client(config: Config) -> TestClient[Any, Any]:
+    """The app with `[metrics] check_scheduler = true`, on the same database."""
+    checked = make_config(config.database.url, metrics={"check_scheduler": True})
+    return TestClient(TestServer(create_app(checked), host="127.0.0.1"))
+
+
+async def test_healthz_scheduler_check_is_off_unless_configured(
+    config: Config, client: TestClient[Any, Any]
+) -> None:
+    await write_beat("w", datetime.now(UTC), None)
+    _, body = await healthz(client)
+    assert "scheduler" not in body["checks"]
+
+
+async def test_healthz_fails_when_scheduled_jobs_stopped_starting_and_recovers_when_they_run(
+    config: Config,
+) -> None:
+    now = datetime.now(UTC)
+    # A worker alive for an hour with no inbox.sla run (every 15 minutes) since: stuck.
+    await write_beat("sched-worker", now, now)
+    async with await scheduler_client(config) as client:
+        status, body = await healthz(client)
+        assert status == 503
+        check = body["checks"]["scheduler"]
+        assert check["status"] == "fail"
+        assert "inbox.sla" in check["message"] and "inbox.poll" in check["message"]
+        assert "inbox.calendar" not in check["message"]  # daily: not due yet
+        for job in ("inbox.sla", "inbox.poll"):
+            await JobSlot.create(job=job, slot=f"s-{job}", owner="w", started_at=now)
+        status, body = await healthz(client)
+        assert status == 200, body
+        jobs = body["checks"]["scheduler"]["jobs"]
+        assert datetime.fromisoformat(jobs["inbox.sla"]["last_started_at"]) == now
+
+
+async def test_healthz_scheduler_check_fails_without_a_live_worker(config: Config) -> None:
+    stale = datetime.now(UTC) - timedelta(seconds=config.dispatcher.health_stale_seconds + 60)
+    await write_beat("gone", stale, stale)
+    async with await scheduler_client(config) as client:
+        status, body = await healthz(client)
+    assert status == 503
+    assert body["checks"]["scheduler"]["status"] == "fail"
+    assert "没有存活的工作进程" in body["checks"]["scheduler"]["message"]
+
+
+async def test_healthz_ok_for_a_freshly_started_worker_before_its_jobs_are_due(
+    config: Config,
+) -> None:
+    dispatcher = Dispatcher(config, build_channels(config), Wakeup(), owner="fresh")
+    await dispatcher._beat()  # started just now: no job has had a chance to run yet
+    async with await scheduler_client(config) as client:
+        status, body = await healthz(client)
+    assert status == 200, body
+    assert body["checks"]["scheduler"]["status"] == "ok"

@@ -1,0 +1,216 @@
+"""The periodic jobs, defined in one place, and their APScheduler wiring.
+
+APScheduler 3.11's AsyncIOScheduler (in-memory job store) runs in every worker process; it only
+starts work. A job marked once_per_slot first takes its (job, slot) row in JobSlot
+(scheduler/slots.py), so several processes never run it twice for the same slot. Interval
+triggers start at the Unix epoch, so every process fires at the same aligned times and computes
+the same slot. A daily job (`at` set: HH:MM in app.timezone) ticks every
+`scheduler.daily_tick_seconds`, and its slot is the local date once its time has come, so it
+runs once a day even when no process was up at that exact time.
+The knowledge refresh runs in every process: each holds its own copy of the knowledge base.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import db
+from bot.config import Config
+from bot.inbox import Inbox
+from bot.mass_send import run_mass_send
+from bot.models import Comment, JobSlot
+from bot.sources import pull_all
+from channels.base import Channel
+from scheduler import digest, freshness, link_recheck, polling, retention, sla, token_refresh
+from scheduler.alerts import Alerter
+from scheduler.slots import run_once_per_slot, slot_of
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = 24 * 3600
+
+
+@dataclass
+class JobContext:
+    """What a job run needs, passed in (no global state). `now` is set for each run."""
+
+    config: Config
+    inbox: Inbox
+    channels: dict[str, Channel]
+    alerter: Alerter
+    owner: str
+    session: aiohttp.ClientSession | None = None  # the worker's one client session
+    now: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+Work = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    seconds: float  # how often a run is due (a daily job: one day)
+    once_per_slot: bool
+    work: Work
+    at: str | None = None  # daily at HH:MM (app.timezone); None: every `seconds`
+    tick: float = 0  # how often the trigger fires; 0: every `seconds`
+
+
+def daily_slot(now: datetime, at: str, timezone: str) -> str | None:
+    """The local date once the day's time `at` has come; None before it."""
+    local = now.astimezone(ZoneInfo(timezone))
+    hour, minute = (int(p) for p in at.split(":"))
+    return local.date().isoformat() if local.time() >= time(hour, minute) else None
+
+
+async def _sla(ctx: JobContext) -> dict[str, Any]:
+    return (await sla.sla_sweep(ctx.config, ctx.alerter, ctx.now)).as_dict()
+
+
+async def _calendar(ctx: JobContext) -> dict[str, Any]:
+    return {"unknown_years": await sla.calendar_check(ctx.config, ctx.alerter, ctx.now)}
+
+
+async def _poll(ctx: JobContext) -> dict[str, Any]:
+    return await polling.poll_all(ctx.inbox, ctx.channels)
+
+
+async def _analyze(ctx: JobContext) -> dict[str, Any]:
+    """Refresh SQLite's planner statistics of the comment table. Without them SQLite answers a
+    channel filter through the (channel, remote_id) key and sorts 60,000 rows (90 ms at
+    100,000 comments) instead of walking the table newest first (< 1 ms). PostgreSQL's
+    autovacuum keeps its own statistics."""
+    if db.is_postgres():
+        return {"skipped": "postgres"}
+    await db.connection().execute_script(f"ANALYZE {Comment._meta.db_table}")
+    return {"analyzed": Comment._meta.db_table}
+
+
+async def _knowledge(ctx: JobContext) -> dict[str, Any]:
+    return {"documents": await ctx.inbox.refresh_knowledge()}
+
+
+async def _token(ctx: JobContext) -> dict[str, Any]:
+    return await token_refresh.refresh_wechat_token(ctx.config, ctx.channels, ctx.owner)
+
+
+async def _mass_send(ctx: JobContext) -> dict[str, Any]:
+    outcome = await run_mass_send(ctx.config, ctx.at)
+    if outcome is None:
+        return {"status": "not_due"}
+    return {
+        "day": outcome.day.isoformat(),
+        "status": outcome.status,
+        "items": outcome.item_ids,
+        "left_out": outcome.left_out,
+        "msg_id": outcome.msg_id,
+        "error": outcome.error,
+    }
+
+
+async def _sources(ctx: JobContext) -> dict[str, Any]:
+    results = await pull_all(ctx.config, session=ctx.session, due_only=True)
+    return {"pulled": {r.source: r.summary() for r in results}}
+
+
+async def _links(ctx: JobContext) -> dict[str, Any]:
+    day = ctx.at.astimezone(ZoneInfo(ctx.config.app.timezone)).date()
+    if ctx.session is not None:
+        return await link_recheck.recheck_links(ctx.config, ctx.session, ctx.alerter, day)
+    async with aiohttp.ClientSession() as session:
+        return await link_recheck.recheck_links(ctx.config, session, ctx.alerter, day)
+
+
+async def _freshness(ctx: JobContext) -> dict[str, Any]:
+    return await freshness.freshness_check(ctx.config, ctx.alerter, ctx.at)
+
+
+async def _digest(ctx: JobContext) -> dict[str, Any]:
+    return await digest.send_digest(ctx.config, ctx.alerter, ctx.at)
+
+
+async def _retention(ctx: JobContext) -> dict[str, Any]:
+    return await retention.retention_sweep(ctx.config, ctx.alerter, ctx.at)
+
+
+def job_specs(config: Config) -> list[JobSpec]:
+    """Every periodic job, with its interval or daily time from [inbox] and [scheduler]. Jobs
+    of a part that is switched off (WeChat, sources, link checks) are not listed."""
+    c, s = config.inbox, config.scheduler
+    tick = s.daily_tick_seconds
+    specs = [
+        JobSpec("inbox.sla", c.sla_interval_minutes * 60, True, _sla),
+        JobSpec("inbox.calendar", DAY, True, _calendar),
+        JobSpec("inbox.poll", c.poll_interval_seconds, True, _poll),
+        JobSpec("inbox.analyze", 6 * 3600, True, _analyze),
+        JobSpec("inbox.knowledge", c.knowledge_refresh_minutes * 60, False, _knowledge),
+    ]
+    if config.channels.wechat.enabled:
+        specs.append(JobSpec("wechat.token", s.token_refresh_seconds, True, _token))
+        specs.append(JobSpec("wechat.mass_send", s.mass_send_seconds, True, _mass_send))
+    if any(source.enabled for source in config.sources):
+        specs.append(JobSpec("sources.pull", s.sources_seconds, True, _sources))
+    if config.review.check_links:
+        specs.append(JobSpec("links.recheck", DAY, True, _links, s.links_recheck_time, tick))
+    specs += [
+        JobSpec("channels.freshness", DAY, True, _freshness, s.freshness_time, tick),
+        JobSpec("digest.daily", DAY, True, _digest, s.digest_time, tick),
+        JobSpec("retention", DAY, True, _retention, s.retention_time, tick),
+    ]
+    return specs
+
+
+async def run_job(
+    spec: JobSpec, ctx: JobContext, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """One tick of a job; None when another process took this slot, a daily job's time has
+    not come yet, or the run failed (logged with the job's name; the next tick tries again)."""
+    now = now or datetime.now(UTC)
+    run = dataclasses.replace(ctx, now=now)
+    try:
+        if not spec.once_per_slot:
+            return await spec.work(run)
+        if spec.at is None:
+            slot = slot_of(now, spec.seconds)
+        else:
+            daily = daily_slot(now, spec.at, ctx.config.app.timezone)
+            # Checked first: most ticks of a daily job find the day done, and a failed insert
+            # is an error line in PostgreSQL's log.
+            if daily is None or await JobSlot.filter(job=spec.name, slot=daily).exists():
+                return None
+            slot = daily
+        return await run_once_per_slot(spec.name, slot, ctx.owner, lambda: spec.work(run))
+    except Exception:
+        log.exception("job %s failed", spec.name)
+        return None
+
+
+def build_scheduler(ctx: JobContext, specs: list[JobSpec]) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for spec in specs:
+        every = spec.tick or spec.seconds
+        scheduler.add_job(
+            run_job,
+            IntervalTrigger(seconds=every, start_date=EPOCH, timezone=UTC),
+            args=[spec, ctx],
+            id=spec.name,
+            name=spec.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(every // 2)),
+        )
+    return scheduler
