@@ -1,11 +1,26 @@
-"""Build the enabled channels from the configuration (the dispatcher sees only channels/base)."""
+"""Build the enabled channels from the configuration (the dispatcher sees only channels/base),
+with their shared state: the WeChat token store and the per-channel rate limiters, in Redis
+when [redis] is configured, otherwise in the database (token) and in the process (limits)."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from bot.channel_state import DbEvents, DbTokenStore, PublishedArticles
 from bot.config import Config, ConfigError
+from bot.ratelimit import RateLimiter, TokenBucket
+from bot.redis_state import RedisRateLimiter, RedisTokenStore, client_for
+from channels import suishenban
 from channels.base import Channel
 from channels.feed import FeedChannel
 from channels.webhook import WebhookChannel
+from channels.wechat import WechatChannel, WechatSettings
+from channels.wechat_token import TokenStore
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_channels(config: Config) -> dict[str, Channel]:
@@ -28,7 +43,73 @@ def build_channels(config: Config) -> dict[str, Channel]:
             c.webhook.rate_per_second,
             c.webhook.lookup,
         )
+    if c.wechat.enabled:
+        out["wechat"] = build_wechat(config)
+    if c.suishenban.enabled:
+        out["suishenban"] = suishenban.build(config)
     return out
+
+
+def build_limiters(config: Config, channels: dict[str, Channel]) -> dict[str, RateLimiter]:
+    """One rate limiter per channel at its limits.rate_per_second: shared by every process
+    through Redis when [redis] is configured (one client for all), else a TokenBucket each."""
+    client = client_for(config)
+    if client is None:
+        return {n: TokenBucket(c.limits.rate_per_second) for n, c in channels.items()}
+    prefix = config.redis.key_prefix
+    return {
+        n: RedisRateLimiter(client, n, c.limits.rate_per_second, prefix=prefix)
+        for n, c in channels.items()
+    }
+
+
+def token_store(config: Config) -> TokenStore:
+    """Where the WeChat access token is kept: Redis when configured, else the database."""
+    client = client_for(config)
+    if client is None:
+        return DbTokenStore()
+    return RedisTokenStore(client, config.redis.key_prefix)
+
+
+def build_wechat(config: Config) -> WechatChannel:
+    """The WeChat channel with its shared token store, events and article list."""
+    w = config.channels.wechat
+    secret = config.secret(w.app_secret_env)
+    if not secret or not w.app_id:
+        raise ConfigError(
+            f"channels.wechat: app_id must be set and environment variable {w.app_secret_env} "
+            "(app_secret_env) must hold the AppSecret"
+        )
+    cover = Path(w.default_cover)
+    settings = WechatSettings(
+        app_id=w.app_id,
+        app_secret=secret,
+        base_urls=[w.api_base_url, *w.fallback_base_urls],
+        site_url=config.app.public_base_url,
+        timeout=w.timeout_seconds,
+        concurrency=w.concurrency,
+        rate_per_second=w.rate_per_second,
+        token_margin_seconds=w.token_refresh_margin_seconds,
+        token_lock_seconds=w.token_lock_seconds,
+        author=w.author,
+        default_cover=cover if cover.is_absolute() else ROOT / cover,
+        cover_material_type=w.cover_material_type,
+        cover_max_bytes=w.cover_max_bytes,
+        image_max_bytes=w.image_max_bytes,
+        open_comment=w.open_comment,
+        only_fans_can_comment=w.only_fans_can_comment,
+        publish_wait_seconds=w.publish_wait_seconds,
+        publish_poll_minutes=w.publish_poll_minutes,
+        comment_page_size=w.comment_page_size,
+    )
+    return WechatChannel(
+        settings,
+        token_store(config),
+        DbEvents("wechat"),
+        PublishedArticles("wechat", w.comment_poll_days),
+        config.author_key(),
+        f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+    )
 
 
 def retract_support(config: Config) -> dict[str, bool]:

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import click
 
-from bot import cli_admin, cli_items, cli_review, cli_workflow, db
+from bot import (
+    cli_admin,
+    cli_inbox,
+    cli_items,
+    cli_report,
+    cli_review,
+    cli_sources,
+    cli_workflow,
+    db,
+)
 from bot.cli_base import EXIT_USAGE, fail, load, run_async
 from bot.config import ConfigError
 
@@ -114,7 +123,14 @@ def run_cmd(ctx: click.Context, role: str, sandbox: bool) -> None:
 
 # Commands live in their own modules; registering them here means importing bot.cli (the
 # `gongkai` entry point, or `python -m bot.cli`) always yields the whole command tree.
-for _command in (*cli_items.COMMANDS, *cli_admin.COMMANDS, *cli_review.COMMANDS):
+for _command in (
+    *cli_items.COMMANDS,
+    *cli_admin.COMMANDS,
+    *cli_review.COMMANDS,
+    *cli_inbox.COMMANDS,
+    *cli_report.COMMANDS,
+    *cli_sources.COMMANDS,
+):
     main.add_command(_command)
 # The top-level verbs are the same commands as `gongkai item <verb>`.
 for _command in cli_workflow.COMMANDS:

@@ -8,13 +8,36 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = Path("config.toml")
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value
+
+
+# An http(s) URL with a host, as written; BaseUrl also without a trailing slash (a prefix
+# that paths are appended to).
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BaseUrl = Annotated[str, AfterValidator(lambda v: _http_url(v).rstrip("/"))]
 
 
 class ConfigError(Exception):
@@ -27,16 +50,22 @@ class _Section(BaseModel):
 
 class AppConfig(_Section):
     name: str = "公开"
-    public_base_url: str = "http://127.0.0.1:8080"
+    public_base_url: BaseUrl = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"
+    # True only in a config derived by bot/sandbox.py's sandbox_config (`gongkai run
+    # --sandbox`); a file can never set it, so a production config never starts simulators.
+    sandbox: bool = False
 
-    @field_validator("public_base_url")
+    @field_validator("sandbox")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value.rstrip("/")
+    def _not_from_a_file(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "cannot be set in a configuration file; sandbox mode (local simulators, demo "
+                "data) is started only by `gongkai run --sandbox` (沙箱模式只能用 "
+                "gongkai run --sandbox 启动)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -66,10 +95,50 @@ class DatabaseConfig(_Section):
         return self.url.startswith(("postgres://", "postgresql://"))
 
 
+class ConsoleConfig(_Section):
+    """The staff console under /console (bot/web/console/)."""
+
+    enabled: bool = True
+    # Env var holding the session cookie key (any long random string). Unset: a random key per
+    # process, so sessions end on restart and do not carry across processes.
+    session_key_env: str = "GONGKAI_SESSION_KEY"
+    # Mark the session cookie Secure (set when the site is served over TLS).
+    secure_cookies: bool = False
+    idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    absolute_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 12
+    # Login throttling (per process): this many failures within the window lock the username
+    # (or the client address) for lockout_minutes.
+    login_max_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    login_max_failures_per_ip: Annotated[int, Field(ge=1, le=10_000)] = 20
+    login_window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    login_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    page_size: Annotated[int, Field(ge=5, le=200)] = 20
+
+
+MediaType = Literal["jpg", "png", "pdf", "doc", "docx", "xls", "xlsx", "ofd"]
+MEDIA_TYPES: tuple[MediaType, ...] = ("jpg", "png", "pdf", "doc", "docx", "xls", "xlsx", "ofd")
+
+
+class MediaConfig(_Section):
+    """Images and attachments uploaded in the console (bot/media.py), served at /media/{name}."""
+
+    # Directory of the stored files (relative to the working directory); every web process
+    # must see the same directory.
+    dir: str = "data/media"
+    # Largest image: WeChat takes body images below 1 MB, so a larger image would fail there.
+    # WeChat takes body images below 1 MB: one byte under, so an image fits both
+    max_image_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 1024 * 1024 - 1
+    max_attachment_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = 20 * 1024 * 1024
+    # The accepted types, decided by the file's bytes (never by its name).
+    allowed_types: Annotated[tuple[MediaType, ...], Field(min_length=1)] = MEDIA_TYPES
+
+
 class WebConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    console: ConsoleConfig = ConsoleConfig()
+    media: MediaConfig = MediaConfig()
 
 
 class DispatcherConfig(_Section):
@@ -97,6 +166,9 @@ class ReviewConfig(_Section):
     link_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5
     link_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     link_cache_seconds: Annotated[float, Field(ge=0)] = 3600
+    # Links to loopback, private or link-local addresses (other than our own site) are refused
+    # unless this is true: a link in an item must not make the server probe its own network.
+    link_allow_private: bool = False
 
 
 class ChannelConfig(_Section):
@@ -114,26 +186,409 @@ class FeedChannelConfig(ChannelConfig):
 
 class WebhookChannelConfig(ChannelConfig):
     enabled: bool = False
-    url: str = "http://127.0.0.1:8091/push"
+    url: BaseUrl = "http://127.0.0.1:8091/push"
     secret_env: str = "GONGKAI_WEBHOOK_SECRET"
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
     lookup: bool = True
 
-    @field_validator("url")
+
+class WechatCallbackConfig(_Section):
+    """The WeChat callback endpoint /wechat/callback (bot/web/wechat_callback.py)."""
+
+    # A request whose signed timestamp is further than this from our clock is refused (403)
+    max_skew_seconds: Annotated[int, Field(ge=10, le=86400)] = 300
+    # Largest request body accepted (WeChat's messages are a few KiB); larger is refused (413)
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    # Messages waiting for the background step (inbox and triage) in memory; when full, the
+    # stored row is picked up by the recovery sweep instead
+    queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    workers: Annotated[int, Field(ge=1, le=32)] = 2
+    # Messages a worker hands to the inbox in one call (one transaction)
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    # Before each batch the worker waits for a moment with no callback request in progress,
+    # at most this long: answering WeChat comes first, the inbox a little later
+    defer_max_seconds: Annotated[float, Field(ge=0, le=60)] = 1
+    # The sweep that hands stored but unhandled messages to the inbox (after a crash, or a
+    # full queue): how often, and how old a row must be before a sweep takes it
+    recover_interval_seconds: Annotated[float, Field(gt=0)] = 60
+    recover_after_seconds: Annotated[float, Field(ge=0)] = 60
+    # Answer a follower's text message at once when the knowledge base (FAQ, published items)
+    # has an answer at least this confident; the moderator still sees the message
+    auto_reply: bool = True
+    auto_reply_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
+    auto_reply_max_chars: Annotated[int, Field(ge=20, le=600)] = 600
+
+
+class WechatChannelConfig(ChannelConfig):
+    """The WeChat Official Account (channels/wechat.py, bot/mass_send.py, the callback)."""
+
+    enabled: bool = False
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    rate_per_second: Annotated[float, Field(gt=0)] = 5
+    # subscription (订阅号: one mass send a day) | service (服务号: four a month)
+    account_type: Literal["subscription", "service"] = "subscription"
+    app_id: str = ""
+    app_secret_env: str = "GONGKAI_WECHAT_SECRET"
+    # Callback (H5): the token of the signature and the EncodingAESKey of safe mode
+    callback_token_env: str = "GONGKAI_WECHAT_TOKEN"
+    encoding_aes_key_env: str = "GONGKAI_WECHAT_AES_KEY"
+    message_mode: Literal["plain", "compatible", "safe"] = "safe"
+    callback: WechatCallbackConfig = WechatCallbackConfig()
+    api_base_url: BaseUrl = "https://api.weixin.qq.com"
+    fallback_base_urls: list[BaseUrl] = Field(
+        default_factory=lambda: ["https://api2.weixin.qq.com", "https://sh.api.weixin.qq.com"]
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 15
+    token_refresh_margin_seconds: Annotated[float, Field(ge=0, le=3600)] = 300
+    token_lock_seconds: Annotated[float, Field(gt=0, le=300)] = 30
+    author: Annotated[str, Field(max_length=16)] = ""
+    default_cover: str = "templates/wechat/default_cover.png"
+    cover_material_type: Literal["thumb", "image"] = "thumb"
+    cover_max_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
+    image_max_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 - 1)] = 1024 * 1024 - 1
+    open_comment: bool = True
+    only_fans_can_comment: bool = False
+    publish_wait_seconds: Annotated[float, Field(ge=0, le=120)] = 20
+    publish_poll_minutes: Annotated[float, Field(ge=0, le=1440)] = 10
+    comment_poll_days: Annotated[int, Field(ge=1, le=365)] = 30
+    comment_page_size: Annotated[int, Field(ge=1, le=49)] = 49
+    mass_send_time: str = "20:00"
+    mass_send_max_articles: Annotated[int, Field(ge=1, le=8)] = 8
+    mass_send_ignore_reprint: bool = False
+
+    @field_validator("mass_send_time")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value.rstrip("/")
+    def _clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("expected HH:MM (Asia/Shanghai), e.g. 20:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+
+class SuishenbanChannelConfig(ChannelConfig):
+    """The 随申办 app (channels/suishenban.py, bot/web/suishenban_callback.py). The platform
+    contract's defaults live in channels/suishenban_contract.py; paths, headers, fields and
+    error_codes here override them name by name (checked when the channel is built)."""
+
+    enabled: bool = False
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    rate_per_second: Annotated[float, Field(gt=0)] = 10
+    # The open platform's API root (default: the local simulator of `gongkai run --sandbox`)
+    api_base_url: BaseUrl = "http://127.0.0.1:8093"
+    app_id: str = ""
+    app_secret_env: str = "GONGKAI_SUISHENBAN_SECRET"
+    # Key the platform signs its pushes to the callback with; empty: the app secret
+    callback_secret_env: str = ""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
+    token_refresh_margin_seconds: Annotated[float, Field(ge=0, le=3600)] = 300
+    # Who sees a card: ["all"], or user tags such as ["金融", "企业"]
+    audience: list[str] = Field(default_factory=lambda: ["all"])
+    default_cover_url: str = ""
+    title_max: Annotated[int, Field(ge=1, le=1000)] = 64
+    summary_max: Annotated[int, Field(ge=1, le=5000)] = 120
+    reply_max_chars: Annotated[int, Field(ge=1, le=20000)] = 1000
+    feedback_page_size: Annotated[int, Field(ge=1, le=500)] = 50
+    lookup: bool = True
+    # The contract: overrides by logical name (see channels/suishenban_contract.py)
+    paths: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, str] = Field(default_factory=dict)
+    error_codes: dict[
+        str, Literal["transient", "rate_limited", "auth", "token_expired", "permanent", "not_found"]
+    ] = Field(default_factory=dict)
+    sign_template: str = "{method}\n{path}\n{timestamp}\n{nonce}\n{body_sha256}"
+    signature_encoding: Literal["hex", "base64"] = "hex"
+    token_prefix: str = "Bearer "
+    # The signed feedback webhook the platform pushes to (bot/web/suishenban_callback.py)
+    callback_path: str = "/suishenban/callback"
+    callback_max_skew_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+    callback_max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    callback_nonce_cache: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
+
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: list[str]) -> list[str]:
+        if not value or any(not tag.strip() for tag in value):
+            raise ValueError('expected ["all"] or a list of non-empty user tags')
+        if "all" in value and len(value) > 1:
+            raise ValueError('"all" cannot be combined with tags')
+        return value
+
+    @field_validator("callback_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or "{" in value:
+            raise ValueError("expected an absolute path such as /suishenban/callback")
+        return value
 
 
 class ChannelsConfig(_Section):
     feed: FeedChannelConfig = FeedChannelConfig()
     webhook: WebhookChannelConfig = WebhookChannelConfig()
+    wechat: WechatChannelConfig = WechatChannelConfig()
+    suishenban: SuishenbanChannelConfig = SuishenbanChannelConfig()
 
     def enabled_names(self) -> list[str]:
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
+
+
+class TriageConfig(_Section):
+    """Comment triage (moderation/triage.py): spam, abuse, categories, simple questions, routing."""
+
+    # Links to these hosts (or their subdomains) are never spam; more than max_links links to
+    # any other host make a comment spam ("link").
+    link_allowed_hosts: list[str] = Field(default_factory=lambda: ["gov.cn"])
+    max_links: Annotated[int, Field(ge=0, le=100)] = 0
+    # A comment of at least repeat_min_chars characters whose distinct characters are fewer
+    # than this share of its length is spam ("repeat"); so is the same text from the same
+    # author again within repeat_window_seconds.
+    repeat_min_chars: Annotated[int, Field(ge=2, le=10000)] = 12
+    repeat_max_distinct_share: Annotated[float, Field(ge=0, le=1)] = 0.3
+    repeat_window_seconds: Annotated[float, Field(ge=0)] = 86400
+    # More than flood_max_messages comments by one author within flood_window_seconds: the
+    # extra ones are spam ("flood").
+    flood_max_messages: Annotated[int, Field(ge=1, le=10000)] = 10
+    flood_window_seconds: Annotated[float, Field(gt=0)] = 60
+    # Words added to moderation/dictionaries/spam.txt (advertising, "ad") and abuse.txt
+    # (辱骂, "abuse").
+    spam_words: list[str] = Field(default_factory=list)
+    abuse_words: list[str] = Field(default_factory=list)
+    # Category keywords added to (or moved between categories of) categories.txt; with
+    # shipped_category_keywords = false only these are used.
+    category_keywords: dict[
+        Literal["咨询", "建议", "投诉", "求助", "表扬", "信访类", "其他"], list[str]
+    ] = Field(default_factory=dict)
+    shipped_category_keywords: bool = True
+    # Routing keywords, office → words, added to (or overriding) offices.txt; the office of a
+    # comment with no linked item and no keyword hit is default_office.
+    office_keywords: dict[str, list[str]] = Field(default_factory=dict)
+    default_office: Annotated[str, Field(min_length=1, max_length=128)] = "办公室"
+    # Knowledge-base answers: suggested to staff from suggest_min_confidence; a 咨询 comment
+    # with a hit from simple_min_confidence is a simple question (1 working day).
+    suggest_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.35
+    simple_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
+
+
+class DeadlineConfig(_Section):
+    """Reply deadlines in Chinese working days (moderation/deadlines.py)."""
+
+    # Time of day (Asia/Shanghai, HH:MM) at which a working day ends: the due moment
+    end_of_day: str = "17:30"
+    # Working days to answer a simple question, and any other comment
+    simple_workdays: Annotated[int, Field(ge=1, le=60)] = 1
+    default_workdays: Annotated[int, Field(ge=1, le=60)] = 5
+    # Overrides for non-simple comments: by category first, then by channel
+    category_workdays: dict[
+        Literal["咨询", "建议", "投诉", "求助", "表扬", "其他"], Annotated[int, Field(ge=1, le=60)]
+    ] = Field(default_factory=dict)
+    channel_workdays: dict[str, Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=dict)
+
+    # Days off and make-up working days (调休) beyond the official calendar, and years whose
+    # calendar these lists declare complete (no warning for them)
+    holidays: list[date] = Field(default_factory=list)
+    workdays: list[date] = Field(default_factory=list)
+    declared_years: list[Annotated[int, Field(ge=1900, le=9998)]] = Field(default_factory=list)
+
+    @field_validator("end_of_day")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, sep, minutes = value.partition(":")
+        if (
+            not sep
+            or len(minutes) != 2
+            or not (hours.isdigit() and minutes.isdigit())
+            or not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59)
+        ):
+            raise ValueError("expected a time of day HH:MM such as 17:30")
+        return f"{int(hours):02d}:{minutes}"
+
+    @field_validator("workdays")
+    @classmethod
+    def _not_also_holiday(cls, value: list[Any], info: Any) -> list[Any]:
+        both = sorted(set(value) & set(info.data.get("holidays", ())))
+        if both:
+            raise ValueError(f"also listed in holidays: {', '.join(d.isoformat() for d in both)}")
+        return value
+
+
+class FormConfig(_Section):
+    """The website 留言 form and the public Q&A page (bot/web/feedback.py)."""
+
+    # Whether the website shows the 留言 form and the 查询码 status page
+    enabled: bool = True
+    # Length of a message in characters (after trimming spaces)
+    min_chars: Annotated[int, Field(ge=1, le=1000)] = 5
+    max_chars: Annotated[int, Field(ge=10, le=20000)] = 2000
+    # Form submissions allowed per client IP address in a sliding window of this many seconds
+    submit_limit: Annotated[int, Field(ge=1, le=10000)] = 10
+    submit_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 600
+    # 查询码 look-ups allowed per client IP address in a sliding window
+    lookup_limit: Annotated[int, Field(ge=1, le=10000)] = 30
+    lookup_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 600
+    # IP addresses kept in each rate-limit table at most (the oldest are dropped first)
+    rate_limit_max_clients: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
+    # How long a form's anti-forgery (CSRF) token stays valid
+    csrf_max_age_seconds: Annotated[int, Field(ge=60, le=7 * 86400)] = 7200
+    # Environment variable holding the key that signs the form tokens; empty: a key derived
+    # from the author key (inbox.author_key_env)
+    csrf_key_env: str = ""
+    # Reverse proxies (IP addresses or networks) whose X-Forwarded-For header is believed;
+    # empty: the header is ignored and the peer address is the client
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Entries per page of the public Q&A page (/qa) and in its Atom feed
+    qa_per_page: Annotated[int, Field(ge=1, le=200)] = 20
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("max_chars")
+    @classmethod
+    def _not_below_min(cls, value: int, info: Any) -> int:
+        # info is pydantic's ValidationInfo: min_chars is validated first (field order)
+        low = info.data.get("min_chars")
+        if low is not None and value < low:
+            raise ValueError("max_chars must not be smaller than min_chars")
+        return value
+
+
+class InboxConfig(_Section):
+    """The comment inbox (bot/inbox.py): operations, replies, reminders and escalation."""
+
+    # Environment variable holding the key that turns channel user ids (openids, IP
+    # addresses) into opaque author references
+    author_key_env: str = "GONGKAI_AUTHOR_KEY"
+    # Comments inserted per transaction by ingestion and imports
+    ingest_batch: Annotated[int, Field(ge=1, le=5000)] = 500
+    # Reply sender (bot/replies.py): lease on a claimed reply, retries and pacing
+    reply_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    reply_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    reply_backoff_base_seconds: Annotated[float, Field(gt=0)] = 30
+    reply_backoff_max_seconds: Annotated[float, Field(gt=0)] = 1800
+    reply_batch: Annotated[int, Field(ge=1, le=500)] = 20
+    reply_interval_seconds: Annotated[float, Field(gt=0)] = 5
+    # "Due soon" in the inbox list: due within this many hours
+    due_soon_hours: Annotated[float, Field(gt=0)] = 24
+    # Reminders and escalation (scheduler job inbox.sla)
+    remind_hours_before: Annotated[float, Field(ge=0)] = 4
+    escalate_level2_workdays: Annotated[int, Field(ge=1, le=60)] = 2
+    escalate_level3_workdays: Annotated[int, Field(ge=1, le=60)] = 20
+    alert_webhook_env: str = ""
+    calendar_warn_days: Annotated[int, Field(ge=1, le=366)] = 60
+    # Scheduler intervals
+    sla_interval_minutes: Annotated[float, Field(gt=0)] = 15
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 300
+    knowledge_refresh_minutes: Annotated[float, Field(gt=0)] = 30
+    triage: TriageConfig = TriageConfig()
+    deadlines: DeadlineConfig = DeadlineConfig()
+    form: FormConfig = FormConfig()
+
+
+# HTML elements an upstream entry's body may keep (sanitized by nh3, then turned into the
+# Markdown items are written in: bot/source_html.py knows how to write each of them).
+SOURCE_HTML_TAGS = frozenset(
+    {"a", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+     "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td",
+     "tfoot", "th", "thead", "tr", "u", "ul"}
+)  # fmt: skip
+_SOURCE_KIND = Literal["policy", "interpretation", "enforcement", "notice", "consultation"]
+
+
+class SourceRuleConfig(_Section):
+    """One mapping rule of a source: when every condition given matches an entry, the entry
+    gets this rule's kind, column and office. Rules are tried in order; the first match wins."""
+
+    # Conditions (at least one): a category / tag term or label of the entry (exact,
+    # case-insensitive), a regular expression searched in the title, one searched in the link
+    category: str = ""
+    title: str = ""
+    link: str = ""
+    # What a match sets (at least one); unset keys keep the source's defaults
+    kind: _SOURCE_KIND | None = None
+    column: str | None = None
+    office: Annotated[str, Field(max_length=128)] | None = None
+
+    @field_validator("title", "link")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    def conditions(self) -> int:
+        return sum(1 for value in (self.category, self.title, self.link) if value)
+
+    def effects(self) -> int:
+        return sum(1 for value in (self.kind, self.column, self.office) if value is not None)
+
+
+class SourceConfig(_Section):
+    """One upstream RSS/Atom feed of documents approved upstream (bot/sources.py): its entries
+    become submitted items with the upstream approver recorded, then pre-reviewed."""
+
+    # Slug naming the source in the database, the CLI and Item.source
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")]
+    url: HttpUrl
+    enabled: bool = True
+    # Defaults for entries no rule matches; column "" means the column keyed by the kind
+    kind: _SOURCE_KIND = "notice"
+    column: str = ""
+    office: Annotated[str, Field(max_length=128)] = ""
+    # Who approved the documents upstream (recorded as the approver of the imported version)
+    approver: Annotated[str, Field(min_length=1, max_length=100)]
+    # Fetching: whole-request timeout, largest response accepted, redirects followed
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20
+    max_bytes: Annotated[int, Field(ge=1024, le=50 * 1024 * 1024)] = 5 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=10)] = 3
+    # Entries taken from one pull (in feed order), and how often the scheduler pulls
+    max_entries: Annotated[int, Field(ge=1, le=1000)] = 50
+    interval_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60
+    # HTML elements kept from entry bodies (others are removed, their text kept)
+    allowed_tags: list[str] = Field(default_factory=lambda: sorted(SOURCE_HTML_TAGS))
+    rules: list[SourceRuleConfig] = Field(default_factory=list)
+
+    @field_validator("allowed_tags")
+    @classmethod
+    def _known_tags(cls, value: list[str]) -> list[str]:
+        unknown = sorted({tag.lower() for tag in value} - SOURCE_HTML_TAGS)
+        if unknown:
+            raise ValueError(
+                f"unsupported tags {', '.join(unknown)}; choose from "
+                + ", ".join(sorted(SOURCE_HTML_TAGS))
+            )
+        return sorted({tag.lower() for tag in value})
+
+    @field_validator("rules")
+    @classmethod
+    def _complete_rules(cls, value: list[SourceRuleConfig]) -> list[SourceRuleConfig]:
+        for number, rule in enumerate(value, 1):
+            if not rule.conditions():
+                raise ValueError(f"rule {number}: give at least one of category, title, link")
+            if not rule.effects():
+                raise ValueError(f"rule {number}: give at least one of kind, column, office")
+        return value
+
+    def columns_used(self) -> list[str]:
+        """Every column this source can put an item in (defaults and rules)."""
+        used = [self.column or self.kind]
+        for rule in self.rules:
+            if rule.column:
+                used.append(rule.column)
+            elif rule.kind:
+                used.append(self.column or rule.kind)
+        return used
 
 
 class ColumnConfig(_Section):
@@ -151,6 +606,141 @@ def _default_columns() -> dict[str, ColumnConfig]:
     }
 
 
+class LogConfig(_Section):
+    """Logging of `gongkai run` (bot/logs.py): format and level."""
+
+    # "text" (human-readable lines) or "json" (one JSON object a line, for a log collector);
+    # both carry the item, delivery or comment id a line is about when it is known
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def _latency_buckets() -> list[float]:
+    return [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]
+
+
+def _callback_buckets() -> list[float]:
+    return [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5]
+
+
+class MetricsConfig(_Section):
+    """Prometheus /metrics (bot/metrics.py, bot/web/metrics.py) and extra /healthz checks."""
+
+    # Serve GET /metrics on the web server
+    enabled: bool = True
+    # Environment variable holding a bearer token /metrics requires; empty: no token (then
+    # keep /metrics away from the public at the reverse proxy)
+    token_env: str = ""
+    # A worker-only process (--role worker) serves /metrics and /healthz on this port of
+    # web.host; 0: not served
+    worker_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # Histogram buckets (seconds): due time to published, and a channel callback's handling
+    dispatch_buckets: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=_latency_buckets, min_length=1
+    )
+    callback_buckets: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=_callback_buckets, min_length=1
+    )
+    # /healthz also fails when no once-per-slot scheduled job (inbox.sla, inbox.poll, ...)
+    # has started within twice its interval (plus dispatcher.health_stale_seconds)
+    check_scheduler: bool = False
+
+
+class RedisConfig(_Section):
+    """Optional Redis (bot/redis_state.py): the WeChat access token and each channel's rate
+    limit shared by every process. Off (url empty): the token lives in the database and each
+    process keeps its own rate limit."""
+
+    # redis://host:port/db (rediss:// for TLS); empty: Redis is not used
+    url: str = ""
+    # Environment variable holding the Redis password (AUTH); empty: none, or the URL's
+    password_env: str = ""
+    # Prefix of every key Gongkai writes, so several deployments can share one Redis
+    key_prefix: Annotated[str, Field(max_length=64)] = "gongkai:"
+    # Seconds to wait for Redis before an operation fails (a delivery then retries later)
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// (or be empty)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+def _clock_time(value: str) -> str:
+    """HH:MM on a 24-hour clock (Asia/Shanghai), normalised to two digits each."""
+    hour, _, minute = value.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError("expected HH:MM (Asia/Shanghai), e.g. 02:00")
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
+class SchedulerConfig(_Section):
+    """The deployment-wide periodic jobs of scheduler/jobs.py beyond the inbox's own (whose
+    intervals are under [inbox]): token refresh, 群发, source pulls, the nightly link re-check,
+    channel freshness, the daily digest and the retention of enforcement notices."""
+
+    # Daily jobs tick this often and run once a day at or after their time, so a day whose
+    # time found no worker running still gets its run when one starts
+    daily_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 300
+    # WeChat access token refreshed in the background ahead of expiry (wechat enabled only)
+    token_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    # How often the due 群发 (bot/mass_send.py) and the due source pulls are looked for
+    mass_send_seconds: Annotated[float, Field(gt=0, le=3600)] = 120
+    sources_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    # Nightly re-check of every link in what is published (错链断链), Asia/Shanghai time
+    links_recheck_time: str = "02:00"
+    # Where the Markdown reports go (linkcheck-YYYY-MM-DD.md); empty: no files
+    reports_dir: str = ""
+    # Channel and column freshness (两周未更新), checked daily at freshness_time
+    freshness_time: str = "09:00"
+    freshness_warn_days: Annotated[int, Field(ge=1, le=3650)] = 10
+    freshness_alarm_days: Annotated[int, Field(ge=1, le=3650)] = 14
+    column_alarm_days: dict[str, Annotated[int, Field(ge=1, le=3650)]] = Field(
+        default_factory=lambda: {"notice": 180, "policy": 180}
+    )
+    # The daily digest to staff (the alert robot and the log)
+    digest_time: str = "08:30"
+    # Enforcement notices (行政执法公示) are retracted when their display period, counted in
+    # days from publication, has passed; per 执法类别 overrides
+    retention_time: str = "03:00"
+    enforcement_display_days: Annotated[int, Field(ge=1, le=36500)] = 1095
+    enforcement_display_days_by_category: dict[str, Annotated[int, Field(ge=1, le=36500)]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("links_recheck_time", "freshness_time", "digest_time", "retention_time")
+    @classmethod
+    def _times(cls, value: str) -> str:
+        return _clock_time(value)
+
+    @field_validator("freshness_alarm_days")
+    @classmethod
+    def _alarm_after_warn(cls, value: int, info: Any) -> int:
+        warn = info.data.get("freshness_warn_days")
+        if warn is not None and value <= warn:
+            raise ValueError("freshness_alarm_days must be greater than freshness_warn_days")
+        return value
+
+    @field_validator("enforcement_display_days_by_category")
+    @classmethod
+    def _categories(cls, value: dict[str, int]) -> dict[str, int]:
+        # imported here: moderation may import bot.config, not the other way round at load
+        from moderation.rules.enforcement import CATEGORIES
+
+        unknown = sorted(set(value) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"unknown 执法类别 {', '.join(unknown)}; choose from {', '.join(CATEGORIES)}"
+            )
+        return value
+
+
 class Config(_Section):
     app: AppConfig = AppConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -158,7 +748,13 @@ class Config(_Section):
     dispatcher: DispatcherConfig = DispatcherConfig()
     review: ReviewConfig = ReviewConfig()
     channels: ChannelsConfig = ChannelsConfig()
+    inbox: InboxConfig = InboxConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
     columns: dict[str, ColumnConfig] = Field(default_factory=_default_columns)
+    log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    redis: RedisConfig = RedisConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
 
     @field_validator("columns")
     @classmethod
@@ -167,6 +763,32 @@ class Config(_Section):
             if not key.replace("-", "").replace("_", "").isalnum() or not key.isascii():
                 raise ValueError(f"column key {key!r} must be ASCII letters, digits, - or _")
         return value
+
+    @model_validator(mode="after")
+    def _source_names_and_columns(self) -> Config:
+        # after: the columns may be the defaults, which field validators never see
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"sources: the name {source.name!r} is used twice")
+            seen.add(source.name)
+            unknown = sorted(set(source.columns_used()) - set(self.columns))
+            if unknown:
+                raise ValueError(
+                    f"sources ({source.name}): unknown column(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(self.columns)}"
+                )
+        return self
+
+    def author_key(self) -> bytes:
+        """The key for opaque author references; ConfigError when its variable is not set."""
+        value = self.secret(self.inbox.author_key_env)
+        if not value:
+            raise ConfigError(
+                f"inbox.author_key_env: environment variable {self.inbox.author_key_env} is not "
+                "set (author references of the public are keyed hashes made with it)"
+            )
+        return value.encode()
 
     def secret(self, env_name: str) -> str | None:
         """The secret held in the environment variable the config names, or None."""

@@ -1,4 +1,5 @@
-"""Run Gongkai: the web server, the dispatcher, or both, until SIGTERM or SIGINT.
+"""Run Gongkai: the web server, the worker (dispatcher, reply sender, scheduled jobs), or both,
+until SIGTERM or SIGINT.
 
 On a signal the web server stops accepting, the dispatcher stops claiming and lets in-flight
 deliveries finish within the grace period, gives back the rest, and the process exits.
@@ -10,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -18,16 +21,31 @@ from bot import db
 from bot.channel_set import build_channels
 from bot.config import Config
 from bot.dispatcher import Dispatcher
+from bot.logs import configure as configure_logging
+from bot.metrics import Metrics
 from bot.wakeup import Wakeup, listen_postgres, watch_sqlite_files
+from scheduler.worker import InboxWorker
 
 log = logging.getLogger(__name__)
 ROLES = ("web", "worker", "all")
 
 
-async def serve(config: Config, role: str = "all", ready: asyncio.Event | None = None) -> None:
+SANDBOX_PREFIX = "[SANDBOX] "
+
+
+async def serve(
+    config: Config,
+    role: str = "all",
+    ready: asyncio.Event | None = None,
+    companion: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Serve until SIGTERM / SIGINT. `companion` (the sandbox's demo loop) runs beside the
+    bot once it is ready and is cancelled first on the way out, while the database is open."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
+    configure_logging(config.log, prefix=SANDBOX_PREFIX if config.app.sandbox else "")
     channels = build_channels(config)  # a missing secret fails here, before the database
+    metrics = Metrics(config)  # one per process: the dispatcher records, /metrics reports
     await db.init(config)
     wakeup = Wakeup()
     stop = asyncio.Event()
@@ -35,6 +53,7 @@ async def serve(config: Config, role: str = "all", ready: asyncio.Event | None =
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     dispatcher: Dispatcher | None = None
+    inbox_worker: InboxWorker | None = None
     runner: web.AppRunner | None = None
     async with contextlib.AsyncExitStack() as stack:
         if role in ("worker", "all"):
@@ -56,23 +75,42 @@ async def serve(config: Config, role: str = "all", ready: asyncio.Event | None =
                 )
                 watcher = asyncio.create_task(watch_sqlite_files(wakeup, path))
                 stack.callback(watcher.cancel)
-            dispatcher = Dispatcher(config, channels, wakeup)
+            dispatcher = Dispatcher(config, channels, wakeup, metrics=metrics)
             await dispatcher.start()
             log.info("dispatcher %s started on channels %s", dispatcher.owner, list(channels))
+            # After the dispatcher: it starts the channels the reply sender uses.
+            inbox_worker = InboxWorker(config, channels, owner=dispatcher.owner)
+            await inbox_worker.start()
         if role in ("web", "all"):
             from bot.web.app import create_app
+            from bot.web.metrics import use_metrics
 
-            runner = web.AppRunner(create_app(config, wakeup), access_log=None)
+            app = create_app(config, wakeup)
+            use_metrics(app, metrics)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, config.web.host, config.web.port)
             await site.start()
             log.info("web server on http://%s:%s", config.web.host, config.web.port)
+        elif config.metrics.worker_port:  # a worker alone still answers /metrics and /healthz
+            from bot.web.metrics import create_worker_app
+
+            runner = web.AppRunner(create_worker_app(config, metrics), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, config.web.host, config.metrics.worker_port).start()
         if ready is not None:
             ready.set()
+        side = asyncio.create_task(companion()) if companion is not None else None
         await stop.wait()
         log.info("stopping")
+        if side is not None:
+            side.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await side
         if runner is not None:
             await runner.cleanup()
+        if inbox_worker is not None:
+            await inbox_worker.stop()
         if dispatcher is not None:
             await dispatcher.stop()
     await db.close()

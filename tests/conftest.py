@@ -4,7 +4,9 @@ instead of skipping."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
 from bot import db, users
 from bot.config import Config, parse_config
@@ -82,8 +85,45 @@ async def pg_url() -> AsyncIterator[str]:
     await drop_pg_database(url)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashes() -> None:
+    """Cheap argon2 parameters for the staff accounts tests create by the hundred; checks read
+    the parameters from each stored hash, so logins work the same way."""
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated to the current schema, copied for each test that needs
+    one (migrating from scratch for every test would cost a second each)."""
+    path = tmp_path_factory.mktemp("template") / "gongkai.db"
+
+    async def migrate() -> None:
+        await db.init(make_config(f"sqlite://{path}"), check_schema=False)
+        try:
+            await db.upgrade()
+        finally:
+            await db.close()
+
+    asyncio.run(migrate())
+    return path
+
+
+def _migrated_copy(template: Path, directory: Path) -> str:
+    target = directory / "gongkai.db"
+    shutil.copyfile(template, target)
+    return f"sqlite://{target}"
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A SQLite database already at the current schema (db.upgrade() on it does nothing)."""
+    return _migrated_copy(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def fresh_sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database, for tests of the migrations themselves."""
     return f"sqlite://{tmp_path}/gongkai.db"
 
 
@@ -113,8 +153,22 @@ async def pg_config(pg_url: str) -> AsyncIterator[Config]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """The database URL of each backend in turn: SQLite always, PostgreSQL when configured."""
+async def backend_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> AsyncIterator[str]:
+    """The database URL of each backend in turn: SQLite always (already migrated), PostgreSQL
+    when configured (empty: db.upgrade() migrates it)."""
+    if request.param == "sqlite":
+        yield _migrated_copy(sqlite_template, tmp_path)
+        return
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def fresh_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each backend in turn, for tests of the migrations themselves."""
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path}/gongkai.db"
         return

@@ -1,5 +1,6 @@
 """The aiohttp application: typed app state, the error and body-size handling every route
-shares, and the route modules (public pages and feeds, JSON API, health)."""
+shares, and the route modules (public pages and feeds, the 留言 form and Q&A, the JSON API,
+the staff console, the channel callbacks, health and metrics)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,17 @@ async def _link_checker(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
-    from bot.web import api, health, public
+    from bot.web import (
+        api,
+        console,
+        feedback,
+        health,
+        media,
+        metrics,
+        public,
+        suishenban_callback,
+        wechat_callback,
+    )
 
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
@@ -42,6 +53,12 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     app[LINKS] = None
     app.cleanup_ctx.append(_link_checker)
     public.setup(app)
+    media.setup(app)  # /media/{name}: uploaded images and attachments
     api.setup(app)
     health.setup(app)
+    metrics.setup(app)  # before the callbacks: they time themselves into it
+    feedback.setup(app)
+    wechat_callback.setup(app)
+    suishenban_callback.setup(app)
+    console.setup(app)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from bot.config import ConfigError, load_config, parse_config
 
@@ -15,9 +17,37 @@ def test_shipped_config_file_is_valid_and_documents_every_key() -> None:
     config = load_config(REPO / "config.toml")
     assert config.database.url == "sqlite://data/gongkai.db"
     text = (REPO / "config.toml").read_text(encoding="utf-8")
-    for section in ("app", "database", "web", "dispatcher"):
-        for key in type(getattr(config, section)).model_fields:
-            assert f"\n{key} = " in text, f"[{section}] {key} is not documented in config.toml"
+    sections = _section_texts(text)
+
+    def check(model: BaseModel, path: str) -> None:
+        fields = type(model).model_fields
+        scalars = [k for k in fields if not isinstance(getattr(model, k), BaseModel)]
+        if path and scalars:
+            assert path in sections, f"[{path}] is not documented in config.toml"
+        for key in fields:
+            value = getattr(model, key)
+            where = f"{path}.{key}" if path else key
+            if isinstance(value, BaseModel):
+                check(value, where)
+            elif path:
+                body = sections[path]
+                assert f"\n{key} = " in body, f"[{path}] {key} is not documented in config.toml"
+
+    check(config, "")
+
+
+def _section_texts(text: str) -> dict[str, str]:
+    """The text under each [table] header of a TOML file (commented-out headers count too)."""
+    out: dict[str, str] = {}
+    name = ""
+    for line in text.splitlines():
+        header = re.match(r"^#?\s*\[\[?([\w.]+)\]\]?\s*$", line)
+        if header:
+            name = header.group(1)
+            out.setdefault(name, "")
+            continue
+        out[name] = out.get(name, "") + "\n" + line.lstrip("# ")
+    return out
 
 
 def test_unknown_key_is_named() -> None:

@@ -11,8 +11,8 @@ from bot.models import Comment, Item
 from tests.conftest import make_config
 
 
-async def test_fresh_database_is_refused_until_upgraded(sqlite_url: str) -> None:
-    config = make_config(sqlite_url)
+async def test_fresh_database_is_refused_until_upgraded(fresh_sqlite_url: str) -> None:
+    config = make_config(fresh_sqlite_url)
     with pytest.raises(db.SchemaError, match="gongkai db upgrade"):
         await db.init(config)
     await db.init(config, check_schema=False)
@@ -28,8 +28,8 @@ async def test_fresh_database_is_refused_until_upgraded(sqlite_url: str) -> None
     await db.close()
 
 
-async def test_database_from_a_newer_version_is_refused(sqlite_url: str) -> None:
-    config = make_config(sqlite_url)
+async def test_database_from_a_newer_version_is_refused(fresh_sqlite_url: str) -> None:
+    config = make_config(fresh_sqlite_url)
     await db.init(config, check_schema=False)
     try:
         await db.upgrade()
@@ -57,7 +57,7 @@ async def test_migrations_apply_on_postgresql(pg_url: str) -> None:
         await db.close()
 
 
-async def test_later_migrations_apply_to_a_database_that_holds_data(backend_url: str) -> None:
+async def test_later_migrations_apply_to_a_database_that_holds_data(fresh_backend_url: str) -> None:
     # A column added by a migration must work on tables with rows (SQLite refuses NOT NULL
     # columns without a database-level default once a table has rows).
     from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
@@ -66,7 +66,7 @@ async def test_later_migrations_apply_to_a_database_that_holds_data(backend_url:
     from bot.schemas import ItemCreate
     from tests.conftest import create_staff
 
-    config = make_config(backend_url)
+    config = make_config(fresh_backend_url)
     await db.init(config, check_schema=False)
     try:
         executor = MigrationExecutor(db.connection(), db.tortoise_config_apps())
