@@ -1,11 +1,12 @@
 """Refresh the shared WeChat access token in the background, ahead of expiry, so a delivery
 or a reply seldom has to wait for WeChat's token endpoint.
 
-The token lives in the database store every process reads (bot/channel_state.py); the refresh
-goes through channels.wechat_token.TokenManager with the store's cross-process lock. The
-margin is the channel's own refresh margin plus one job interval: the next tick would come
-too late. WeChat's stable_token hands out the same token until its last five minutes, so a
-fetch earlier than that only learns the remaining lifetime; the tick after issues the new one.
+The token lives in the store every process reads (the database, or Redis when configured:
+bot/channel_set.token_store); the refresh goes through channels.wechat_token.TokenManager with
+the store's cross-process lock. The margin is the channel's own refresh margin plus one job
+interval: the next tick would come too late. WeChat's stable_token hands out the same token
+until its last five minutes, so a fetch earlier than that only learns the remaining lifetime;
+the tick after issues the new one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.channel_set import build_wechat
-from bot.channel_state import DbTokenStore
 from bot.config import Config
 from channels.base import Channel
 from channels.wechat import WechatChannel
@@ -28,11 +28,12 @@ async def refresh_wechat_token(
     w = config.channels.wechat
     if not w.enabled:
         return {"skipped": "wechat disabled"}
-    store = DbTokenStore()
-    before = await store.read(TOKEN_KEY)
     running = channels.get("wechat")
     channel = running if isinstance(running, WechatChannel) else build_wechat(config)
     own = channel is not running
+    # The channel's own store: the database, or Redis when [redis] is configured.
+    store = channel.api.tokens.store
+    before = await store.read(TOKEN_KEY)
     if own:
         await channel.start()
     try:

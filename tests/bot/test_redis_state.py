@@ -24,6 +24,7 @@ from channels.base import TransientError
 from channels.sandbox.wechat import WechatSimulator
 from channels.wechat_api import WechatApi
 from channels.wechat_token import TOKEN_KEY, StoredToken
+from scheduler.token_refresh import refresh_wechat_token
 from tests.channels.test_wechat import WechatEnv, make_env
 from tests.conftest import make_config
 from tests.scale.redis_support import REDIS_URL, redis_prefix
@@ -221,4 +222,16 @@ async def test_wechat_publish_with_redis_keeps_the_token_in_redis_not_the_databa
     stored = await store.read(TOKEN_KEY)
     assert stored is not None and stored.value in wechat_env.sim.tokens
     assert wechat_env.sim.ledger.token_fetches == 1
+    await store.client.aclose()
+
+
+async def test_the_token_refresh_job_keeps_the_token_in_redis_when_configured(
+    wechat_env: WechatEnv,
+) -> None:
+    result = await refresh_wechat_token(wechat_env.config, {}, "job-1")
+    assert result["fetched"] and result["changed"]
+    assert not await ChannelState.filter(key=TOKEN_KEY).exists()
+    store = token_store(wechat_env.config)
+    stored = await store.read(TOKEN_KEY)
+    assert stored is not None and stored.value in wechat_env.sim.tokens
     await store.client.aclose()
