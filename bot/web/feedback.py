@@ -17,7 +17,6 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Config, ConfigError
-from bot.inbox import Inbox, new_query_code
+from bot.inbox import new_query_code
 from bot.models import (
     COMMENT_STATUS_LABELS,
     Comment,
@@ -37,7 +36,7 @@ from bot.models import (
     ReplyStatus,
 )
 from bot.web import form_guard, qa_pages
-from bot.web.app import CONFIG, RENDERER
+from bot.web.app import CONFIG, INBOX, RENDERER
 from bot.web.form_guard import CsrfError, CsrfSigner, SlidingWindow, client_ip
 from bot.web.public import ITEM_ID, publication
 from channels.base import IncomingComment, opaque_author
@@ -71,7 +70,6 @@ class FormGuard:
     secure_cookie: bool
 
 
-INBOX = web.AppKey("feedback.inbox", Inbox)
 GUARD = web.AppKey("feedback.guard", FormGuard)
 
 
@@ -368,22 +366,9 @@ def _guard(config: Config) -> FormGuard:
     )
 
 
-async def _knowledge(app: web.Application) -> AsyncIterator[None]:
-    """Triage of form messages matches them against published items and FAQ: build that
-    knowledge base once at startup (the scheduler's inbox job refreshes it later)."""
-    try:
-        count = await app[INBOX].refresh_knowledge()
-        log.info("feedback: knowledge base built from %d documents", count)
-    except Exception:  # the site still serves; triage runs without suggestions until refreshed
-        log.exception("feedback: building the knowledge base failed")
-    yield
-
-
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
-    app[INBOX] = Inbox(config)
     app[GUARD] = _guard(config)
-    app.cleanup_ctx.append(_knowledge)
     app.router.add_get("/feedback", form_page, name="feedback.form")
     app.router.add_post("/feedback", submit, name="feedback.submit")
     app.router.add_get("/feedback/status", status_page, name="feedback.status")

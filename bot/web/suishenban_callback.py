@@ -14,8 +14,6 @@ platform's retry is taken. Other events are acknowledged and ignored.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,7 +24,7 @@ from aiohttp import web
 
 from bot.config import Config, ConfigError
 from bot.inbox import Inbox
-from bot.web.app import CONFIG
+from bot.web.app import CONFIG, INBOX
 from channels.suishenban import FeedbackInvalid, contract_from, feedback_comment
 from channels.suishenban_contract import Contract, ReplayGuard, SignatureRejected
 
@@ -71,8 +69,6 @@ class SuishenbanCallback:
         except ConfigError as exc:
             problems.append(str(exc))
         state.problem = "; ".join(problems)
-        if not state.problem:
-            state.inbox = Inbox(config)
         return state
 
 
@@ -143,38 +139,21 @@ async def receive(request: web.Request) -> web.Response:
     return web.json_response({f("code"): 0, f("message"): "ok"})
 
 
-async def _knowledge(app: web.Application) -> AsyncIterator[None]:
-    """Triage matches feedback against published items and FAQ: build that knowledge base at
-    start and refresh it on the inbox's interval while the app runs."""
+async def _report(app: web.Application) -> AsyncIterator[None]:
+    """Say once at start why the endpoint answers 503, when it does."""
     state = app[SUISHENBAN_CALLBACK]
-    if state.inbox is None:
-        if state.enabled and state.problem:
-            log.error("suishenban callback cannot work (answers 503): %s", state.problem)
-        yield
-        return
-    inbox = state.inbox
-
-    async def refresh() -> None:
-        while True:
-            try:
-                await inbox.refresh_knowledge()
-            except Exception:  # feedback still flows, without suggestions until next time
-                log.exception("suishenban callback: knowledge base refresh failed")
-            await asyncio.sleep(state.config.inbox.knowledge_refresh_minutes * 60)
-
-    task = asyncio.create_task(refresh())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if state.enabled and state.problem:
+        log.error("suishenban callback cannot work (answers 503): %s", state.problem)
+    yield
 
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
-    app[SUISHENBAN_CALLBACK] = SuishenbanCallback.from_config(config)
+    state = SuishenbanCallback.from_config(config)
+    if state.enabled and not state.problem:
+        state.inbox = app[INBOX]
+    app[SUISHENBAN_CALLBACK] = state
     app.router.add_post(
         config.channels.suishenban.callback_path, receive, name="suishenban_callback"
     )
-    app.cleanup_ctx.append(_knowledge)
+    app.cleanup_ctx.append(_report)

@@ -36,7 +36,7 @@ from wechatpy.replies import TextReply
 from bot import wechat_events as events
 from bot.config import Config, ConfigError, WechatCallbackConfig
 from bot.models import ChannelEvent
-from bot.web.app import CONFIG
+from bot.web.app import CONFIG, INBOX
 from bot.web.metrics import METRICS
 from bot.wechat_events import InboxPort, Received, XmlRejected
 
@@ -202,31 +202,14 @@ class CallbackState:
             except Exception:
                 log.exception("wechat callback: recovery sweep failed")
 
-    async def _refresh_knowledge(self) -> None:
-        minutes = self.config.inbox.knowledge_refresh_minutes
-        while True:
-            await asyncio.sleep(minutes * 60)
-            assert self.inbox is not None
-            try:
-                await self.inbox.refresh_knowledge()
-            except Exception:
-                log.exception("wechat callback: knowledge base refresh failed")
-
     async def start(self) -> None:
-        if self.inbox is None:
-            from bot.inbox import Inbox  # the web app needs it only with WeChat enabled
-
-            self.inbox = Inbox(self.config)
-        try:
-            await self.inbox.refresh_knowledge()
-        except Exception:  # auto-replies wait for the next refresh; messages still flow
-            log.exception("wechat callback: knowledge base not built")
+        assert self.inbox is not None  # setup() gives it the app's inbox
         # What an earlier life of this process (or a full queue) left unhandled goes first;
         # beyond the queue's size the periodic sweep takes it.
         for row in await events.unhandled_messages(None, self.settings.queue_size):
             self.enqueue(row.id)
         loops = [self._work() for _ in range(self.settings.workers)]
-        loops += [self._recover(), self._refresh_knowledge()]
+        loops.append(self._recover())
         self.tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
@@ -259,7 +242,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    app[WECHAT_CALLBACK] = CallbackState.from_config(app[CONFIG])
+    state = CallbackState.from_config(app[CONFIG])
+    state.inbox = app[INBOX]  # the app's one inbox (its knowledge base is refreshed there)
+    app[WECHAT_CALLBACK] = state
     app.router.add_get(PATH, verify_url, name="wechat_verify")
     app.router.add_post(PATH, receive, name="wechat_callback")
     app.cleanup_ctx.append(_background)
