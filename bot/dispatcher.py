@@ -53,6 +53,9 @@ from moderation.findings import FindingData
 
 log = logging.getLogger(__name__)
 D = DeliveryStatus
+# How long a shutdown waits for the channel loops to see it (one may be retrying a failed
+# round after a one-second pause) before cancelling them.
+LOOP_EXIT_SECONDS = 5.0
 
 
 def idempotency_key(d: Delivery) -> str:
@@ -163,11 +166,15 @@ class Dispatcher:
         self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="dispatch:heartbeat"))
         self._loops.append(asyncio.create_task(self._renew_loop(), name="dispatch:leases"))
 
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the first thing a shutdown does); in-flight work goes on."""
+        self._stopping.set()
+        self.wakeup.notify()
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let in-flight deliveries finish within the grace period, then give
         back what is left so another worker takes it at once."""
-        self._stopping.set()
-        self.wakeup.notify()
+        self.stop_claiming()
         tasks = [t for group in self.inflight.values() for t in group]
         if tasks:
             _, pending = await asyncio.wait(
@@ -176,11 +183,26 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.writer.stop()
-        for loop in self._loops:
+        # The channel loops see the stop at their next turn; one may be in the middle of a
+        # claim, and cancelling it there could leave rows claimed with nobody working on them.
+        channel_loops = self._loops[: len(self.channels)]
+        _, stuck = await asyncio.wait(channel_loops, timeout=LOOP_EXIT_SECONDS)
+        for loop in [*stuck, *self._loops[len(self.channels) :]]:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
+        # Tasks a claim started after the first wait (none, unless a loop was stuck).
+        late = [t for group in self.inflight.values() for t in group]
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        await self.writer.stop()  # outcomes of finished attempts are written
+        # Whatever this worker still holds now nobody works on: give it back.
+        try:
+            if given := await self.outbox.release():
+                log.warning("gave back %d deliveries claimed during the shutdown", given)
+        except Exception:  # their leases expire and another worker takes them then
+            log.exception("could not give back the deliveries held at shutdown")
         await self._close()
 
     async def _channel_loop(self, name: str) -> None:
@@ -285,8 +307,10 @@ class Dispatcher:
             log.warning("delivery %s: lease lost to another worker", delivery.id)
         except asyncio.CancelledError:
             if not submitted:  # give it back so another worker takes it at once
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.shield(self.outbox.release(delivery.id))
+                except Exception:  # stop() gives back all that is held once more at the end
+                    log.warning("delivery %s: not given back yet", delivery.id, exc_info=True)
             raise
         except Exception:
             log.exception("delivery %s: unexpected failure", delivery.id)

@@ -244,17 +244,21 @@ class Outbox:
             await audit.record_many(conn, events)
         return set(ids) - owned
 
-    async def release(self, delivery_id: int) -> None:
-        """Give a claimed delivery back untouched (shutdown); the attempt does not count."""
+    async def release(self, delivery_id: int | None = None) -> int:
+        """Give a claimed delivery back untouched (shutdown); the attempt does not count.
+        Without an id, every delivery this worker still holds: the last step of a shutdown,
+        after its tasks have ended. Returns how many were given back."""
         now = datetime.now(UTC)
-        await db.connection().execute_query(
+        which, params = ("", []) if delivery_id is None else ("id = ? AND ", [delivery_id])
+        count, _ = await db.connection().execute_query(
             sql(
                 f"UPDATE {TABLE} SET status = 'pending', lease_owner = '', "
                 "lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?, "
-                "attempts = attempts - 1 WHERE id = ? AND status = 'running' AND lease_owner = ?"
+                f"attempts = attempts - 1 WHERE {which}status = 'running' AND lease_owner = ?"
             ),
-            [now, now, delivery_id, self.owner],
+            [now, now, *params, self.owner],
         )
+        return int(count)
 
     async def count_backlog(self) -> int:
         return await Delivery.filter(

@@ -358,6 +358,43 @@ async def test_shutdown_gives_back_unfinished_work(backend_url: str) -> None:
         assert (await audit.verify()).ok
 
 
+def answer_claims_late(dispatcher: Dispatcher) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make the database answer the dispatcher's claims late: the first event is set when a
+    claim has taken rows, and the claim returns them only once the second is set."""
+    claimed, answer = asyncio.Event(), asyncio.Event()
+    real_claim = dispatcher.outbox.claim
+
+    async def late_claim(channel: str, limit: int) -> list[Delivery]:
+        rows = await real_claim(channel, limit)
+        if rows:
+            claimed.set()
+            await answer.wait()
+        return rows
+
+    dispatcher.outbox.claim = late_claim  # type: ignore[method-assign]
+    return claimed, answer
+
+
+async def test_a_claim_that_a_shutdown_meets_half_way_is_given_back(backend_url: str) -> None:
+    # The database answers a claim only after the shutdown began (a slow query under load):
+    # what it claimed must not stay held by a worker that is leaving.
+    async for env in make_env(backend_url):
+        dispatcher = env.dispatcher()
+        claimed, answer = answer_claims_late(dispatcher)
+        await dispatcher.start()
+        item = await env.approved()
+        dispatcher.wakeup.notify()
+        await asyncio.wait_for(claimed.wait(), 10)
+        stopping = asyncio.create_task(dispatcher.stop(grace=0.2))
+        await asyncio.sleep(0.3)  # the grace period is over; the claim has not answered
+        answer.set()
+        await stopping
+        held = {(d.status, d.lease_owner, d.attempts) for d in (await deliveries(item)).values()}
+        assert held == {("pending", "", 0)}
+        assert env.ledger.received == []
+        assert (await audit.verify()).ok
+
+
 async def test_lease_of_a_long_delivery_is_renewed_so_no_one_takes_it_over(
     backend_url: str,
 ) -> None:
