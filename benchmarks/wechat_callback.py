@@ -25,10 +25,8 @@ import asyncio
 import base64
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -42,6 +40,8 @@ from wechatpy.utils import WeChatSigner
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from dispatch import database  # noqa: E402  (benchmarks/dispatch.py, next to this file)
 
 TOKEN = "bench-token"
 AES_KEY = base64.b64encode(b"bench-aes-key-0123456789abcdefgh").decode().rstrip("=")
@@ -70,26 +70,45 @@ QUESTIONS = [
 ]
 
 
-def config_data(db_path: Path) -> dict[str, Any]:
+def config_data(db_url: str) -> dict[str, Any]:
     wechat = {"enabled": True, "app_id": APP_ID, "message_mode": "safe"}
     return {
-        "database": {"url": f"sqlite://{db_path}"},
+        "database": {"url": db_url},
         "channels": {"wechat": wechat, "webhook": {"enabled": False}},
         "review": {"check_links": False},
     }
 
 
 # -- the servers (child processes) ---------------------------------------------------------
-async def serve_bot(port: int, db_path: Path) -> None:
+async def serve_bot(port: int, db_url: str, role: str) -> None:
+    """The web app as `gongkai run --role <role>` builds it: with role all it also hands the
+    messages to the inbox itself; with role web a worker process does (serve_relay)."""
     from bot import db
     from bot.config import parse_config
     from bot.web.app import create_app
 
-    config = parse_config(config_data(db_path), "bench", environ=ENV)
+    config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config)
-    runner = web.AppRunner(create_app(config), access_log=None)
+    runner = web.AppRunner(create_app(config, relay_messages=role == "all"), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+async def serve_relay(db_url: str) -> None:
+    """What a `--role worker` process runs for the callback (scheduler/worker.py): its own
+    inbox and knowledge base, and the relay polling the stored messages."""
+    from bot import db
+    from bot.config import parse_config
+    from bot.inbox import Inbox
+    from bot.wechat_relay import MessageRelay
+
+    config = parse_config(config_data(db_url), "bench", environ=ENV)
+    await db.init(config)
+    inbox = Inbox(config)
+    await inbox.refresh_knowledge()
+    relay = MessageRelay(config, inbox, config.author_key(), beside_callback=False)
+    await relay.start()
     await asyncio.Event().wait()
 
 
@@ -113,9 +132,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(kind: str, port: int, db_path: Path) -> subprocess.Popen[bytes]:
-    args = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--db", str(db_path)]
-    return subprocess.Popen(args, cwd=ROOT)
+def start_server(kind: str, port: int, db_url: str, role: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--db-url", db_url]
+    return subprocess.Popen([*args, "--role", role], cwd=ROOT)
 
 
 async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
@@ -129,12 +148,12 @@ async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
-async def prepare_db(db_path: Path) -> None:
+async def prepare_db(db_url: str) -> None:
     from bot import db
     from bot.config import parse_config
     from bot.models import Faq
 
-    config = parse_config(config_data(db_path), "bench", environ=ENV)
+    config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config, check_schema=False)
     await db.upgrade()
     for question, answer in FAQ:
@@ -243,22 +262,53 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
-def stored(db_path: Path) -> tuple[int, int, int]:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        events = conn.execute("SELECT count(*) FROM gk_channel_event").fetchone()[0]
-        unhandled = conn.execute(
-            "SELECT count(*) FROM gk_channel_event WHERE handled_at IS NULL"
-        ).fetchone()[0]
-        comments = conn.execute("SELECT count(*) FROM gk_comment").fetchone()[0]
-    return int(events), int(unhandled), int(comments)
+async def stored() -> tuple[int, int, int]:
+    from bot.models import ChannelEvent, Comment
+
+    return (
+        await ChannelEvent.all().count(),
+        await ChannelEvent.filter(handled_at=None).count(),
+        await Comment.all().count(),
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="gk-wechat-bench-"))
-    db_path = folder / "gongkai.db"
-    await prepare_db(db_path)
+    async with database(args.database, args.pg_url) as db_url:
+        await prepare_db(db_url)
+        await load(args, db_url)
+
+
+async def drain(db_url: str, sent: int, patience: float) -> None:
+    """Wait until every message sent to the bot is stored once and in the inbox."""
+    from bot import db
+    from bot.config import parse_config
+
+    await db.init(parse_config(config_data(db_url), "bench", environ=ENV))
+    try:
+        waited = time.perf_counter()
+        while True:
+            events, unhandled, comments = await stored()
+            if (unhandled == 0 and comments >= sent) or time.perf_counter() - waited > patience:
+                break
+            await asyncio.sleep(0.2)
+        print(
+            f"bot stored {events} messages for {sent} sent; {comments} in the inbox, "
+            f"{unhandled} still unhandled, {time.perf_counter() - waited:.1f} s after the load"
+        )
+    finally:
+        await db.close()
+
+
+async def load(args: argparse.Namespace, db_url: str) -> None:
+    """Both servers under the same load, then the wait for the inbox to catch up."""
     bot_port, bare_port = free_port(), free_port()
-    procs = [start_server("bot", bot_port, db_path), start_server("bare", bare_port, db_path)]
+    procs = [
+        start_server("bot", bot_port, db_url, args.role),
+        start_server("bare", bare_port, db_url, args.role),
+    ]
+    if args.role == "web":
+        procs.append(start_server("relay", 0, db_url, args.role))
+    print(f"bot as --role {args.role}" + (" with a worker process" if args.role == "web" else ""))
     bot_url = f"http://127.0.0.1:{bot_port}{PATH}"
     bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
     messages = Messages()
@@ -297,18 +347,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
                     f"max {max(lat) * 1000:.1f} ms ({res.failed} failed)"
                 )
-        waited = time.perf_counter()
-        while True:
-            events, unhandled, comments = stored(db_path)
-            if unhandled == 0 and comments >= sent_to_bot:
-                break
-            if time.perf_counter() - waited > args.drain_timeout:
-                break
-            await asyncio.sleep(0.2)
-        print(
-            f"bot stored {events} messages for {sent_to_bot} sent; {comments} in the inbox, "
-            f"{unhandled} still unhandled, {time.perf_counter() - waited:.1f} s after the load"
-        )
+        await drain(db_url, sent_to_bot, args.drain_timeout)
     finally:
         for proc in procs:
             proc.terminate()
@@ -318,9 +357,18 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", choices=["bot", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["bot", "bare", "relay"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role",
+        choices=["web", "all"],
+        default="web",
+        help="web: the callback in a --role web process, the inbox step in a worker process; "
+        "all: both in one process",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--db-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10, help="open-loop run length")
     parser.add_argument("--rounds", type=int, default=3, help="throughput slices per server")
@@ -330,7 +378,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve == "bot":
         os.chdir(ROOT)
-        asyncio.run(serve_bot(args.port, args.db))
+        asyncio.run(serve_bot(args.port, args.db_url, args.role))
+    elif args.serve == "relay":
+        os.chdir(ROOT)
+        asyncio.run(serve_relay(args.db_url))
     elif args.serve == "bare":
         asyncio.run(serve_bare(args.port))
     else:

@@ -79,13 +79,19 @@ async def serve(
             await dispatcher.start()
             log.info("dispatcher %s started on channels %s", dispatcher.owner, list(channels))
             # After the dispatcher: it starts the channels the reply sender uses.
-            inbox_worker = InboxWorker(config, channels, owner=dispatcher.owner)
+            inbox_worker = InboxWorker(
+                config,
+                channels,
+                owner=dispatcher.owner,
+                # With --role all the web app's callback relays its own messages.
+                relay_wechat=role == "worker",
+            )
             await inbox_worker.start()
         if role in ("web", "all"):
             from bot.web.app import create_app
             from bot.web.metrics import use_metrics
 
-            app = create_app(config, wakeup)
+            app = create_app(config, wakeup, relay_messages=role == "all")
             use_metrics(app, metrics)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -103,6 +109,8 @@ async def serve(
         side = asyncio.create_task(companion()) if companion is not None else None
         await stop.wait()
         log.info("stopping")
+        if dispatcher is not None:  # no new work from here on; the grace is for what runs
+            dispatcher.stop_claiming()
         if side is not None:
             side.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

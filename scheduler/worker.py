@@ -1,5 +1,6 @@
-"""The inbox side of a worker process: the reply sender and the scheduler with the periodic
-jobs (scheduler/jobs.py), started and stopped together by bot/runner.py (worker role)."""
+"""The inbox side of a worker process: the reply sender, the scheduler with the periodic jobs
+(scheduler/jobs.py) and, when the web processes run `--role web`, the relay that hands the
+WeChat messages they stored to the inbox; started and stopped together by bot/runner.py."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import socket
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.inbox import Inbox
 from bot.replies import ReplySender
+from bot.wechat_relay import MessageRelay
 from channels.base import Channel
 from scheduler.alerts import Alerter
 from scheduler.jobs import JobContext, build_scheduler, job_specs
@@ -21,8 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class InboxWorker:
-    def __init__(self, config: Config, channels: dict[str, Channel], owner: str | None = None):
+    def __init__(
+        self,
+        config: Config,
+        channels: dict[str, Channel],
+        owner: str | None = None,
+        relay_wechat: bool = False,
+    ):
         self.config = config
+        self.relay_wechat = relay_wechat and config.channels.wechat.enabled
+        self.relay: MessageRelay | None = None
         self.channels = channels
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.inbox = Inbox(config)
@@ -46,9 +56,20 @@ class InboxWorker:
         self._scheduler = build_scheduler(ctx, job_specs(self.config))
         self._scheduler.start()
         self.replies.start()
+        if self.relay_wechat:
+            try:
+                key = self.config.author_key()
+            except ConfigError as exc:  # the web process's callback answers 503 for it too
+                log.error("wechat messages not relayed to the inbox: %s", exc)
+            else:
+                self.relay = MessageRelay(self.config, self.inbox, key, beside_callback=False)
+                await self.relay.start()
         log.info("inbox worker %s started (knowledge base: %d documents)", self.owner, documents)
 
     async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None

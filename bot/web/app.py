@@ -65,7 +65,11 @@ async def _knowledge(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
+def create_app(
+    config: Config, wakeup: Wakeup | None = None, relay_messages: bool = True
+) -> web.Application:
+    """The web app. relay_messages: this process hands the WeChat messages its callback
+    stores to the inbox (--role all); false for --role web, whose workers do it."""
     from bot.web import (
         api,
         console,
@@ -92,7 +96,7 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     health.setup(app)
     metrics.setup(app)  # before the callbacks: they time themselves into it
     feedback.setup(app)
-    wechat_callback.setup(app)
+    wechat_callback.setup(app, relay_here=relay_messages)
     suishenban_callback.setup(app)
     console.setup(app)
     return app

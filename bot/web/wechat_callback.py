@@ -6,26 +6,22 @@ to a small limit (413 beyond it), the signature and timestamp are checked (403),
 with no DTD or entity ever processed (400), one ChannelEvent row is inserted (WeChat's retries
 hit its unique key and are stored once), and the answer is "success" — or, for a text message
 the knowledge base answers confidently, the passive auto-reply (encrypted in safe mode). The
-inbox and triage run afterwards in worker tasks fed by a bounded in-memory queue.
+inbox and triage run afterwards (bot/wechat_relay.py): in this process with `--role all`, in
+the worker processes with `--role web`.
 
-Nothing is lost: the row is committed before WeChat gets its answer. When the queue is full the
-request still stores the row and answers "success" (never making WeChat wait, never asking it to
-retry); a recovery sweep hands any message row still unhandled after `recover_after_seconds` to
-the inbox, and every start takes all unhandled rows first, so a crash after the answer loses
-nothing either.
+Nothing is lost: the row is committed before WeChat gets its answer, and stays unhandled until
+the inbox has its comment, whatever happens to a process after the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -35,10 +31,10 @@ from wechatpy.replies import TextReply
 
 from bot import wechat_events as events
 from bot.config import Config, ConfigError, WechatCallbackConfig
-from bot.models import ChannelEvent
 from bot.web.app import CONFIG, INBOX
 from bot.web.metrics import METRICS
 from bot.wechat_events import InboxPort, Received, XmlRejected
+from bot.wechat_relay import MessageRelay
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +54,23 @@ class CallbackState:
     token: str = ""
     crypto: WeChatCrypto | None = None
     author_key: bytes = b""
+    # Whether this process hands the stored messages to the inbox itself (not --role web)
+    relay_here: bool = True
     # The inbox the messages go to; tests may set a wrapper before the app starts.
     inbox: InboxPort | None = None
-    queue: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # Rows a task of this process is handling now (the queue and the sweep may meet)
-    inflight: set[int] = field(default_factory=set)
+    relay: MessageRelay | None = None  # made at start when relay_here
     writer: events.EventWriter = field(default_factory=events.EventWriter)
     # Callback requests in progress; quiet is set when there are none
     active: int = 0
     quiet: asyncio.Event = field(default_factory=asyncio.Event)
-    overflowing: bool = False  # the queue was full at the last message (warned once)
 
     def __post_init__(self) -> None:
         self.quiet.set()
 
     @classmethod
-    def from_config(cls, config: Config) -> CallbackState:
+    def from_config(cls, config: Config, relay_here: bool = True) -> CallbackState:
         wechat = config.channels.wechat
-        state = cls(config, wechat.enabled, queue=asyncio.Queue(wechat.callback.queue_size))
+        state = cls(config, wechat.enabled, relay_here=relay_here)
         if not state.enabled:
             return state
         problems = []
@@ -108,24 +102,6 @@ class CallbackState:
     def settings(self) -> WechatCallbackConfig:
         return self.config.channels.wechat.callback
 
-    def enqueue(self, event_id: int) -> None:
-        try:
-            self.queue.put_nowait(event_id)
-            self.overflowing = False
-        except asyncio.QueueFull:
-            # The row is stored: the recovery sweep takes it; WeChat is not asked to retry.
-            if not self.overflowing:
-                log.warning("wechat callback queue full: messages left for the recovery sweep")
-            self.overflowing = True
-
-    async def yield_to_requests(self) -> None:
-        """Wait until no callback request is in progress, at most defer_max_seconds: WeChat's
-        5-second answer comes first, and in a burst the messages that queue up meanwhile go to
-        the inbox together, far cheaper than one by one. Under sustained overload the inbox
-        still gets a batch every defer_max_seconds (and the sweep takes what overflows)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.quiet.wait(), self.settings.defer_max_seconds)
-
     def request_started(self) -> None:
         self.active += 1
         self.quiet.clear()
@@ -135,93 +111,16 @@ class CallbackState:
         if not self.active:
             self.quiet.set()
 
-    async def wait_idle(self) -> None:
-        """Until every queued message has been through the background step."""
-        await self.queue.join()
-
-    # -- background ---------------------------------------------------------------------
-    async def handle(self, event_ids: list[int]) -> None:
-        """The background step for these rows (those not handled yet), in one batch; if the
-        batch fails, one by one, so one bad message does not hold back the others."""
-        ids = [i for i in event_ids if i not in self.inflight]
-        self.inflight.update(ids)
-        try:
-            # Unhandled only: a sweep (here or in another process) may have got there first.
-            rows = await ChannelEvent.filter(id__in=ids, handled_at=None).order_by("id")
-            assert self.inbox is not None
-            try:
-                await events.process_messages(rows, self.inbox, self.author_key)
-            except Exception:
-                if len(rows) == 1:
-                    raise
-                for row in rows:
-                    try:
-                        await events.process_messages([row], self.inbox, self.author_key)
-                    except Exception:
-                        # Left unhandled in the database: the next sweep tries it again.
-                        log.exception("wechat callback: event %s not handed to the inbox", row.id)
-        finally:
-            self.inflight.difference_update(ids)
-
-    async def _work(self) -> None:
-        batch = self.settings.batch_size
-        while True:
-            ids = [await self.queue.get()]
-            await self.yield_to_requests()
-            while len(ids) < batch and not self.queue.empty():
-                ids.append(self.queue.get_nowait())
-            try:
-                await self.handle(ids)
-            except Exception:
-                log.exception("wechat callback: events %s not handed to the inbox", ids)
-            finally:
-                for _ in ids:
-                    self.queue.task_done()
-
-    async def sweep(self, older_than: datetime | None) -> int:
-        """Hand unhandled message rows (stored at or before older_than; all when None) to
-        the inbox now, oldest first; returns how many rows it took. A row that fails stays
-        unhandled for the next sweep."""
-        after, seen = 0, 0
-        while rows := await events.unhandled_messages(older_than, self.settings.batch_size, after):
-            await self.yield_to_requests()
-            try:
-                await self.handle([row.id for row in rows])
-            except Exception:
-                log.exception("wechat callback: recovery sweep failed at event %s", rows[0].id)
-            seen += len(rows)
-            after = rows[-1].id
-        return seen
-
-    async def _recover(self) -> None:
-        cfg = self.settings
-        while True:
-            await asyncio.sleep(cfg.recover_interval_seconds)
-            try:
-                await self.sweep(datetime.now(UTC) - timedelta(seconds=cfg.recover_after_seconds))
-            except Exception:
-                log.exception("wechat callback: recovery sweep failed")
-
     async def start(self) -> None:
+        if not self.relay_here:
+            return  # --role web: the workers' relays take the stored rows
         assert self.inbox is not None  # setup() gives it the app's inbox
-        # What an earlier life of this process (or a full queue) left unhandled goes first;
-        # beyond the queue's size the periodic sweep takes it.
-        for row in await events.unhandled_messages(None, self.settings.queue_size):
-            self.enqueue(row.id)
-        loops = [self._work() for _ in range(self.settings.workers)]
-        loops.append(self._recover())
-        self.tasks = [asyncio.create_task(loop) for loop in loops]
+        self.relay = MessageRelay(self.config, self.inbox, self.author_key, quiet=self.quiet)
+        await self.relay.start()
 
     async def stop(self) -> None:
-        # A short grace for queued messages; whatever is left stays unhandled in the
-        # database and the next start takes it.
-        grace = self.config.dispatcher.shutdown_grace_seconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), grace)
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.tasks = []
+        if self.relay is not None:
+            await self.relay.stop()
 
 
 WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
@@ -241,8 +140,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         await state.stop()
 
 
-def setup(app: web.Application) -> None:
-    state = CallbackState.from_config(app[CONFIG])
+def setup(app: web.Application, relay_here: bool = True) -> None:
+    state = CallbackState.from_config(app[CONFIG], relay_here)
     state.inbox = app[INBOX]  # the app's one inbox (its knowledge base is refreshed there)
     app[WECHAT_CALLBACK] = state
     app.router.add_get(PATH, verify_url, name="wechat_verify")
@@ -409,8 +308,8 @@ async def _receive(state: CallbackState, request: web.Request) -> web.Response:
     answer = auto_reply_text(state, received) if received.is_message else ""
     stored = await state.writer.store(received, answer)
     if stored.created:
-        if received.needs_background:
-            state.enqueue(stored.id)
+        if received.needs_background and state.relay is not None:
+            state.relay.enqueue(stored.id)
         if received.kind not in events.KNOWN_KINDS:
             log.info("wechat callback: stored unknown event %s (%s)", received.kind, received.key)
     else:

@@ -36,6 +36,7 @@ from bot.wechat_events import (
     parse_xml,
     store,
 )
+from bot.wechat_relay import MessageRelay
 from channels.base import IncomingComment, opaque_author
 
 TOKEN = "gongkai-test-token"
@@ -178,12 +179,13 @@ def start(db_url: str) -> Start:
         mode: str = "safe",
         inbox: Callable[[Config], Inbox] | None = None,
         enabled: bool = True,
+        relay_messages: bool = True,
         **callback: Any,
     ) -> AsyncIterator[tuple[WeChat, CallbackState]]:
         config = wechat_config(db_url, mode, enabled, **callback)
         await db.init(config)
         try:
-            app = create_app(config)
+            app = create_app(config, relay_messages=relay_messages)
             state = app[WECHAT_CALLBACK]
             if inbox is not None:
                 state.inbox = inbox(config)
@@ -193,6 +195,12 @@ def start(db_url: str) -> Start:
             await db.close()
 
     return _start
+
+
+def relay(state: CallbackState) -> MessageRelay:
+    """The relay beside the callback (the app is built as for --role all)."""
+    assert state.relay is not None
+    return state.relay
 
 
 async def comment_for(msg_id: int) -> Comment:
@@ -206,7 +214,7 @@ async def test_a_text_message_is_acknowledged_and_reaches_the_inbox(
     async with start(mode) as (wechat, state):
         resp = await wechat.post(message("社保卡怎么补办？", 1001))
         assert resp.status == 200 and await resp.text() == "success"
-        await state.wait_idle()
+        await relay(state).wait_idle()
         comment = await comment_for(1001)
         assert comment.original_text == "社保卡怎么补办？" and comment.kind == "message"
         assert comment.author_ref == opaque_author(AUTHOR_KEY.encode(), "wechat", OPENID)
@@ -222,7 +230,7 @@ async def test_image_and_voice_messages_become_comments_with_their_labels(start:
         voice = "<MediaId>m2</MediaId><Format>amr</Format><Recognition>营业执照</Recognition>"
         assert (await wechat.post(message("", 2001, "image", image))).status == 200
         assert (await wechat.post(message("", 2002, "voice", voice))).status == 200
-        await state.wait_idle()
+        await relay(state).wait_idle()
         assert (await comment_for(2001)).original_text == "[图片] http://mmbiz.qpic.cn/a.jpg"
         assert (await comment_for(2002)).original_text == "[语音] 营业执照"
 
@@ -256,7 +264,7 @@ async def test_the_same_msgid_twice_is_stored_once(start: Start, mode: str) -> N
         for _ in range(2):  # WeChat's retry: same MsgId, new signature
             resp = await wechat.post(message("重复的留言", 4001))
             assert await resp.text() == "success"
-        await state.wait_idle()
+        await relay(state).wait_idle()
         assert await ChannelEvent.filter(key="msg:4001").count() == 1
         assert await Comment.filter(remote_id="msg:4001").count() == 1
 
@@ -391,7 +399,7 @@ async def test_a_message_matching_a_faq_gets_an_immediate_auto_reply(
         assert again.content == reply.content  # WeChat's retry gets the same answer
         other = await wechat.post(message("今天天气很好", 6002))
         assert await other.text() == "success"
-        await state.wait_idle()
+        await relay(state).wait_idle()
         comment = await comment_for(6001)
         notes = await CommentNote.filter(comment_id=comment.id).values_list("text", flat=True)
         assert notes == [f"自动回复：{reply.content}"]
@@ -412,7 +420,7 @@ async def test_a_held_inbox_never_delays_the_answer(start: Start) -> None:
         assert await ChannelEvent.filter(kind="message", handled_at=None).count() == 3
         assert await Comment.all().count() == 0
         inbox.release.set()
-        await state.wait_idle()
+        await relay(state).wait_idle()
         assert await Comment.filter(remote_id__in=["msg:7001", "msg:7002", "msg:7003"]).count() == 3
 
 
@@ -426,9 +434,9 @@ async def test_a_full_queue_still_stores_and_the_sweep_delivers(start: Start) ->
         resp = await wechat.post(message("三", 8003))  # queue full: stored, acknowledged
         assert await resp.text() == "success"
         inbox.release.set()
-        await state.wait_idle()
+        await relay(state).wait_idle()
         assert not await Comment.filter(remote_id="msg:8003").exists()
-        assert await state.sweep(older_than=None) == 1
+        assert await relay(state).sweep(older_than=None) == 1
         assert (await comment_for(8003)).original_text == "三"
 
 
@@ -440,15 +448,42 @@ async def test_rows_stored_before_a_crash_reach_the_inbox_on_the_next_start(
     await store(classify(parse_xml(message("崩溃前收到的留言", 9001))))
     await db.close()
     async with start("plain") as (_, state):
-        await state.wait_idle()
+        await relay(state).wait_idle()
         assert (await comment_for(9001)).original_text == "崩溃前收到的留言"
         assert await ChannelEvent.filter(handled_at=None).count() == 0
+
+
+async def test_with_role_web_the_callback_only_stores_and_a_worker_relays_to_the_inbox(
+    start: Start,
+) -> None:
+    async with start("safe", relay_messages=False, worker_poll_seconds=0.05) as (wechat, state):
+        resp = await wechat.post(message("社保卡怎么补办？", 9301))
+        assert resp.status == 200 and await resp.text() == "success"
+        assert state.relay is None  # no triage in a --role web process
+        assert await ChannelEvent.filter(key="msg:9301", handled_at=None).exists()
+        assert not await Comment.filter(remote_id="msg:9301").exists()
+        # What a --role worker process runs (scheduler/worker.py): the row stored before it
+        # started is taken at start, the one stored after by its next poll.
+        worker = MessageRelay(
+            state.config, Inbox(state.config), AUTHOR_KEY.encode(), beside_callback=False
+        )
+        await worker.start()
+        try:
+            await wechat.post(message("第二条留言", 9302))
+            for _ in range(500):  # up to 10 s
+                if await Comment.filter(remote_id__in=["msg:9301", "msg:9302"]).count() == 2:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await worker.stop()
+        assert (await comment_for(9302)).original_text == "第二条留言"
+        assert await ChannelEvent.filter(kind="message", handled_at=None).count() == 0
 
 
 async def test_the_endpoint_is_absent_when_wechat_is_disabled(start: Start) -> None:
     async with start("plain", enabled=False) as (wechat, state):
         assert (await wechat.post(message("无人接收", 9101))).status == 404
-        assert state.tasks == []
+        assert state.relay is None
 
 
 async def test_the_writer_stores_each_key_once_on_each_backend(backend_url: str) -> None:
@@ -479,7 +514,7 @@ async def test_the_writer_stores_each_key_once_on_each_backend(backend_url: str)
 async def test_each_callback_answer_is_timed_into_the_metrics(start: Start) -> None:
     async with start("safe") as (wechat, state):
         assert (await wechat.post(message("营业执照怎么办理？", 3001))).status == 200
-        await state.wait_idle()
+        await relay(state).wait_idle()
         text = await (await wechat.client.get("/metrics")).text()
         count = next(
             line

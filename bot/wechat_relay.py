@@ -1,0 +1,168 @@
+"""Hand the followers' messages the WeChat callback stored to the inbox (triage runs there).
+
+The callback request only stores the ChannelEvent row and answers; a MessageRelay takes the
+rows on to the inbox, in one of two ways:
+
+- beside the callback, in the same process (`gongkai run --role all`, the default): the
+  request puts the row's id on a bounded in-memory queue and the relay's tasks take it within
+  moments, waiting for a pause in the callback requests first (answering WeChat comes first);
+  a recovery sweep takes the rows the queue could not (full, or a crash);
+- in a worker process (`--role worker`, when the web processes run `--role web`): the relay
+  sweeps every unhandled row every `worker_poll_seconds`. The web process then does no triage
+  at all, so its answers to WeChat stay cheap however busy the inbox is.
+
+Nothing is lost either way: a row is unhandled until the inbox has the comment, and every start
+takes what is unhandled. Two relays meeting on one row is harmless (the inbox deduplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Config, WechatCallbackConfig
+from bot.models import ChannelEvent
+from bot.wechat_events import InboxPort, process_messages, unhandled_messages
+
+log = logging.getLogger(__name__)
+
+
+class MessageRelay:
+    def __init__(
+        self,
+        config: Config,
+        inbox: InboxPort,
+        author_key: bytes,
+        beside_callback: bool = True,
+        quiet: asyncio.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.inbox = inbox
+        self.author_key = author_key
+        self.beside_callback = beside_callback
+        # Set while no callback request is in progress in this process (None: never waits)
+        self.quiet = quiet
+        self.queue: asyncio.Queue[int] = asyncio.Queue(self.settings.queue_size)
+        self.tasks: list[asyncio.Task[None]] = []
+        # Rows a task of this process is handling now (the queue and the sweep may meet)
+        self.inflight: set[int] = set()
+        self.overflowing = False  # the queue was full at the last message (warned once)
+
+    @property
+    def settings(self) -> WechatCallbackConfig:
+        return self.config.channels.wechat.callback
+
+    def enqueue(self, event_id: int) -> None:
+        """A row the callback just stored (beside the callback only)."""
+        try:
+            self.queue.put_nowait(event_id)
+            self.overflowing = False
+        except asyncio.QueueFull:
+            # The row is stored: the recovery sweep takes it; WeChat is not asked to retry.
+            if not self.overflowing:
+                log.warning("wechat callback queue full: messages left for the recovery sweep")
+            self.overflowing = True
+
+    async def yield_to_requests(self) -> None:
+        """Wait until no callback request is in progress, at most defer_max_seconds: WeChat's
+        5-second answer comes first, and in a burst the messages that queue up meanwhile go to
+        the inbox together, far cheaper than one by one. Under sustained overload the inbox
+        still gets a batch every defer_max_seconds (and the sweep takes what overflows)."""
+        if self.quiet is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.quiet.wait(), self.settings.defer_max_seconds)
+
+    async def wait_idle(self) -> None:
+        """Until every queued message has been through the background step."""
+        await self.queue.join()
+
+    async def handle(self, event_ids: list[int]) -> None:
+        """The background step for these rows (those not handled yet), in one batch; if the
+        batch fails, one by one, so one bad message does not hold back the others."""
+        ids = [i for i in event_ids if i not in self.inflight]
+        self.inflight.update(ids)
+        try:
+            # Unhandled only: a sweep (here or in another process) may have got there first.
+            rows = await ChannelEvent.filter(id__in=ids, handled_at=None).order_by("id")
+            try:
+                await process_messages(rows, self.inbox, self.author_key)
+            except Exception:
+                if len(rows) == 1:
+                    raise
+                for row in rows:
+                    try:
+                        await process_messages([row], self.inbox, self.author_key)
+                    except Exception:
+                        # Left unhandled in the database: the next sweep tries it again.
+                        log.exception("wechat callback: event %s not handed to the inbox", row.id)
+        finally:
+            self.inflight.difference_update(ids)
+
+    async def sweep(self, older_than: datetime | None) -> int:
+        """Hand unhandled message rows (stored at or before older_than; all when None) to
+        the inbox now, oldest first; returns how many rows it took. A row that fails stays
+        unhandled for the next sweep."""
+        after, seen = 0, 0
+        while rows := await unhandled_messages(older_than, self.settings.batch_size, after):
+            await self.yield_to_requests()
+            try:
+                await self.handle([row.id for row in rows])
+            except Exception:
+                log.exception("wechat callback: recovery sweep failed at event %s", rows[0].id)
+            seen += len(rows)
+            after = rows[-1].id
+        return seen
+
+    async def _work(self) -> None:
+        batch = self.settings.batch_size
+        while True:
+            ids = [await self.queue.get()]
+            await self.yield_to_requests()
+            while len(ids) < batch and not self.queue.empty():
+                ids.append(self.queue.get_nowait())
+            try:
+                await self.handle(ids)
+            except Exception:
+                log.exception("wechat callback: events %s not handed to the inbox", ids)
+            finally:
+                for _ in ids:
+                    self.queue.task_done()
+
+    async def _recover(self) -> None:
+        cfg = self.settings
+        interval = cfg.recover_interval_seconds if self.beside_callback else cfg.worker_poll_seconds
+        while True:
+            await asyncio.sleep(interval)
+            # Beside the callback the queue takes the fresh rows; a worker takes them all.
+            older_than = (
+                datetime.now(UTC) - timedelta(seconds=cfg.recover_after_seconds)
+                if self.beside_callback
+                else None
+            )
+            try:
+                await self.sweep(older_than)
+            except Exception:
+                log.exception("wechat callback: recovery sweep failed")
+
+    async def start(self) -> None:
+        # What an earlier life of this process (or a full queue) left unhandled goes first;
+        # beyond the queue's size the periodic sweep takes it.
+        for row in await unhandled_messages(None, self.settings.queue_size):
+            self.enqueue(row.id)
+        loops = [self._work() for _ in range(self.settings.workers)]
+        loops.append(self._recover())
+        self.tasks = [asyncio.create_task(loop) for loop in loops]
+
+    async def stop(self) -> None:
+        # A short grace for queued messages; whatever is left stays unhandled in the
+        # database and the next start takes it.
+        grace = self.config.dispatcher.shutdown_grace_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), grace)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
