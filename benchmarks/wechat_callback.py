@@ -70,8 +70,10 @@ QUESTIONS = [
 ]
 
 
-def config_data(db_url: str) -> dict[str, Any]:
-    wechat = {"enabled": True, "app_id": APP_ID, "message_mode": "safe"}
+def config_data(db_url: str, role: str = "all") -> dict[str, Any]:
+    # --role web: the web process only stores and answers, a worker relays (relay_in_workers)
+    callback = {"relay_in_workers": role == "web"}
+    wechat = {"enabled": True, "app_id": APP_ID, "message_mode": "safe", "callback": callback}
     return {
         "database": {"url": db_url},
         "channels": {"wechat": wechat, "webhook": {"enabled": False}},
@@ -81,15 +83,15 @@ def config_data(db_url: str) -> dict[str, Any]:
 
 # -- the servers (child processes) ---------------------------------------------------------
 async def serve_bot(port: int, db_url: str, role: str) -> None:
-    """The web app as `gongkai run --role <role>` builds it: with role all it also hands the
-    messages to the inbox itself; with role web a worker process does (serve_relay)."""
+    """The web app as `gongkai run` builds it: with role all it also hands the messages to the
+    inbox itself; with role web (relay_in_workers) a worker process does (serve_relay)."""
     from bot import db
     from bot.config import parse_config
     from bot.web.app import create_app
 
-    config = parse_config(config_data(db_url), "bench", environ=ENV)
+    config = parse_config(config_data(db_url, role), "bench", environ=ENV)
     await db.init(config)
-    runner = web.AppRunner(create_app(config, relay_messages=role == "all"), access_log=None)
+    runner = web.AppRunner(create_app(config), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await asyncio.Event().wait()
@@ -107,7 +109,7 @@ async def serve_relay(db_url: str) -> None:
     await db.init(config)
     inbox = Inbox(config)
     await inbox.refresh_knowledge()
-    relay = MessageRelay(config, inbox, config.author_key(), beside_callback=False)
+    relay = MessageRelay(config, inbox, config.author_key(), beside_callback=False, owner="bench")
     await relay.start()
     await asyncio.Event().wait()
 

@@ -26,25 +26,7 @@ class DbTokenStore:
         return StoredToken(str(row.value["access_token"]), row.expires_at)
 
     async def try_lock(self, key: str, owner: str, seconds: float) -> bool:
-        now = datetime.now(UTC)
-        try:
-            await ChannelState.create(key=key, value={})
-        except IntegrityError:
-            pass  # the row exists: the compare-and-set below decides
-        # One UPDATE decides between racing processes: the lock is free, expired, or ours.
-        count = (
-            await ChannelState.filter(key=key)
-            .filter(Q(lock_owner="") | Q(lock_until__isnull=True) | Q(lock_until__lt=now))
-            .update(
-                lock_owner=owner,
-                lock_until=now + timedelta(seconds=seconds),
-                version=F("version") + 1,
-                updated_at=now,
-            )
-        )
-        if count == 1:
-            return True
-        return await ChannelState.filter(key=key, lock_owner=owner, lock_until__gte=now).exists()
+        return await hold_lease(key, owner, seconds)
 
     async def write(self, key: str, token: StoredToken, owner: str) -> None:
         # Written even when our lock has run out: a stable token stays valid, and the newest
@@ -62,6 +44,42 @@ class DbTokenStore:
         await ChannelState.filter(key=key, lock_owner=owner).update(
             lock_owner="", lock_until=None, updated_at=datetime.now(UTC)
         )
+
+    async def aclose(self) -> None:
+        return None  # the database connections belong to the process
+
+
+async def hold_lease(key: str, owner: str, seconds: float) -> bool:
+    """Take or extend the lease named `key` for `seconds`: true while `owner` holds it (it was
+    free, expired, or already ours), false while another holder's lease runs. For work one
+    process at a time should do, such as the WeChat relay's polling."""
+    now = datetime.now(UTC)
+    try:
+        await ChannelState.create(key=key, value={})
+    except IntegrityError:
+        pass  # the row exists: the compare-and-set below decides
+    count = (
+        await ChannelState.filter(key=key)
+        .filter(
+            Q(lock_owner="")
+            | Q(lock_owner=owner)
+            | Q(lock_until__isnull=True)
+            | Q(lock_until__lt=now)
+        )
+        .update(
+            lock_owner=owner,
+            lock_until=now + timedelta(seconds=seconds),
+            version=F("version") + 1,
+            updated_at=now,
+        )
+    )
+    return count == 1
+
+
+async def release_lease(key: str, owner: str) -> None:
+    await ChannelState.filter(key=key, lock_owner=owner).update(
+        lock_owner="", lock_until=None, updated_at=datetime.now(UTC)
+    )
 
 
 class DbEvents:

@@ -212,7 +212,9 @@ class WechatCallbackConfig(_Section):
     # full queue): how often, and how old a row must be before a sweep takes it
     recover_interval_seconds: Annotated[float, Field(gt=0)] = 60
     recover_after_seconds: Annotated[float, Field(ge=0)] = 60
-    # With `--role web` web processes, each worker takes the stored messages this often
+    # Where stored messages go on to the inbox: false, in the process that received them;
+    # true, in the worker processes (one at a time), every worker_poll_seconds
+    relay_in_workers: bool = False
     worker_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2
     # Answer a follower's text message at once when the knowledge base (FAQ, published items)
     # has an answer at least this confident; the moderator still sees the message

@@ -133,6 +133,8 @@ class Dispatcher:
         self.consumed_at: datetime | None = None
         self.processed = 0
         self._held: set[int] = set()  # ids of deliveries being worked on here
+        # Claimed here and not yet attempted to the end: what a shutdown gives back
+        self._claimed: set[int] = set()
         self._session: aiohttp.ClientSession | None = None
         self.links: LinkChecker | None = None  # the pre-dispatch link check
 
@@ -175,35 +177,46 @@ class Dispatcher:
         """Stop claiming; let in-flight deliveries finish within the grace period, then give
         back what is left so another worker takes it at once."""
         self.stop_claiming()
-        tasks = [t for group in self.inflight.values() for t in group]
-        if tasks:
-            _, pending = await asyncio.wait(
-                tasks, timeout=self.cfg.shutdown_grace_seconds if grace is None else grace
-            )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._wind_down(self.cfg.shutdown_grace_seconds if grace is None else grace)
+
+    async def _wind_down(self, grace: float) -> None:
+        """The end of a run (stop() or run_until_idle()): in-flight attempts get `grace`
+        seconds and are then cancelled, the outcomes are written, the deliveries claimed
+        here and never attempted are given back, and the channels are closed."""
+        await self._settle_inflight(grace)
         # The channel loops see the stop at their next turn; one may be in the middle of a
         # claim, and cancelling it there could leave rows claimed with nobody working on them.
         channel_loops = self._loops[: len(self.channels)]
-        _, stuck = await asyncio.wait(channel_loops, timeout=LOOP_EXIT_SECONDS)
+        stuck: set[asyncio.Task[None]] = set()
+        if channel_loops:
+            _, stuck = await asyncio.wait(channel_loops, timeout=LOOP_EXIT_SECONDS)
         for loop in [*stuck, *self._loops[len(self.channels) :]]:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
-        # Tasks a claim started after the first wait (none, unless a loop was stuck).
-        late = [t for group in self.inflight.values() for t in group]
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        await self.writer.stop()  # outcomes of finished attempts are written
-        # Whatever this worker still holds now nobody works on: give it back.
+        await self._settle_inflight(0)  # tasks a stuck loop started (none, normally)
+        await self.writer.stop()  # the outcomes of finished attempts are written
+        # Claimed here and never attempted to the end: nobody works on them now. (An attempt
+        # whose outcome could not be written is not among them: it may have reached the
+        # remote, so its lease is let expire instead.)
         try:
-            if given := await self.outbox.release():
+            if given := await self.outbox.release(sorted(self._claimed)):
                 log.warning("gave back %d deliveries claimed during the shutdown", given)
         except Exception:  # their leases expire and another worker takes them then
             log.exception("could not give back the deliveries held at shutdown")
+        self._claimed.clear()
         await self._close()
+
+    async def _settle_inflight(self, grace: float) -> None:
+        tasks = [t for group in self.inflight.values() for t in group]
+        if not tasks:
+            return
+        pending: set[asyncio.Task[None]] = set(tasks)
+        if grace > 0:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _channel_loop(self, name: str) -> None:
         event = self.wakeup.subscribe()
@@ -242,10 +255,12 @@ class Dispatcher:
         deliveries = await self.outbox.claim(name, min(free, self.cfg.batch_size))
         if not deliveries:
             return 0
+        self._claimed.update(d.id for d in deliveries)
         loaded = await self._load(deliveries)
         if self._stopping.is_set():  # stop() began while we claimed: give them back now
-            for delivery in deliveries:
-                await self.outbox.release(delivery.id)
+            ids = [d.id for d in deliveries]
+            await self.outbox.release(ids)
+            self._claimed.difference_update(ids)
             return 0
         channel = self.channels[name]
         for delivery in deliveries:
@@ -255,7 +270,8 @@ class Dispatcher:
         return len(deliveries)
 
     async def run_until_idle(self, max_seconds: float = 30) -> int:
-        """Process everything due now, then return (for the CLI's one-shot run and tests)."""
+        """Process everything due now, then return (for the CLI's one-shot run and tests).
+        At the deadline, what is still in flight gets the shutdown grace period, as in stop()."""
         await self._open()
         self.writer.start()
         deadline = asyncio.get_running_loop().time() + max_seconds
@@ -271,8 +287,9 @@ class Dispatcher:
                 elif not claimed:
                     break
         finally:
-            await self.writer.stop()
-            await self._close()
+            self.stop_claiming()
+            await self._wind_down(self.cfg.shutdown_grace_seconds)
+            self._stopping.clear()  # it may run again
         return self.processed - before
 
     # -- one delivery --------------------------------------------------------------------
@@ -287,7 +304,7 @@ class Dispatcher:
             await self._process_logged(channel, delivery, loaded)
 
     async def _process_logged(self, channel: Channel, delivery: Delivery, loaded: Loaded) -> None:
-        submitted = False
+        submitted = retry_release = False
         started = time.perf_counter()
         self._held.add(delivery.id)
         try:
@@ -308,14 +325,17 @@ class Dispatcher:
         except asyncio.CancelledError:
             if not submitted:  # give it back so another worker takes it at once
                 try:
-                    await asyncio.shield(self.outbox.release(delivery.id))
-                except Exception:  # stop() gives back all that is held once more at the end
+                    await asyncio.shield(self.outbox.release([delivery.id]))
+                except Exception:  # the end of the shutdown tries once more
                     log.warning("delivery %s: not given back yet", delivery.id, exc_info=True)
+                    retry_release = True
             raise
         except Exception:
             log.exception("delivery %s: unexpected failure", delivery.id)
         finally:
             self._held.discard(delivery.id)
+            if not retry_release:  # attempted, given back, or its lease is let expire
+                self._claimed.discard(delivery.id)
             self.processed += 1
             self.consumed_at = datetime.now(UTC)
 

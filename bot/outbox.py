@@ -244,21 +244,24 @@ class Outbox:
             await audit.record_many(conn, events)
         return set(ids) - owned
 
-    async def release(self, delivery_id: int | None = None) -> int:
-        """Give a claimed delivery back untouched (shutdown); the attempt does not count.
-        Without an id, every delivery this worker still holds: the last step of a shutdown,
-        after its tasks have ended. Returns how many were given back."""
-        now = datetime.now(UTC)
-        which, params = ("", []) if delivery_id is None else ("id = ? AND ", [delivery_id])
-        count, _ = await db.connection().execute_query(
-            sql(
-                f"UPDATE {TABLE} SET status = 'pending', lease_owner = '', "
-                "lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?, "
-                f"attempts = attempts - 1 WHERE {which}status = 'running' AND lease_owner = ?"
-            ),
-            [now, now, *params, self.owner],
-        )
-        return int(count)
+    async def release(self, delivery_ids: Sequence[int]) -> int:
+        """Give claimed deliveries back untouched (shutdown); the attempt does not count.
+        Only those still running under this worker's lease; returns how many."""
+        now, given = datetime.now(UTC), 0
+        for start in range(0, len(delivery_ids), 500):
+            chunk = list(delivery_ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            count, _ = await db.connection().execute_query(
+                sql(
+                    f"UPDATE {TABLE} SET status = 'pending', lease_owner = '', "
+                    "lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?, "
+                    f"attempts = attempts - 1 WHERE id IN ({marks}) AND status = 'running' "
+                    "AND lease_owner = ?"
+                ),
+                [now, now, *chunk, self.owner],
+            )
+            given += int(count)
+        return given
 
     async def count_backlog(self) -> int:
         return await Delivery.filter(

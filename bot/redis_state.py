@@ -146,6 +146,9 @@ class RedisTokenStore:
         _, lock_key = self._keys(key)
         await _guard("解锁", lambda: self._unlock(keys=[lock_key], args=[owner]))
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
 
 class RedisRateLimiter:
     """bot.ratelimit.RateLimiter shared by every process using the same Redis key: `rate`

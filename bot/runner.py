@@ -31,6 +31,7 @@ ROLES = ("web", "worker", "all")
 
 
 SANDBOX_PREFIX = "[SANDBOX] "
+WEB_SHUTDOWN_SECONDS = 5.0
 
 
 async def serve(
@@ -79,21 +80,17 @@ async def serve(
             await dispatcher.start()
             log.info("dispatcher %s started on channels %s", dispatcher.owner, list(channels))
             # After the dispatcher: it starts the channels the reply sender uses.
-            inbox_worker = InboxWorker(
-                config,
-                channels,
-                owner=dispatcher.owner,
-                # With --role all the web app's callback relays its own messages.
-                relay_wechat=role == "worker",
-            )
+            inbox_worker = InboxWorker(config, channels, owner=dispatcher.owner)
             await inbox_worker.start()
         if role in ("web", "all"):
             from bot.web.app import create_app
             from bot.web.metrics import use_metrics
 
-            app = create_app(config, wakeup, relay_messages=role == "all")
+            app = create_app(config, wakeup)
             use_metrics(app, metrics)
-            runner = web.AppRunner(app, access_log=None)
+            # Requests in progress get a few seconds at shutdown (aiohttp's default is 60):
+            # the deliveries' grace period comes after, within the service's stop timeout.
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
             await runner.setup()
             site = web.TCPSite(runner, config.web.host, config.web.port)
             await site.start()
@@ -115,10 +112,16 @@ async def serve(
             side.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await side
-        if runner is not None:
-            await runner.cleanup()
-        if inbox_worker is not None:
-            await inbox_worker.stop()
-        if dispatcher is not None:
-            await dispatcher.stop()
+        # Each step runs even if an earlier one failed: the dispatcher's last is to give back
+        # what it still holds.
+        try:
+            if runner is not None:
+                await runner.cleanup()
+        finally:
+            try:
+                if inbox_worker is not None:
+                    await inbox_worker.stop()
+            finally:
+                if dispatcher is not None:
+                    await dispatcher.stop()
     await db.close()

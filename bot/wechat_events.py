@@ -99,6 +99,8 @@ class _WechatXml:
             self.parser.Parse(body, True)
         except expat.ExpatError as exc:
             raise XmlRejected(f"XML 格式错误：{exc}") from exc
+        except (ValueError, LookupError) as exc:  # an encoding expat cannot read
+            raise XmlRejected(f"XML 编码无法识别：{exc}") from exc
         assert self.root is not None  # expat refuses a document without a root element
         return self.root
 

@@ -7,9 +7,11 @@ rows on to the inbox, in one of two ways:
   request puts the row's id on a bounded in-memory queue and the relay's tasks take it within
   moments, waiting for a pause in the callback requests first (answering WeChat comes first);
   a recovery sweep takes the rows the queue could not (full, or a crash);
-- in a worker process (`--role worker`, when the web processes run `--role web`): the relay
-  sweeps every unhandled row every `worker_poll_seconds`. The web process then does no triage
-  at all, so its answers to WeChat stay cheap however busy the inbox is.
+- in the worker processes, when `channels.wechat.callback.relay_in_workers` is set: the web
+  processes then only store and answer (no triage at all, so their answers to WeChat stay
+  cheap however busy the inbox is), and the worker holding the "wechat.relay" lease (one at a
+  time; another takes over when it lapses) sweeps every unhandled row every
+  `worker_poll_seconds`.
 
 Nothing is lost either way: a row is unhandled until the inbox has the comment, and every start
 takes what is unhandled. Two relays meeting on one row is harmless (the inbox deduplicates).
@@ -20,13 +22,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 
+from bot.channel_state import hold_lease, release_lease
 from bot.config import Config, WechatCallbackConfig
 from bot.models import ChannelEvent
 from bot.wechat_events import InboxPort, process_messages, unhandled_messages
 
 log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 5.0
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 30.0, 3600.0  # a failing row's waits
+LEASE = "wechat.relay"  # the ChannelState row whose holder polls (relay_in_workers)
 
 
 class MessageRelay:
@@ -37,11 +46,13 @@ class MessageRelay:
         author_key: bytes,
         beside_callback: bool = True,
         quiet: asyncio.Event | None = None,
+        owner: str = "",
     ) -> None:
         self.config = config
         self.inbox = inbox
         self.author_key = author_key
         self.beside_callback = beside_callback
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:relay"
         # Set while no callback request is in progress in this process (None: never waits)
         self.quiet = quiet
         self.queue: asyncio.Queue[int] = asyncio.Queue(self.settings.queue_size)
@@ -49,6 +60,8 @@ class MessageRelay:
         # Rows a task of this process is handling now (the queue and the sweep may meet)
         self.inflight: set[int] = set()
         self.overflowing = False  # the queue was full at the last message (warned once)
+        # Rows whose step failed: (failures so far, monotonic time of the next try)
+        self.failures: dict[int, tuple[int, float]] = {}
 
     @property
     def settings(self) -> WechatCallbackConfig:
@@ -81,8 +94,15 @@ class MessageRelay:
 
     async def handle(self, event_ids: list[int]) -> None:
         """The background step for these rows (those not handled yet), in one batch; if the
-        batch fails, one by one, so one bad message does not hold back the others."""
-        ids = [i for i in event_ids if i not in self.inflight]
+        batch fails, one by one, so one bad message does not hold back the others. A row
+        that failed waits before its next try (RETRY_FIRST_SECONDS, doubling up to
+        RETRY_MAX_SECONDS), so it neither floods the log nor slows every sweep."""
+        now = time.monotonic()
+        ids = [
+            i
+            for i in event_ids
+            if i not in self.inflight and self.failures.get(i, (0, 0.0))[1] <= now
+        ]
         self.inflight.update(ids)
         try:
             # Unhandled only: a sweep (here or in another process) may have got there first.
@@ -91,15 +111,27 @@ class MessageRelay:
                 await process_messages(rows, self.inbox, self.author_key)
             except Exception:
                 if len(rows) == 1:
+                    self._failed(rows[0].id)
                     raise
                 for row in rows:
                     try:
                         await process_messages([row], self.inbox, self.author_key)
                     except Exception:
-                        # Left unhandled in the database: the next sweep tries it again.
+                        # Left unhandled in the database: a later sweep tries it again.
                         log.exception("wechat callback: event %s not handed to the inbox", row.id)
+                        self._failed(row.id)
+                    else:
+                        self.failures.pop(row.id, None)
+            else:
+                for row in rows:
+                    self.failures.pop(row.id, None)
         finally:
             self.inflight.difference_update(ids)
+
+    def _failed(self, event_id: int) -> None:
+        count = self.failures.get(event_id, (0, 0.0))[0] + 1
+        wait = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (count - 1))
+        self.failures[event_id] = (count, time.monotonic() + wait)
 
     async def sweep(self, older_than: datetime | None) -> int:
         """Hand unhandled message rows (stored at or before older_than; all when None) to
@@ -132,22 +164,31 @@ class MessageRelay:
                     self.queue.task_done()
 
     async def _recover(self) -> None:
+        """Beside the callback: the rows the queue could not take, every recover_interval."""
         cfg = self.settings
-        interval = cfg.recover_interval_seconds if self.beside_callback else cfg.worker_poll_seconds
         while True:
-            await asyncio.sleep(interval)
-            # Beside the callback the queue takes the fresh rows; a worker takes them all.
-            older_than = (
-                datetime.now(UTC) - timedelta(seconds=cfg.recover_after_seconds)
-                if self.beside_callback
-                else None
-            )
+            await asyncio.sleep(cfg.recover_interval_seconds)
             try:
-                await self.sweep(older_than)
+                await self.sweep(datetime.now(UTC) - timedelta(seconds=cfg.recover_after_seconds))
             except Exception:
                 log.exception("wechat callback: recovery sweep failed")
 
+    async def _poll(self) -> None:
+        """In a worker: every unhandled row every worker_poll_seconds, while this worker holds
+        the relay lease (three polls long, renewed at each)."""
+        poll = self.settings.worker_poll_seconds
+        while True:
+            try:
+                if await hold_lease(LEASE, self.owner, max(3 * poll, 10)):
+                    await self.sweep(None)
+            except Exception:
+                log.exception("wechat relay: poll failed")
+            await asyncio.sleep(poll)
+
     async def start(self) -> None:
+        if not self.beside_callback:
+            self.tasks = [asyncio.create_task(self._poll())]
+            return
         # What an earlier life of this process (or a full queue) left unhandled goes first;
         # beyond the queue's size the periodic sweep takes it.
         for row in await unhandled_messages(None, self.settings.queue_size):
@@ -157,12 +198,17 @@ class MessageRelay:
         self.tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
-        # A short grace for queued messages; whatever is left stays unhandled in the
-        # database and the next start takes it.
-        grace = self.config.dispatcher.shutdown_grace_seconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), grace)
+        # Whatever is not handled stays unhandled in the database and the next start (here
+        # or in another process) takes it: beside the callback the queue gets a short grace,
+        # a worker's polling stops at once.
+        if self.beside_callback:
+            grace = min(self.config.dispatcher.shutdown_grace_seconds, STOP_GRACE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), grace)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks = []
+        if not self.beside_callback:  # another worker takes over at once
+            with contextlib.suppress(Exception):
+                await release_lease(LEASE, self.owner)

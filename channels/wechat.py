@@ -116,6 +116,7 @@ class WechatChannel(Channel):
 
     async def close(self) -> None:
         await self.api.close()
+        await self.api.tokens.store.aclose()  # the Redis client, when [redis] holds the token
 
     # -- publishing ------------------------------------------------------------------------
     @staticmethod

@@ -37,6 +37,9 @@ class TokenStore(Protocol):
     async def unlock(self, key: str, owner: str) -> None:
         """Release the lock without a new token (the refresh failed)."""
 
+    async def aclose(self) -> None:
+        """Release what the store holds (connections); it may be used again after."""
+
 
 # fetch(force_refresh) -> (access_token, expires_in seconds)
 Fetch = Callable[[bool], Awaitable[tuple[str, int]]]

@@ -1,6 +1,7 @@
 """The inbox side of a worker process: the reply sender, the scheduler with the periodic jobs
-(scheduler/jobs.py) and, when the web processes run `--role web`, the relay that hands the
-WeChat messages they stored to the inbox; started and stopped together by bot/runner.py."""
+(scheduler/jobs.py) and, with channels.wechat.callback.relay_in_workers, the relay that hands
+the WeChat messages the web processes stored to the inbox; started and stopped together by
+bot/runner.py."""
 
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ class InboxWorker:
         config: Config,
         channels: dict[str, Channel],
         owner: str | None = None,
-        relay_wechat: bool = False,
     ):
         self.config = config
-        self.relay_wechat = relay_wechat and config.channels.wechat.enabled
+        wechat = config.channels.wechat
+        self.relay_wechat = wechat.enabled and wechat.callback.relay_in_workers
         self.relay: MessageRelay | None = None
         self.channels = channels
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
@@ -62,7 +63,9 @@ class InboxWorker:
             except ConfigError as exc:  # the web process's callback answers 503 for it too
                 log.error("wechat messages not relayed to the inbox: %s", exc)
             else:
-                self.relay = MessageRelay(self.config, self.inbox, key, beside_callback=False)
+                self.relay = MessageRelay(
+                    self.config, self.inbox, key, beside_callback=False, owner=f"{self.owner}:relay"
+                )
                 await self.relay.start()
         log.info("inbox worker %s started (knowledge base: %d documents)", self.owner, documents)
 

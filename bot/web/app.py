@@ -65,11 +65,7 @@ async def _knowledge(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-def create_app(
-    config: Config, wakeup: Wakeup | None = None, relay_messages: bool = True
-) -> web.Application:
-    """The web app. relay_messages: this process hands the WeChat messages its callback
-    stores to the inbox (--role all); false for --role web, whose workers do it."""
+def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     from bot.web import (
         api,
         console,
@@ -96,7 +92,7 @@ def create_app(
     health.setup(app)
     metrics.setup(app)  # before the callbacks: they time themselves into it
     feedback.setup(app)
-    wechat_callback.setup(app, relay_here=relay_messages)
+    wechat_callback.setup(app)
     suishenban_callback.setup(app)
     console.setup(app)
     return app

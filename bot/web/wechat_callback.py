@@ -6,8 +6,8 @@ to a small limit (413 beyond it), the signature and timestamp are checked (403),
 with no DTD or entity ever processed (400), one ChannelEvent row is inserted (WeChat's retries
 hit its unique key and are stored once), and the answer is "success" — or, for a text message
 the knowledge base answers confidently, the passive auto-reply (encrypted in safe mode). The
-inbox and triage run afterwards (bot/wechat_relay.py): in this process with `--role all`, in
-the worker processes with `--role web`.
+inbox and triage run afterwards (bot/wechat_relay.py): in this process, or in the worker
+processes when `relay_in_workers` is set.
 
 Nothing is lost: the row is committed before WeChat gets its answer, and stays unhandled until
 the inbox has its comment, whatever happens to a process after the answer.
@@ -54,7 +54,7 @@ class CallbackState:
     token: str = ""
     crypto: WeChatCrypto | None = None
     author_key: bytes = b""
-    # Whether this process hands the stored messages to the inbox itself (not --role web)
+    # Whether this process hands the stored messages to the inbox itself (relay_in_workers off)
     relay_here: bool = True
     # The inbox the messages go to; tests may set a wrapper before the app starts.
     inbox: InboxPort | None = None
@@ -113,7 +113,7 @@ class CallbackState:
 
     async def start(self) -> None:
         if not self.relay_here:
-            return  # --role web: the workers' relays take the stored rows
+            return  # relay_in_workers: a worker's relay takes the stored rows
         assert self.inbox is not None  # setup() gives it the app's inbox
         self.relay = MessageRelay(self.config, self.inbox, self.author_key, quiet=self.quiet)
         await self.relay.start()
@@ -140,8 +140,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         await state.stop()
 
 
-def setup(app: web.Application, relay_here: bool = True) -> None:
-    state = CallbackState.from_config(app[CONFIG], relay_here)
+def setup(app: web.Application) -> None:
+    config = app[CONFIG]
+    state = CallbackState.from_config(config, not config.channels.wechat.callback.relay_in_workers)
     state.inbox = app[INBOX]  # the app's one inbox (its knowledge base is refreshed there)
     app[WECHAT_CALLBACK] = state
     app.router.add_get(PATH, verify_url, name="wechat_verify")

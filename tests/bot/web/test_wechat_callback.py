@@ -25,7 +25,7 @@ from wechatpy.utils import WeChatSigner
 from bot import db
 from bot.config import Config, parse_config
 from bot.inbox import Inbox, Ingested
-from bot.models import ChannelEvent, Comment, CommentNote, Faq
+from bot.models import ChannelEvent, ChannelState, Comment, CommentNote, Faq
 from bot.web.app import create_app
 from bot.web.wechat_callback import WECHAT_CALLBACK, CallbackState
 from bot.wechat_events import (
@@ -150,6 +150,22 @@ class HeldInbox(Inbox):
         return await super().ingest_many(batch, adjust)
 
 
+class BrokenInbox(Inbox):
+    """The real inbox, except that a message saying "坏" makes ingestion fail."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.tries: list[str] = []
+
+    async def ingest_many(
+        self, batch: Sequence[IncomingComment], adjust: Any = None
+    ) -> list[Ingested]:
+        self.tries += [c.text for c in batch]
+        if any(c.text == "坏" for c in batch):
+            raise RuntimeError("triage failed")
+        return await super().ingest_many(batch, adjust)
+
+
 Start = Callable[..., Any]
 
 
@@ -179,13 +195,12 @@ def start(db_url: str) -> Start:
         mode: str = "safe",
         inbox: Callable[[Config], Inbox] | None = None,
         enabled: bool = True,
-        relay_messages: bool = True,
         **callback: Any,
     ) -> AsyncIterator[tuple[WeChat, CallbackState]]:
         config = wechat_config(db_url, mode, enabled, **callback)
         await db.init(config)
         try:
-            app = create_app(config, relay_messages=relay_messages)
+            app = create_app(config)
             state = app[WECHAT_CALLBACK]
             if inbox is not None:
                 state.inbox = inbox(config)
@@ -440,6 +455,23 @@ async def test_a_full_queue_still_stores_and_the_sweep_delivers(start: Start) ->
         assert (await comment_for(8003)).original_text == "三"
 
 
+async def test_a_message_the_inbox_fails_on_waits_before_it_is_tried_again(start: Start) -> None:
+    async with start("plain", inbox=BrokenInbox, workers=1) as (wechat, state):
+        inbox = state.inbox
+        assert isinstance(inbox, BrokenInbox)
+        await wechat.post(message("坏", 8101))
+        await wechat.post(message("好", 8102))
+        await relay(state).wait_idle()
+        assert (await comment_for(8102)).original_text == "好"
+        assert not await Comment.filter(remote_id="msg:8101").exists()
+        tried = inbox.tries.count("坏")
+        # The row stays unhandled; the sweeps right after leave it alone for now.
+        assert await relay(state).sweep(older_than=None) == 1
+        assert await relay(state).sweep(older_than=None) == 1
+        assert inbox.tries.count("坏") == tried
+        assert await ChannelEvent.filter(key="msg:8101", handled_at=None).exists()
+
+
 async def test_rows_stored_before_a_crash_reach_the_inbox_on_the_next_start(
     start: Start, db_url: str
 ) -> None:
@@ -453,30 +485,41 @@ async def test_rows_stored_before_a_crash_reach_the_inbox_on_the_next_start(
         assert await ChannelEvent.filter(handled_at=None).count() == 0
 
 
-async def test_with_role_web_the_callback_only_stores_and_a_worker_relays_to_the_inbox(
+async def test_with_relay_in_workers_the_callback_only_stores_and_one_worker_relays(
     start: Start,
 ) -> None:
-    async with start("safe", relay_messages=False, worker_poll_seconds=0.05) as (wechat, state):
+    async with start("safe", relay_in_workers=True, worker_poll_seconds=0.05) as (wechat, state):
         resp = await wechat.post(message("社保卡怎么补办？", 9301))
         assert resp.status == 200 and await resp.text() == "success"
-        assert state.relay is None  # no triage in a --role web process
+        assert state.relay is None  # no triage in the web process
         assert await ChannelEvent.filter(key="msg:9301", handled_at=None).exists()
         assert not await Comment.filter(remote_id="msg:9301").exists()
-        # What a --role worker process runs (scheduler/worker.py): the row stored before it
-        # started is taken at start, the one stored after by its next poll.
-        worker = MessageRelay(
-            state.config, Inbox(state.config), AUTHOR_KEY.encode(), beside_callback=False
-        )
-        await worker.start()
+        # What two worker processes run (scheduler/worker.py): the one holding the lease polls.
+        key = AUTHOR_KEY.encode()
+        workers = [
+            MessageRelay(state.config, Inbox(state.config), key, beside_callback=False, owner=o)
+            for o in ("w1", "w2")
+        ]
+        for worker in workers:
+            await worker.start()
         try:
             await wechat.post(message("第二条留言", 9302))
             for _ in range(500):  # up to 10 s
                 if await Comment.filter(remote_id__in=["msg:9301", "msg:9302"]).count() == 2:
                     break
                 await asyncio.sleep(0.02)
+            assert (await ChannelState.get(key="wechat.relay")).lock_owner == "w1"
+            await workers[0].stop()  # gives the lease back: the other worker goes on
+            await wechat.post(message("第三条留言", 9303))
+            for _ in range(500):
+                if await Comment.filter(remote_id="msg:9303").exists():
+                    break
+                await asyncio.sleep(0.02)
+            assert (await ChannelState.get(key="wechat.relay")).lock_owner == "w2"
         finally:
-            await worker.stop()
-        assert (await comment_for(9302)).original_text == "第二条留言"
+            for worker in workers:
+                await worker.stop()
+        assert (await comment_for(9303)).original_text == "第三条留言"
         assert await ChannelEvent.filter(kind="message", handled_at=None).count() == 0
 
 
