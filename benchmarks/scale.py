@@ -42,10 +42,12 @@ from dispatch import (  # benchmarks/dispatch.py, next to this file
 
 from bot import db, lifecycle, users
 from bot.config import Config, load_config
-from bot.lifecycle import snapshot
-from bot.models import Delivery, Item, ItemVersion, User, WorkerHeartbeat
+from bot.models import Delivery, ItemVersion, User, WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.seeding import approved_notice, next_item_id, store_approved  # noqa: E402
+
 GONGKAI = [sys.executable, "-m", "bot.cli"]
 
 
@@ -126,52 +128,9 @@ async def seed(n: int) -> list[int]:
     """n approved notices with a pending webhook delivery each, written in bulk."""
     now = datetime.now(UTC)
     author = await User.create(username=f"bench-{uuid.uuid4().hex[:8]}", roles=["editor"])
-    start = (await Item.all().order_by("-id").first() or Item(id=0)).id + 1
-    items = [
-        Item(
-            id=i,
-            kind="notice",
-            title=f"关于第{i}号事项的通知",
-            body=f"第{i}号事项的正文。",
-            column="notice",
-            office="办公室",
-            channels=["webhook"],
-            status="approved",
-            author_id=author.id,
-            submitted_at=now,
-            approved_at=now,
-        )
-        for i in range(start, start + n)
-    ]
-    await Item.bulk_create(items, batch_size=500)
-    await ItemVersion.bulk_create(
-        [
-            ItemVersion(
-                item_id=it.id,
-                version=1,
-                snapshot=snapshot(it),
-                created_by="user:bench",
-                approved_by="user:bench",
-                approved_at=now,
-            )
-            for it in items
-        ],
-        batch_size=500,
-    )
-    await Delivery.bulk_create(
-        [
-            Delivery(
-                item_id=it.id, item_version=1, channel="webhook", due_at=now, next_attempt_at=now
-            )
-            for it in items
-        ],
-        batch_size=500,
-    )
-    # Explicit ids do not move PostgreSQL's sequence: move it, for items created after these.
-    table = Item._meta.db_table
-    await db.connection().execute_query(
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-    )
+    start = await next_item_id()
+    items = [approved_notice(i, author, ["webhook"], now) for i in range(start, start + n)]
+    await store_approved(items, now, wake=False)  # the caller times from its own NOTIFY
     return [it.id for it in items]
 
 
@@ -226,7 +185,7 @@ async def steady(
         # Approvals come from --approvers processes (as from several web processes): one
         # process approving tops out below 200/s on this machine. Each takes every k-th item
         # on the common schedule, open loop: started on time whatever earlier ones do.
-        start_at = time.time() + 2  # once every approver has connected
+        start_at = time.time() + 5  # once every approver has started and connected
         approvers = [
             start_approver(
                 config_path,

@@ -68,9 +68,9 @@ class CallbackState:
         self.quiet.set()
 
     @classmethod
-    def from_config(cls, config: Config, relay_here: bool = True) -> CallbackState:
+    def from_config(cls, config: Config) -> CallbackState:
         wechat = config.channels.wechat
-        state = cls(config, wechat.enabled, relay_here=relay_here)
+        state = cls(config, wechat.enabled, relay_here=not wechat.callback.relay_in_workers)
         if not state.enabled:
             return state
         problems = []
@@ -141,8 +141,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    config = app[CONFIG]
-    state = CallbackState.from_config(config, not config.channels.wechat.callback.relay_in_workers)
+    state = CallbackState.from_config(app[CONFIG])
     state.inbox = app[INBOX]  # the app's one inbox (its knowledge base is refreshed there)
     app[WECHAT_CALLBACK] = state
     app.router.add_get(PATH, verify_url, name="wechat_verify")

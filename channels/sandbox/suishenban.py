@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from channels.sandbox import serve
 from channels.suishenban_contract import (
     Contract,
     ReplayGuard,
@@ -416,15 +417,7 @@ async def start_simulator(
 ) -> tuple[web.AppRunner, SuishenbanSimulator]:
     """The simulator served on host:port (0: any free port; see simulator_url)."""
     sim = SuishenbanSimulator(**opts)
-    runner = web.AppRunner(sim.app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner, sim
-
-
-def simulator_url(runner: web.AppRunner) -> str:
-    host, port = runner.addresses[0][:2]
-    return f"http://{host}:{port}"
+    return await serve(sim.app, host, port), sim
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
+from channels.sandbox import serve
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 TOKEN_TTL = 7200
 JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
@@ -630,15 +632,7 @@ async def start_simulator(
 ) -> tuple[web.AppRunner, WechatSimulator]:
     """The simulator served on host:port (0: any free port; see simulator_url)."""
     sim = WechatSimulator(**opts)
-    runner = web.AppRunner(sim.app)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner, sim
-
-
-def simulator_url(runner: web.AppRunner) -> str:
-    host, port = runner.addresses[0][:2]
-    return f"http://{host}:{port}"
+    return await serve(sim.app, host, port), sim
 
 
 def main() -> None:

@@ -29,9 +29,9 @@ import pytest
 
 from bot import audit, db
 from bot.config import Config, load_config
-from bot.lifecycle import snapshot
-from bot.models import AuditEvent, Delivery, Item, ItemVersion, User, WorkerHeartbeat
+from bot.models import AuditEvent, Delivery, Item, User, WorkerHeartbeat
 from channels.sandbox import webhook
+from tests.seeding import approved_notice, next_item_id, store_approved
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_ENV = "GONGKAI_TEST_RACE_WEBHOOK_SECRET"
@@ -182,49 +182,9 @@ async def seed_deliveries(n: int, channel: str = "webhook") -> set[str]:
     returns the idempotency keys the dispatcher will send."""
     now = datetime.now(UTC)
     author = await User.create(username="race-editor", roles=["editor"])
-    start = (await Item.all().count()) + 1
-    items = [
-        Item(
-            id=i,
-            kind="notice",
-            title=f"关于第{i}号事项的通知",
-            body=f"第{i}号事项的正文。",
-            column="notice",
-            office="办公室",
-            channels=[channel],
-            status="approved",
-            author_id=author.id,
-            submitted_at=now,
-            approved_at=now,
-        )
-        for i in range(start, start + n)
-    ]
-    await Item.bulk_create(items, batch_size=500)
-    await ItemVersion.bulk_create(
-        [
-            ItemVersion(
-                item_id=it.id,
-                version=1,
-                snapshot=snapshot(it),
-                created_by="user:editor",
-                approved_by="user:reviewer",
-                approved_at=now,
-            )
-            for it in items
-        ],
-        batch_size=500,
-    )
-    await Delivery.bulk_create(
-        [
-            Delivery(
-                item_id=it.id, item_version=1, channel=channel, due_at=now, next_attempt_at=now
-            )
-            for it in items
-        ],
-        batch_size=500,
-    )
-    if db.is_postgres():
-        await db.connection().execute_query("NOTIFY gongkai_outbox")
+    start = await next_item_id()
+    items = [approved_notice(i, author, [channel], now) for i in range(start, start + n)]
+    await store_approved(items, now)
     return {f"gongkai-{it.id}-v1-{channel}-publish" for it in items}
 
 

@@ -25,7 +25,8 @@ from channels.base import (
     RateLimited,
     TransientError,
 )
-from channels.sandbox.suishenban import SuishenbanSimulator, simulator_url, start_simulator
+from channels.sandbox import simulator_url
+from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
 from channels.suishenban import (
     FeedbackInvalid,
     SuishenbanChannel,

@@ -25,7 +25,8 @@ from bot.replies import ReplySender
 from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
 from channels.base import Channel
-from channels.sandbox.suishenban import SuishenbanSimulator, simulator_url, start_simulator
+from channels.sandbox import simulator_url
+from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
 from channels.suishenban import build
 from scheduler.polling import poll_channel
 from tests.conftest import Staff, create_staff

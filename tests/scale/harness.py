@@ -29,11 +29,10 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import db
-from bot.lifecycle import snapshot
-from bot.models import Delivery, Item, ItemVersion, User
+from bot.models import Delivery, User
 from channels.sandbox import webhook
 from channels.sandbox.wechat import Callback, WechatSimulator
+from tests.seeding import approved_notice, next_item_id, store_approved
 
 ROOT = Path(__file__).resolve().parents[2]
 REJECT = "退回"  # in a title: the remote refuses the item permanently
@@ -302,52 +301,18 @@ async def seed(channels_of: list[list[str]], reject_every: int = 0) -> None:
     of its channels; every reject_every-th item carries REJECT in its title."""
     now = datetime.now(UTC)
     author = await User.create(username=f"scale-{time.monotonic_ns()}", roles=["editor"])
-    start = (await Item.all().count()) + 1
+    start = await next_item_id()
     items = []
     for n, channels in enumerate(channels_of):
         i = start + n
         refused = reject_every and i % reject_every == 0
+        title = f"关于第{i}号事项的通知" + (f"（{REJECT}）" if refused else "")
+        body = f"第{i}号事项的正文：办事大厅周六上午开放。"
+        summary = f"第{i}号事项。"
         items.append(
-            Item(
-                id=i,
-                kind="notice",
-                title=f"关于第{i}号事项的通知" + (f"（{REJECT}）" if refused else ""),
-                summary=f"第{i}号事项。",
-                body=f"第{i}号事项的正文：办事大厅周六上午开放。",
-                column="notice",
-                office="办公室",
-                channels=channels,
-                status="approved",
-                author_id=author.id,
-                submitted_at=now,
-                approved_at=now,
-            )
+            approved_notice(i, author, channels, now, title=title, summary=summary, body=body)
         )
-    await Item.bulk_create(items, batch_size=500)
-    await ItemVersion.bulk_create(
-        [
-            ItemVersion(
-                item_id=it.id,
-                version=1,
-                snapshot=snapshot(it),
-                created_by="user:editor",
-                approved_by="user:reviewer",
-                approved_at=now,
-            )
-            for it in items
-        ],
-        batch_size=500,
-    )
-    await Delivery.bulk_create(
-        [
-            Delivery(item_id=it.id, item_version=1, channel=c, due_at=now, next_attempt_at=now)
-            for it in items
-            for c in it.channels
-        ],
-        batch_size=500,
-    )
-    if db.is_postgres():
-        await db.connection().execute_query("NOTIFY gongkai_outbox")
+    await store_approved(items, now)
 
 
 def key_of(item_id: int, channel: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot import audit
@@ -44,16 +45,25 @@ def _label(status: str) -> str:
     )
 
 
+def _require_reviewer(actor: Actor, doing: str) -> None:
+    if not {Role.REVIEWER.value, Role.ADMIN.value} & actor.roles:
+        raise NotPermitted(f"{doing}需要审核或管理员角色。")
+
+
+async def _delivery(conn: BaseDBAsyncClient, delivery_id: int) -> Delivery:
+    d = await Delivery.filter(id=delivery_id).using_db(conn).first()
+    if d is None:
+        raise DeliveryNotFound(delivery_id)
+    return d
+
+
 async def retry(delivery_id: int, actor: Actor) -> Delivery:
     """Send again from its checkpoint: a fresh series of attempts, due now. A publish of an
     old version, or of a retracted item, is refused (it would put stale content out)."""
-    if not {Role.REVIEWER.value, Role.ADMIN.value} & actor.roles:
-        raise NotPermitted("重试投递需要审核或管理员角色。")
+    _require_reviewer(actor, "重试投递")
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        d = await Delivery.filter(id=delivery_id).using_db(conn).first()
-        if d is None:
-            raise DeliveryNotFound(delivery_id)
+        d = await _delivery(conn, delivery_id)
         if d.status not in RETRYABLE:
             raise DeliveryStateError(
                 f"投递 #{d.id} 当前状态为「{_label(d.status)}」，"
@@ -103,13 +113,10 @@ async def retry(delivery_id: int, actor: Actor) -> Delivery:
 
 async def cancel(delivery_id: int, actor: Actor, reason: str = "") -> Delivery:
     """Cancel a delivery that has not gone out (pending), or close a failed one for good."""
-    if not {Role.REVIEWER.value, Role.ADMIN.value} & actor.roles:
-        raise NotPermitted("取消投递需要审核或管理员角色。")
+    _require_reviewer(actor, "取消投递")
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        d = await Delivery.filter(id=delivery_id).using_db(conn).first()
-        if d is None:
-            raise DeliveryNotFound(delivery_id)
+        d = await _delivery(conn, delivery_id)
         if d.status not in CANCELLABLE:
             raise DeliveryStateError(
                 f"投递 #{d.id} 当前状态为「{_label(d.status)}」，不能取消"

@@ -19,9 +19,31 @@ from bot.models import Item
 from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
 from bot.web.app import create_app
+from tests.bot.web.test_console_auth import Client as ConsoleClient
+from tests.bot.web.test_console_auth import client_for, console_db, console_staff
 from tests.conftest import Staff
 
 Publish = Callable[..., Awaitable[Item]]
+
+
+@pytest.fixture
+async def cconfig(sqlite_url: str) -> AsyncIterator[Config]:
+    """A console configuration on a migrated database of its own (connected)."""
+    async with console_db(sqlite_url) as cfg:
+        yield cfg
+
+
+@pytest.fixture
+async def cstaff(cconfig: Config) -> Staff:
+    return await console_staff()
+
+
+@pytest.fixture
+async def cclient(cconfig: Config, cstaff: Staff) -> AsyncIterator[ConsoleClient]:
+    """A client of the console app, its staff created (not logged in)."""
+    c = await client_for(cconfig)
+    yield c
+    await c.close()
 
 
 def build_app(config: Config) -> web.Application:

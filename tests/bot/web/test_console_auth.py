@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -62,28 +61,10 @@ async def console_staff() -> Staff:
     return staff
 
 
-@pytest.fixture
-async def cconfig(sqlite_url: str) -> AsyncIterator[Config]:
-    async with console_db(sqlite_url) as cfg:
-        yield cfg
-
-
-@pytest.fixture
-async def cstaff(cconfig: Config) -> Staff:
-    return await console_staff()
-
-
 async def client_for(config: Config) -> Client:
-    client = TestClient(TestServer(create_app(config), host="127.0.0.1"))
-    await client.start_server()
-    return client
-
-
-@pytest.fixture
-async def client(cconfig: Config, cstaff: Staff) -> AsyncIterator[Client]:
-    c = await client_for(cconfig)
-    yield c
-    await c.close()
+    cclient = TestClient(TestServer(create_app(config), host="127.0.0.1"))
+    await cclient.start_server()
+    return cclient
 
 
 def csrf_of(html: str) -> str:
@@ -92,16 +73,16 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def login(client: Client, username: str, password: str) -> str:
+async def login(cclient: Client, username: str, password: str) -> str:
     """Log in through the form; returns the CSRF token of the new session."""
-    page = await client.get("/console/login")
-    resp = await client.post(
+    page = await cclient.get("/console/login")
+    resp = await cclient.post(
         "/console/login",
         data={"username": username, "password": password, "_csrf": csrf_of(await page.text())},
         allow_redirects=False,
     )
     assert resp.status == 303, await resp.text()
-    queue = await client.get("/console/")
+    queue = await cclient.get("/console/")
     assert queue.status == 200
     return csrf_of(await queue.text())
 
@@ -116,10 +97,10 @@ async def in_review(config: Config, staff: Staff, **fields: Any) -> Item:
 
 
 async def test_login_sets_an_httponly_samesite_session_cookie_scoped_to_the_console(
-    client: Client,
+    cclient: Client,
 ) -> None:
-    page = await client.get("/console/login")
-    resp = await client.post(
+    page = await cclient.get("/console/login")
+    resp = await cclient.post(
         "/console/login",
         data={"username": "alice", "password": "alice-pw", "_csrf": csrf_of(await page.text())},
         allow_redirects=False,
@@ -131,7 +112,7 @@ async def test_login_sets_an_httponly_samesite_session_cookie_scoped_to_the_cons
     assert attrs["samesite"].split("=")[1].strip().lower() == "lax"
     assert attrs["path"].split("=")[1].strip() == "/console"
     assert "secure" not in attrs
-    assert "alice" in await (await client.get("/console/")).text()
+    assert "alice" in await (await cclient.get("/console/")).text()
     assert await AuditEvent.filter(action="console.login", actor="user:alice").exists()
 
 
@@ -152,68 +133,68 @@ async def test_secure_cookies_setting_marks_the_cookie_secure(
         await c.close()
 
 
-async def test_pages_redirect_to_login_without_a_session(client: Client) -> None:
+async def test_pages_redirect_to_login_without_a_session(cclient: Client) -> None:
     for path in ("/console/", "/console/deliveries", "/console/audit", "/console/items/new"):
-        resp = await client.get(path, allow_redirects=False)
+        resp = await cclient.get(path, allow_redirects=False)
         assert resp.status == 303, path
         assert resp.headers["Location"].startswith("/console/login?next=")
 
 
-async def test_wrong_password_and_unknown_user_are_refused_alike(client: Client) -> None:
+async def test_wrong_password_and_unknown_user_are_refused_alike(cclient: Client) -> None:
     for username, password in (("alice", "wrong"), ("nobody", "alice-pw")):
-        page = await client.get("/console/login")
-        resp = await client.post(
+        page = await cclient.get("/console/login")
+        resp = await cclient.post(
             "/console/login",
             data={"username": username, "password": password, "_csrf": csrf_of(await page.text())},
             allow_redirects=False,
         )
         assert resp.status == 401
         assert "用户名或密码错误" in await resp.text()
-    assert (await client.get("/console/", allow_redirects=False)).status == 303
+    assert (await cclient.get("/console/", allow_redirects=False)).status == 303
 
 
 async def test_a_form_post_without_or_with_a_wrong_csrf_token_is_refused(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    await login(client, "bob", "bob-pw")
+    await login(cclient, "bob", "bob-pw")
     for data in ({}, {"_csrf": "forged"}):
-        resp = await client.post(f"/console/items/{item.id}/approve", data=data)
+        resp = await cclient.post(f"/console/items/{item.id}/approve", data=data)
         assert resp.status == 403
         assert "防伪令牌" in await resp.text()
     # The preview fetch is a POST too: the header is required.
-    resp = await client.post("/console/preview", data={"body": "x"})
+    resp = await cclient.post("/console/preview", data={"body": "x"})
     assert resp.status == 403
     assert (await Item.get(id=item.id)).status == "in_review"
 
 
-async def test_login_form_itself_needs_the_csrf_token(client: Client) -> None:
-    resp = await client.post(
+async def test_login_form_itself_needs_the_csrf_token(cclient: Client) -> None:
+    resp = await cclient.post(
         "/console/login", data={"username": "alice", "password": "alice-pw"}, allow_redirects=False
     )
     assert resp.status == 403
 
 
 async def test_an_editor_cannot_approve_and_the_item_stays_in_review(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(f"/console/items/{item.id}/approve", data={"_csrf": token})
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(f"/console/items/{item.id}/approve", data={"_csrf": token})
     assert resp.status == 403
     assert "没有权限" in await resp.text()
     assert (await Item.get(id=item.id)).status == "in_review"
-    resp = await client.get("/console/audit")
+    resp = await cclient.get("/console/audit")
     assert resp.status == 403
 
 
 async def test_a_moderator_cannot_write_approve_return_retract_or_retry(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(client, "mod", "mod-pw")
-    assert (await client.get("/console/")).status == 200  # may look at the queue
-    page = await (await client.get(f"/console/items/{item.id}")).text()
+    token = await login(cclient, "mod", "mod-pw")
+    assert (await cclient.get("/console/")).status == 200  # may look at the queue
+    page = await (await cclient.get(f"/console/items/{item.id}")).text()
     assert "批准发布" not in page and "退文理由" not in page
     for path, data in (
         (f"/console/items/{item.id}/approve", {}),
@@ -223,9 +204,9 @@ async def test_a_moderator_cannot_write_approve_return_retract_or_retry(
         ("/console/items", {"kind": "notice", "title": "t"}),
         ("/console/deliveries/1/retry", {}),
     ):
-        resp = await client.post(path, data={**data, "_csrf": token})
+        resp = await cclient.post(path, data={**data, "_csrf": token})
         assert resp.status == 403, path
-    assert (await client.get("/console/items/new")).status == 403
+    assert (await cclient.get("/console/items/new")).status == 403
     assert (await Item.get(id=item.id)).status == "in_review"
     assert await Item.all().count() == 1
 
@@ -256,27 +237,27 @@ async def test_repeated_failures_lock_the_login_even_with_the_right_password(
         await db.close()
 
 
-async def test_a_disabled_users_session_stops_working(client: Client) -> None:
-    await login(client, "alice", "alice-pw")
+async def test_a_disabled_users_session_stops_working(cclient: Client) -> None:
+    await login(cclient, "alice", "alice-pw")
     await users.disable_user("alice", "system:test")
-    resp = await client.get("/console/", allow_redirects=False)
+    resp = await cclient.get("/console/", allow_redirects=False)
     assert resp.status == 303
-    page = await client.get("/console/login")
+    page = await cclient.get("/console/login")
     data = {"username": "alice", "password": "alice-pw", "_csrf": csrf_of(await page.text())}
-    assert (await client.post("/console/login", data=data)).status == 401
+    assert (await cclient.post("/console/login", data=data)).status == 401
 
 
-async def test_a_password_reset_ends_existing_sessions(client: Client) -> None:
-    await login(client, "alice", "alice-pw")
+async def test_a_password_reset_ends_existing_sessions(cclient: Client) -> None:
+    await login(cclient, "alice", "alice-pw")
     await users.reset_password("alice", "new-secret-pw", "system:test")
-    assert (await client.get("/console/", allow_redirects=False)).status == 303
+    assert (await cclient.get("/console/", allow_redirects=False)).status == 303
 
 
-async def test_logout_ends_the_session(client: Client) -> None:
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post("/console/logout", data={"_csrf": token}, allow_redirects=False)
+async def test_logout_ends_the_session(cclient: Client) -> None:
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post("/console/logout", data={"_csrf": token}, allow_redirects=False)
     assert resp.status == 303
-    assert (await client.get("/console/", allow_redirects=False)).status == 303
+    assert (await cclient.get("/console/", allow_redirects=False)).status == 303
 
 
 def _cookie(config: Config, uid: int, login_at: int, seen: int, pw: str) -> str:
@@ -296,7 +277,7 @@ def _cookie(config: Config, uid: int, login_at: int, seen: int, pw: str) -> str:
 
 
 async def test_idle_and_absolute_expiry_end_a_session(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     from bot.models import User
 
@@ -310,8 +291,8 @@ async def test_idle_and_absolute_expiry_end_a_session(
     }
     for name, (login_at, seen, expected) in cases.items():
         cookie = _cookie(cconfig, alice.id, login_at, seen, alice.password_hash)
-        client.session.cookie_jar.clear()
-        resp = await client.get(
+        cclient.session.cookie_jar.clear()
+        resp = await cclient.get(
             "/console/", headers={"Cookie": f"{COOKIE}={cookie}"}, allow_redirects=False
         )
         assert resp.status == expected, name
@@ -333,21 +314,21 @@ async def test_the_session_key_from_the_environment_serves_every_process(
         await two.close()
 
 
-async def test_console_pages_carry_security_headers(client: Client) -> None:
-    await login(client, "alice", "alice-pw")
-    resp = await client.get("/console/")
+async def test_console_pages_carry_security_headers(cclient: Client) -> None:
+    await login(cclient, "alice", "alice-pw")
+    resp = await cclient.get("/console/")
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["Cache-Control"] == "no-store"
 
 
 async def test_the_rest_of_the_site_gets_no_console_session_or_csrf_check(
-    client: Client,
+    cclient: Client,
 ) -> None:
-    await login(client, "alice", "alice-pw")
-    resp = await client.get("/feeds/all.atom")
+    await login(cclient, "alice", "alice-pw")
+    resp = await cclient.get("/feeds/all.atom")
     assert resp.status == 200
     assert COOKIE not in resp.headers.get("Set-Cookie", "")
     # The JSON API keeps its own auth: a POST without a CSRF token gets 401, not the console 403.
-    resp = await client.post("/api/v1/items", json={"kind": "notice", "title": "t"})
+    resp = await cclient.post("/api/v1/items", json={"kind": "notice", "title": "t"})
     assert resp.status == 401

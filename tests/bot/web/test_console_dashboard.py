@@ -21,7 +21,7 @@ from bot.config import Config
 from bot.models import ChannelEvent, Comment, Delivery, Item, User
 from bot.web.console import charts
 from bot.web.console.dashboard import WEEKS, duration_text, freshness, weekly_posts
-from tests.bot.web.test_console_auth import client_for, console_config, console_staff, login
+from tests.bot.web.test_console_auth import console_config, login
 from tests.conftest import Staff
 
 Client = TestClient[web.Request, web.Application]
@@ -41,18 +41,6 @@ async def cconfig(sqlite_url: str) -> AsyncIterator[Config]:
     await db.upgrade()
     yield cfg
     await db.close()
-
-
-@pytest.fixture
-async def cstaff(cconfig: Config) -> Staff:
-    return await console_staff()
-
-
-@pytest.fixture
-async def client(cconfig: Config, cstaff: Staff) -> AsyncIterator[Client]:
-    c = await client_for(cconfig)
-    yield c
-    await c.close()
 
 
 async def make_item(**fields: Any) -> Item:
@@ -103,7 +91,7 @@ def figure(page: str, ident: str) -> str:
 
 
 async def test_dashboard_shows_the_exact_rates_and_counts_of_seeded_data(
-    client: Client, cconfig: Config
+    cclient: Client, cconfig: Config
 ) -> None:
     now = datetime.now(UTC)
     recent = now - timedelta(minutes=1)
@@ -135,8 +123,8 @@ async def test_dashboard_shows_the_exact_rates_and_counts_of_seeded_data(
     await comment(5, base, due_at=now + timedelta(days=3))  # not yet due: not judged
     await comment(6, base, due_at=due, status="spam")  # spam: left out
     await delivered("feed", now, status="dead")
-    await login(client, "alice", "alice-pw")  # an editor: every staff role sees the dashboard
-    page = await (await client.get("/console/dashboard")).text()
+    await login(cclient, "alice", "alice-pw")  # an editor: every staff role sees the dashboard
+    page = await (await cclient.get("/console/dashboard")).text()
     assert figure(page, "rate-value") == "60.0%"  # 3 of 5 (the retracted one left out)
     assert "本年发布政策解读 5 篇" in page and "已达目标" in page
     assert figure(page, "ontime-value") == "50.0%"
@@ -154,7 +142,7 @@ async def test_dashboard_shows_the_exact_rates_and_counts_of_seeded_data(
     assert page.count('role="img"') >= 4
 
 
-async def test_below_target_rate_is_flagged(client: Client) -> None:
+async def test_below_target_rate_is_flagged(cclient: Client) -> None:
     recent = datetime.now(UTC) - timedelta(minutes=1)
     for forms in (["图解"], ["文字"]):
         await make_item(
@@ -163,36 +151,36 @@ async def test_below_target_rate_is_flagged(client: Client) -> None:
             published_at=recent,
             interpretation_forms=forms,
         )
-    await login(client, "bob", "bob-pw")
-    page = await (await client.get("/console/dashboard")).text()
+    await login(cclient, "bob", "bob-pw")
+    page = await (await cclient.get("/console/dashboard")).text()
     assert figure(page, "rate-value") == "50.0%" and "未达目标" in page
 
 
 async def test_freshness_turns_amber_at_10_days_and_red_at_14(
-    client: Client, cconfig: Config
+    cclient: Client, cconfig: Config
 ) -> None:
     now = datetime.now(UTC)
     await delivered("feed", now - timedelta(days=3))
     await delivered("feed", now - timedelta(days=20))  # an older one does not count
     hook = await delivered("webhook", now - timedelta(days=10, hours=1))
-    await login(client, "mod", "mod-pw")
+    await login(cclient, "mod", "mod-pw")
 
     def levels(page: str) -> dict[str, str]:
         return dict(re.findall(r'data-channel="(\w+)".*?data-level="(\w+)"', page, re.S))
 
-    page = await (await client.get("/console/dashboard")).text()
+    page = await (await cclient.get("/console/dashboard")).text()
     assert levels(page) == {"feed": "green", "webhook": "amber"}
     assert "10 天未更新（临近 14 天）" in page
     await Delivery.filter(id=hook.id).update(finished_at=now - timedelta(days=14, hours=1))
-    page = await (await client.get("/console/dashboard")).text()
+    page = await (await cclient.get("/console/dashboard")).text()
     assert levels(page)["webhook"] == "red" and "14 天未更新（已达 14 天）" in page
     await Delivery.filter(channel="feed").delete()
-    page = await (await client.get("/console/dashboard")).text()
+    page = await (await cclient.get("/console/dashboard")).text()
     assert levels(page)["feed"] == "red" and "从未发布" in page
 
 
 async def test_weekly_posts_are_counted_per_channel_by_shanghai_week(
-    client: Client, cconfig: Config
+    cclient: Client, cconfig: Config
 ) -> None:
     today = datetime.now(SHANGHAI).date()
     monday = today - timedelta(days=today.weekday())
@@ -203,8 +191,8 @@ async def test_weekly_posts_are_counted_per_channel_by_shanghai_week(
     await delivered("webhook", (this_week - timedelta(weeks=2)).astimezone(UTC))
     await delivered("webhook", (this_week - timedelta(weeks=20)).astimezone(UTC))  # too old
     await delivered("feed", this_week.astimezone(UTC), status="dead")  # not done
-    await login(client, "alice", "alice-pw")
-    page = await (await client.get("/console/dashboard")).text()
+    await login(cclient, "alice", "alice-pw")
+    page = await (await cclient.get("/console/dashboard")).text()
     table = page[page.index('id="h-weekly"') :]
     head = re.search(r"<thead><tr><th scope=\"col\">周（周一）</th>(.*?)</tr>", table)
     assert head
@@ -221,12 +209,12 @@ async def test_weekly_posts_are_counted_per_channel_by_shanghai_week(
     assert sum(int(row[hook]) for row in cells.values() if len(row) == 2) == 1
 
 
-async def test_followers_per_day_are_shown_with_totals(client: Client) -> None:
+async def test_followers_per_day_are_shown_with_totals(cclient: Client) -> None:
     now = datetime.now(UTC)
     for i, kind in enumerate(["subscribe", "subscribe", "subscribe", "unsubscribe"]):
         await ChannelEvent.create(channel="wechat", key=f"{kind}:o{i}:1", kind=kind, at=now)
-    await login(client, "bob", "bob-pw")
-    page = await (await client.get("/console/dashboard")).text()
+    await login(cclient, "bob", "bob-pw")
+    page = await (await cclient.get("/console/dashboard")).text()
     assert (
         "新关注 <strong>3</strong> 人，取消关注 <strong>1</strong> 人，净增 <strong>2</strong> 人"
         in page
@@ -276,7 +264,7 @@ def test_chart_text_is_escaped_and_labelled() -> None:
 
 
 async def test_mass_send_plan_lists_articles_in_order_and_what_does_not_fit(
-    client: Client, cconfig: Config
+    cclient: Client, cconfig: Config
 ) -> None:
     now = datetime.now(UTC)
     for title, priority in (("低优先级", 0), ("最重要的通知", 5), ("次要通知", 1)):
@@ -284,16 +272,16 @@ async def test_mass_send_plan_lists_articles_in_order_and_what_does_not_fit(
         await delivered("wechat", now, item=item, remote_id=f"a-{title}")
     quiet = await make_item(title="不群发的通知", status="published", notify=False)
     await delivered("wechat", now, item=quiet)
-    await login(client, "mod", "mod-pw")
-    assert (await client.get("/console/mass-send")).status == 403
-    client.session.cookie_jar.clear()
-    await login(client, "bob", "bob-pw")
-    page = await (await client.get("/console/mass-send")).text()
+    await login(cclient, "mod", "mod-pw")
+    assert (await cclient.get("/console/mass-send")).status == 403
+    cclient.session.cookie_jar.clear()
+    await login(cclient, "bob", "bob-pw")
+    page = await (await cclient.get("/console/mass-send")).text()
     today = page[: page.index("明天")]
     assert today.index("最重要的通知") < today.index("次要通知") < today.index("<h3>未能纳入")
     assert today.index("<h3>未能纳入") < today.index("低优先级")
     assert "不群发的通知" not in page
     assert "尚未生成" in page
-    client.session.cookie_jar.clear()
-    await login(client, "alice", "alice-pw")
-    assert (await client.get("/console/mass-send")).status == 200
+    cclient.session.cookie_jar.clear()
+    await login(cclient, "alice", "alice-pw")
+    assert (await cclient.get("/console/mass-send")).status == 200

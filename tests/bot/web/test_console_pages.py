@@ -7,10 +7,8 @@ bodies is shown as text on every page."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -20,9 +18,6 @@ from bot.dispatcher import Dispatcher
 from bot.models import AuditEvent, Delivery, Finding, Item
 from bot.wakeup import Wakeup
 from tests.bot.web.test_console_auth import (
-    client_for,
-    console_db,
-    console_staff,
     csrf_of,
     in_review,
     login,
@@ -32,24 +27,6 @@ from tests.conftest import Staff
 Client = TestClient[web.Request, web.Application]
 
 
-@pytest.fixture
-async def cconfig(sqlite_url: str) -> AsyncIterator[Config]:
-    async with console_db(sqlite_url) as cfg:
-        yield cfg
-
-
-@pytest.fixture
-async def cstaff(cconfig: Config) -> Staff:
-    return await console_staff()
-
-
-@pytest.fixture
-async def client(cconfig: Config, cstaff: Staff) -> AsyncIterator[Client]:
-    c = await client_for(cconfig)
-    yield c
-    await c.close()
-
-
 POLICY_BODY = "第一条 为规范政务公开工作，制定本办法。\n\n第二条 本办法适用于本局各处室。"
 INTERP_BODY = (
     "本办法出台的背景是进一步规范政务公开。我们重点说明了适用范围，各处室在日常工作中应当"
@@ -57,8 +34,8 @@ INTERP_BODY = (
 )
 
 
-async def post_form(client: Client, path: str, token: str, **data: str) -> str:
-    resp = await client.post(path, data={**data, "_csrf": token})
+async def post_form(cclient: Client, path: str, token: str, **data: str) -> str:
+    resp = await cclient.post(path, data={**data, "_csrf": token})
     assert resp.status == 200, (path, resp.status, await resp.text())
     return await resp.text()
 
@@ -74,10 +51,10 @@ async def run_dispatcher(config: Config) -> None:
 
 
 async def test_policy_without_interpretation_is_returned_then_approved_with_it(
-    client: Client, cconfig: Config
+    cclient: Client, cconfig: Config
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(
         "/console/items",
         data={
             "_csrf": token,
@@ -95,10 +72,10 @@ async def test_policy_without_interpretation_is_returned_then_approved_with_it(
     assert (await Item.get(id=policy_id)).status == "returned"
 
     form = await (
-        await client.get(f"/console/items/new?kind=interpretation&related_id={policy_id}")
+        await cclient.get(f"/console/items/new?kind=interpretation&related_id={policy_id}")
     ).text()
     assert f'value="{policy_id}" selected' in form
-    resp = await client.post(
+    resp = await cclient.post(
         "/console/items",
         data={
             "_csrf": token,
@@ -112,30 +89,30 @@ async def test_policy_without_interpretation_is_returned_then_approved_with_it(
     )
     interp_id = item_id_of(str(resp.url))
     assert (await Item.get(id=interp_id)).related_id == policy_id
-    page = await post_form(client, f"/console/items/{policy_id}/submit", token)
+    page = await post_form(cclient, f"/console/items/{policy_id}/submit", token)
     assert "预审通过" in page
     assert (await Item.get(id=policy_id)).status == "in_review"
 
-    client.session.cookie_jar.clear()
-    token = await login(client, "bob", "bob-pw")
-    page = await post_form(client, f"/console/items/{policy_id}/approve", token)
+    cclient.session.cookie_jar.clear()
+    token = await login(cclient, "bob", "bob-pw")
+    page = await post_form(cclient, f"/console/items/{policy_id}/approve", token)
     assert "已批准" in page
     assert {i.status for i in await Item.filter(id__in=[policy_id, interp_id])} <= {
         "approved",
         "scheduled",
     }
     await run_dispatcher(cconfig)
-    page = await (await client.get("/console/")).text()
+    page = await (await cclient.get("/console/")).text()
     assert "网站：已完成" in page or "已完成" in page
     assert (await Item.get(id=policy_id)).status == "published"
 
 
 async def test_findings_show_the_offending_text_highlighted_with_the_suggestion(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(cclient, "alice", "alice-pw")
     body = "请联系张三，电话 13812345678，了解详情。"
-    resp = await client.post(
+    resp = await cclient.post(
         "/console/items",
         data={
             "_csrf": token,
@@ -157,88 +134,88 @@ async def test_findings_show_the_offending_text_highlighted_with_the_suggestion(
 
 
 async def test_self_approval_is_refused_in_chinese(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
     # carol is editor and reviewer; make her the author of the item
     await Item.filter(id=item.id).update(author_id=cstaff.editor2.user_id)
-    token = await login(client, "carol", "carol-pw")
-    page = await post_form(client, f"/console/items/{item.id}/approve", token)
+    token = await login(cclient, "carol", "carol-pw")
+    page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
     assert "不能批准自己撰写的稿件" in page
     assert (await Item.get(id=item.id)).status == "in_review"
 
 
 async def test_return_needs_a_reason_and_sends_the_item_back(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(client, "bob", "bob-pw")
-    page = await post_form(client, f"/console/items/{item.id}/return", token, reason=" ")
+    token = await login(cclient, "bob", "bob-pw")
+    page = await post_form(cclient, f"/console/items/{item.id}/return", token, reason=" ")
     assert "退文须填写理由" in page
-    page = await post_form(client, f"/console/items/{item.id}/return", token, reason="标题不规范")
+    page = await post_form(cclient, f"/console/items/{item.id}/return", token, reason="标题不规范")
     assert "退文理由：标题不规范" in page
     assert (await Item.get(id=item.id)).status == "returned"
 
 
 async def test_a_warning_is_overridden_with_a_written_reason_then_approved(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     # A signing date (落款) in the future: a warning a reviewer may accept in writing.
     item = await in_review(cconfig, cstaff, body="活动安排如下。\n\n办公室\n\n2099年1月1日")
     warn = await Finding.get(item_id=item.id, stage="submit", severity="warn")
-    token = await login(client, "bob", "bob-pw")
-    page = await client.get(f"/console/items/{item.id}")
+    token = await login(cclient, "bob", "bob-pw")
+    page = await cclient.get(f"/console/items/{item.id}")
     assert "<mark>2099年1月1日</mark>" in await page.text()
-    page = await post_form(client, f"/console/items/{item.id}/approve", token)
+    page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
     assert "未经审核人员书面确认" in page
-    page = await post_form(client, f"/console/findings/{warn.id}/override", token, reason=" ")
+    page = await post_form(cclient, f"/console/findings/{warn.id}/override", token, reason=" ")
     assert "须填写书面理由" in page
-    page = await post_form(client, f"/console/findings/{warn.id}/override", token, reason="已核实")
+    page = await post_form(cclient, f"/console/findings/{warn.id}/override", token, reason="已核实")
     assert "已由 user:bob" in page and "已核实" in page
-    page = await post_form(client, f"/console/items/{item.id}/approve", token)
+    page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
     assert "已批准" in page
 
 
 async def test_queue_tabs_filters_search_and_pagination(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     for n in range(25):
         await in_review(
             cconfig, cstaff, title=f"关于第{n}号事项的通知", doc_number=f"沪金管〔2021〕{n}号"
         )
-    await login(client, "alice", "alice-pw")
-    page = await (await client.get("/console/?status=in_review")).text()
+    await login(cclient, "alice", "alice-pw")
+    page = await (await cclient.get("/console/?status=in_review")).text()
     assert '待审核<span class="count">25</span>' in page
     assert "第 1 / 2 页" in page
-    page2 = await (await client.get("/console/?status=in_review&page=2")).text()
+    page2 = await (await cclient.get("/console/?status=in_review&page=2")).text()
     assert page2.count("/console/items/") - page2.count("items/new") == 5
-    found = await (await client.get("/console/?q=〔2021〕7号")).text()
+    found = await (await cclient.get("/console/?q=〔2021〕7号")).text()
     assert "关于第7号事项的通知" in found and "关于第8号事项的通知" not in found
-    none = await (await client.get("/console/?kind=enforcement")).text()
+    none = await (await cclient.get("/console/?kind=enforcement")).text()
     assert "没有符合条件的稿件" in none
 
 
 async def test_calendar_shows_scheduled_items_on_their_shanghai_day(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff, title="排期发布的通知")
     # 2030-03-31 17:00 UTC is 2030-04-01 01:00 in Shanghai
     await Item.filter(id=item.id).update(publish_at=datetime(2030, 3, 31, 17, 0, tzinfo=UTC))
-    await login(client, "alice", "alice-pw")
-    april = await (await client.get("/console/calendar?month=2030-04")).text()
+    await login(cclient, "alice", "alice-pw")
+    april = await (await cclient.get("/console/calendar?month=2030-04")).text()
     assert "01:00" in april and "排期发布的通知" in april
-    march = await (await client.get("/console/calendar?month=2030-03")).text()
+    march = await (await cclient.get("/console/calendar?month=2030-03")).text()
     assert "排期发布的通知" not in march
 
 
 async def test_editing_makes_a_diff_and_an_audit_trail_on_the_history_page(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff, body="原来的正文。")
-    token = await login(client, "alice", "alice-pw")
-    form = await (await client.get(f"/console/items/{item.id}/edit")).text()
+    token = await login(cclient, "alice", "alice-pw")
+    form = await (await cclient.get(f"/console/items/{item.id}/edit")).text()
     assert "原来的正文。" in form
-    resp = await client.post(
+    resp = await cclient.post(
         f"/console/items/{item.id}",
         data={
             "_csrf": token,
@@ -249,18 +226,18 @@ async def test_editing_makes_a_diff_and_an_audit_trail_on_the_history_page(
         },
     )
     assert "已保存修改" in await resp.text()
-    page = await (await client.get(f"/console/items/{item.id}/history?a=1&b=current")).text()
+    page = await (await cclient.get(f"/console/items/{item.id}/history?a=1&b=current")).text()
     assert '<div class="del">-原来的正文。</div>' in page
     assert '<div class="add">+修改后的正文。</div>' in page
     assert "item.edit" in page and "item.submit" in page
 
 
 async def test_unchanged_save_does_not_make_a_new_version(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(
         f"/console/items/{item.id}",
         data={
             "_csrf": token,
@@ -274,9 +251,9 @@ async def test_unchanged_save_does_not_make_a_new_version(
     assert (await Item.get(id=item.id)).status == "in_review"
 
 
-async def test_form_errors_name_the_field_and_keep_what_was_typed(client: Client) -> None:
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(
+async def test_form_errors_name_the_field_and_keep_what_was_typed(cclient: Client) -> None:
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(
         "/console/items",
         data={
             "_csrf": token,
@@ -294,9 +271,9 @@ async def test_form_errors_name_the_field_and_keep_what_was_typed(client: Client
     assert await Item.all().count() == 0
 
 
-async def test_publish_time_entered_in_shanghai_is_stored_in_utc(client: Client) -> None:
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(
+async def test_publish_time_entered_in_shanghai_is_stored_in_utc(cclient: Client) -> None:
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(
         "/console/items",
         data={
             "_csrf": token,
@@ -309,30 +286,30 @@ async def test_publish_time_entered_in_shanghai_is_stored_in_utc(client: Client)
     )
     item = await Item.get(id=item_id_of(str(resp.url)))
     assert item.publish_at == datetime(2030, 5, 1, 1, 30, tzinfo=UTC)
-    assert "2030-05-01T09:30" in await (await client.get(f"/console/items/{item.id}/edit")).text()
+    assert "2030-05-01T09:30" in await (await cclient.get(f"/console/items/{item.id}/edit")).text()
 
 
-async def test_preview_endpoint_renders_markdown_like_the_feed(client: Client) -> None:
-    token = await login(client, "alice", "alice-pw")
-    resp = await client.post(
+async def test_preview_endpoint_renders_markdown_like_the_feed(cclient: Client) -> None:
+    token = await login(cclient, "alice", "alice-pw")
+    resp = await cclient.post(
         "/console/preview", data={"body": "**要点**\n\n<b>x</b>"}, headers={"X-CSRF-Token": token}
     )
     html = await resp.text()
     assert "<strong>要点</strong>" in html
     assert "<b>" not in html and "&lt;b&gt;" in html
     page = await post_form(
-        client, "/console/items", token, kind="notice", title="t", body="# 标题", action="preview"
+        cclient, "/console/items", token, kind="notice", title="t", body="# 标题", action="preview"
     )
     assert "<h1>标题</h1>" in page
     assert await Item.all().count() == 0
 
 
 async def test_dead_delivery_is_highlighted_retried_and_cancelled_with_audit(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(client, "bob", "bob-pw")
-    await post_form(client, f"/console/items/{item.id}/approve", token)
+    token = await login(cclient, "bob", "bob-pw")
+    await post_form(cclient, f"/console/items/{item.id}/approve", token)
     delivery = await Delivery.get(item_id=item.id, channel="feed")
     await Delivery.filter(id=delivery.id).update(
         status="dead",
@@ -341,34 +318,34 @@ async def test_dead_delivery_is_highlighted_retried_and_cancelled_with_audit(
         finished_at=datetime.now(UTC),
         due_at=datetime.now(UTC) - timedelta(days=3),
     )
-    page = await (await client.get("/console/deliveries?status=problem")).text()
+    page = await (await cclient.get("/console/deliveries?status=problem")).text()
     assert '<tr class="dead">' in page and "已重试 8 次仍失败：对方服务器错误" in page
     assert "需要处理" in page
-    page = await post_form(client, f"/console/deliveries/{delivery.id}/retry", token)
+    page = await post_form(cclient, f"/console/deliveries/{delivery.id}/retry", token)
     fresh = await Delivery.get(id=delivery.id)
     assert fresh.status == "pending" and fresh.attempts == 0
     assert await AuditEvent.filter(action="delivery.retry", target_id=str(delivery.id)).exists()
-    page = await post_form(client, f"/console/deliveries/{delivery.id}/retry", token)
+    page = await post_form(cclient, f"/console/deliveries/{delivery.id}/retry", token)
     assert "只有失败、已错过或结果待确认的投递可以重试" in page
-    await post_form(client, f"/console/deliveries/{delivery.id}/cancel", token)
+    await post_form(cclient, f"/console/deliveries/{delivery.id}/cancel", token)
     assert (await Delivery.get(id=delivery.id)).status == "cancelled"
     assert await AuditEvent.filter(action="delivery.cancel").exists()
 
 
 async def test_audit_page_searches_and_reports_the_chain_verified(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    await login(client, "root", "root-pw")
-    page = await (await client.get(f"/console/audit?target=item:{item.id}")).text()
+    await login(cclient, "root", "root-pw")
+    page = await (await cclient.get(f"/console/audit?target=item:{item.id}")).text()
     assert "哈希链校验通过" in page
     assert "item.submit" in page and "user.add" not in page
-    page = await (await client.get("/console/audit?actor=system:test&action=user.add")).text()
+    page = await (await cclient.get("/console/audit?actor=system:test&action=user.add")).text()
     assert "user.add" in page and "item.submit" not in page
-    page = await (await client.get("/console/audit?since=bad")).text()
+    page = await (await cclient.get("/console/audit?since=bad")).text()
     assert "日期「bad」格式不正确" in page
     await AuditEvent.filter(action="user.add").limit(1).update(actor="someone-else")
-    page = await (await client.get("/console/audit")).text()
+    page = await (await cclient.get("/console/audit")).text()
     assert "哈希链校验失败" in page
 
 
@@ -376,13 +353,13 @@ HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
 async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
-    client: Client, cconfig: Config, cstaff: Staff
+    cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(
         cconfig, cstaff, title="通知" + HOSTILE, body="正文" + HOSTILE, doc_number=HOSTILE[:100]
     )
-    token = await login(client, "alice", "alice-pw")
-    await client.post(
+    token = await login(cclient, "alice", "alice-pw")
+    await cclient.post(
         f"/console/items/{item.id}",
         data={
             "_csrf": token,
@@ -392,8 +369,8 @@ async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
             "action": "save",
         },
     )
-    client.session.cookie_jar.clear()
-    await login(client, "root", "root-pw")
+    cclient.session.cookie_jar.clear()
+    await login(cclient, "root", "root-pw")
     pages = [
         "/console/",
         f"/console/?q={HOSTILE[:20]}",
@@ -406,13 +383,13 @@ async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
         "/console/audit",
     ]
     for path in pages:
-        html = await (await client.get(path)).text()
+        html = await (await cclient.get(path)).text()
         assert "<script>alert" not in html, path
         assert "<img src=x" not in html, path
-    item_page = await (await client.get(f"/console/items/{item.id}")).text()
+    item_page = await (await cclient.get(f"/console/items/{item.id}")).text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in item_page
     token = csrf_of(item_page)
-    preview = await client.post(
+    preview = await cclient.post(
         "/console/preview", data={"body": HOSTILE}, headers={"X-CSRF-Token": token}
     )
     assert "<script>" not in await preview.text() and "<img" not in await preview.text()
