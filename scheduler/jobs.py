@@ -12,6 +12,7 @@ The knowledge refresh runs in every process: each holds its own copy of the know
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ from scheduler.slots import run_once_per_slot, slot_of
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = 24 * 3600
+# How long runs cancelled at the end of a shutdown get to record that they were interrupted.
+CANCELLED_RUNS_SECONDS = 2.0
 
 
 @dataclass
@@ -51,6 +54,16 @@ class JobContext:
     owner: str
     session: aiohttp.ClientSession | None = None  # the worker's one client session
     now: datetime | None = None
+    # The runs in progress in this process (shared by every per-run copy): a shutdown lets
+    # them finish before the scheduler cancels what is left.
+    running: set[asyncio.Task[Any]] = dataclasses.field(default_factory=set)
+
+    async def wait_running(self, grace: float) -> int:
+        """Wait up to `grace` seconds for the runs in progress; how many were still running."""
+        if not self.running:
+            return 0
+        _, pending = await asyncio.wait(set(self.running), timeout=max(grace, 0.001))
+        return len(pending)
 
     @property
     def at(self) -> datetime:
@@ -181,6 +194,9 @@ async def run_job(
     not come yet, or the run failed (logged with the job's name; the next tick tries again)."""
     now = now or datetime.now(UTC)
     run = dataclasses.replace(ctx, now=now)
+    task = asyncio.current_task()
+    if task is not None:
+        ctx.running.add(task)
     try:
         if not spec.once_per_slot:
             return await spec.work(run)
@@ -197,6 +213,9 @@ async def run_job(
     except Exception:
         log.exception("job %s failed", spec.name)
         return None
+    finally:
+        if task is not None:
+            ctx.running.discard(task)
 
 
 def build_scheduler(ctx: JobContext, specs: list[JobSpec]) -> AsyncIOScheduler:
@@ -214,3 +233,13 @@ def build_scheduler(ctx: JobContext, specs: list[JobSpec]) -> AsyncIOScheduler:
             misfire_grace_time=max(1, int(every // 2)),
         )
     return scheduler
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, ctx: JobContext, grace: float) -> None:
+    """A shutdown: no new runs; the runs in progress get `grace` seconds to finish, then the
+    scheduler cancels the rest (a once-per-slot run cancelled marks its slot interrupted)."""
+    scheduler.pause()
+    if left := await ctx.wait_running(grace):
+        log.warning("%d job runs still going after %.1f s: cancelled", left, grace)
+    scheduler.shutdown(wait=False)  # cancels what is left
+    await ctx.wait_running(CANCELLED_RUNS_SECONDS)

@@ -2,12 +2,14 @@
 JobSlot row keyed by (job, slot); the unique constraint decides which process runs it, so
 several processes (each with its own scheduler) never run it twice.
 
-A process that dies after taking a slot leaves that slot unrun; the jobs that use slots work
+A run a shutdown has to cancel is marked interrupted. A process that dies after taking a slot
+leaves that slot unrun; the jobs that use slots work
 from the state of the data (what is overdue now), so the next slot catches up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -41,6 +43,13 @@ async def run_once_per_slot(
         return None
     try:
         result = await work()
+    except asyncio.CancelledError:
+        # Stopped by a shutdown past its grace period: the row says so rather than looking
+        # like a run still in progress. (The next slot catches up from the data.)
+        await JobSlot.filter(id=row.id).update(
+            finished_at=datetime.now(UTC), result={"interrupted": "shutdown"}
+        )
+        raise
     except Exception as exc:
         await JobSlot.filter(id=row.id).update(
             finished_at=datetime.now(UTC), result={"error": f"{type(exc).__name__}: {exc}"}

@@ -18,7 +18,7 @@ from bot.replies import ReplySender
 from bot.wechat_relay import MessageRelay
 from channels.base import Channel
 from scheduler.alerts import Alerter
-from scheduler.jobs import JobContext, build_scheduler, job_specs
+from scheduler.jobs import JobContext, build_scheduler, job_specs, stop_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class InboxWorker:
         self.replies = ReplySender(config, channels, owner=f"{self.owner}:replies")
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._ctx: JobContext | None = None
 
     async def start(self) -> None:
         """Build the knowledge base, then start sending replies and running the jobs. The
@@ -54,6 +55,7 @@ class InboxWorker:
             self.owner,
             self._session,
         )
+        self._ctx = ctx
         self._scheduler = build_scheduler(ctx, job_specs(self.config))
         self._scheduler.start()
         self.replies.start()
@@ -73,8 +75,9 @@ class InboxWorker:
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+        if self._scheduler is not None and self._ctx is not None:
+            grace = self.config.dispatcher.shutdown_grace_seconds
+            await stop_scheduler(self._scheduler, self._ctx, grace)
             self._scheduler = None
         await self.replies.stop()
         if self._session is not None:

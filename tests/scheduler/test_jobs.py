@@ -23,7 +23,7 @@ from channels.base import (
     Published,
 )
 from scheduler.alerts import Alerter
-from scheduler.jobs import JobContext, JobSpec, build_scheduler, job_specs, run_job
+from scheduler.jobs import JobContext, JobSpec, build_scheduler, job_specs, run_job, stop_scheduler
 from scheduler.polling import poll_all
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
@@ -149,3 +149,30 @@ async def test_the_job_table_names_every_inbox_job_and_knowledge_runs_everywhere
     assert await run_job(specs["inbox.sla"], context(config, "p2"), now) is None
     analyzed = await run_job(specs["inbox.analyze"], context(config, "p1"), now)
     assert analyzed == {"analyzed": "gk_comment"}
+
+
+async def test_a_shutdown_lets_a_run_finish_and_marks_one_past_the_grace_interrupted(
+    any_config: Config,
+) -> None:
+    started = {"test.quick": asyncio.Event(), "test.hung": asyncio.Event()}
+
+    def job(name: str, seconds: float) -> JobSpec:
+        async def work(ctx: JobContext) -> dict[str, Any]:
+            started[name].set()
+            await asyncio.sleep(seconds)
+            return {"slept": seconds}
+
+        return JobSpec(name, 3600, True, work)
+
+    ctx = context(any_config, "p0")
+    scheduler = build_scheduler(ctx, [job("test.quick", 0.3), job("test.hung", 60)])
+    scheduler.start()
+    for spec_id in started:  # run both now rather than at the next aligned hour
+        scheduler.modify_job(spec_id, next_run_time=datetime.now(UTC))
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in started.values())), 5)
+    await stop_scheduler(scheduler, ctx, grace=1.0)
+    quick = await JobSlot.get(job="test.quick")
+    assert quick.finished_at is not None and quick.result == {"slept": 0.3}
+    hung = await JobSlot.get(job="test.hung")
+    assert hung.finished_at is not None and hung.result == {"interrupted": "shutdown"}
+    assert not ctx.running

@@ -159,10 +159,15 @@ async def test_below_target_rate_is_flagged(cclient: Client) -> None:
 async def test_freshness_turns_amber_at_10_days_and_red_at_14(
     cclient: Client, cconfig: Config
 ) -> None:
-    now = datetime.now(UTC)
-    await delivered("feed", now - timedelta(days=3))
-    await delivered("feed", now - timedelta(days=20))  # an older one does not count
-    hook = await delivered("webhook", now - timedelta(days=10, hours=1))
+    # Days are counted between Shanghai dates: noon of the day N days back is N days at any hour.
+    today = datetime.now(SHANGHAI).date()
+
+    def days_ago(n: int) -> datetime:
+        return datetime(today.year, today.month, today.day, 12, tzinfo=SHANGHAI) - timedelta(days=n)
+
+    await delivered("feed", days_ago(3))
+    await delivered("feed", days_ago(20))  # an older one does not count
+    hook = await delivered("webhook", days_ago(10))
     await login(cclient, "mod", "mod-pw")
 
     def levels(page: str) -> dict[str, str]:
@@ -171,7 +176,7 @@ async def test_freshness_turns_amber_at_10_days_and_red_at_14(
     page = await (await cclient.get("/console/dashboard")).text()
     assert levels(page) == {"feed": "green", "webhook": "amber"}
     assert "10 天未更新（临近 14 天）" in page
-    await Delivery.filter(id=hook.id).update(finished_at=now - timedelta(days=14, hours=1))
+    await Delivery.filter(id=hook.id).update(finished_at=days_ago(14))
     page = await (await cclient.get("/console/dashboard")).text()
     assert levels(page)["webhook"] == "red" and "14 天未更新（已达 14 天）" in page
     await Delivery.filter(channel="feed").delete()
