@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import aiohttp
 from tortoise.transactions import in_transaction
 
-from bot import prereview
+from bot import db, prereview
 from bot.channel_set import build_limiters
 from bot.config import Config
 from bot.linkcheck import LinkChecker, retracted_items
@@ -35,7 +36,7 @@ from bot.models import (
     ItemVersion,
     WorkerHeartbeat,
 )
-from bot.outbox import Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter
+from bot.outbox import Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter, sql
 from bot.render import Renderer
 from bot.wakeup import Wakeup
 from channels.base import (
@@ -56,6 +57,8 @@ D = DeliveryStatus
 # How long a shutdown waits for the channel loops to see it (one may be retrying a failed
 # round after a one-second pause) before cancelling them.
 LOOP_EXIT_SECONDS = 5.0
+ITEM_TABLE = Item._meta.db_table
+VERSION_TABLE = ItemVersion._meta.db_table
 
 
 def idempotency_key(d: Delivery) -> str:
@@ -68,6 +71,7 @@ class DeliveryJob:
     def __init__(self, outbox: Outbox, delivery: Delivery) -> None:
         self.delivery_id = delivery.id
         self.idempotency_key = idempotency_key(delivery)
+        self.attempt = delivery.attempts
         self.checkpoint: dict[str, Any] = dict(delivery.checkpoint or {})
         self._outbox = outbox
 
@@ -137,6 +141,7 @@ class Dispatcher:
         self._claimed: set[int] = set()
         self._session: aiohttp.ClientSession | None = None
         self.links: LinkChecker | None = None  # the pre-dispatch link check
+        self._missed_checked: dict[str, float] = {}  # channel → monotonic time of the check
 
     # -- running -------------------------------------------------------------------------
     async def _open(self) -> None:
@@ -251,7 +256,11 @@ class Dispatcher:
         free = self.channels[name].limits.concurrency - len(self.inflight[name])
         if free <= 0 or self._stopping.is_set():
             return 0
-        await self.outbox.mark_missed(name)
+        # Once a sweep is often enough: the claim itself never takes a stale publish.
+        now = time.monotonic()
+        if now - self._missed_checked.get(name, -math.inf) >= self.cfg.sweep_interval_seconds:
+            await self.outbox.mark_missed(name)
+            self._missed_checked[name] = now
         deliveries = await self.outbox.claim(name, min(free, self.cfg.batch_size))
         if not deliveries:
             return 0
@@ -325,7 +334,9 @@ class Dispatcher:
         except asyncio.CancelledError:
             if not submitted:  # give it back so another worker takes it at once
                 try:
-                    await asyncio.shield(self.outbox.release([delivery.id]))
+                    # The attempt counts: it may have reached the remote before the cancel,
+                    # and the next one must look that up first.
+                    await asyncio.shield(self.outbox.release([delivery.id], untried=False))
                 except Exception:  # the end of the shutdown tries once more
                     log.warning("delivery %s: not given back yet", delivery.id, exc_info=True)
                     retry_release = True
@@ -454,15 +465,29 @@ class Dispatcher:
         return Outcome(delivery, D.DONE, remote_id=done.remote_id)
 
     async def _load(self, deliveries: list[Delivery]) -> Loaded:
-        """Items and approved versions of a claimed batch, in two queries."""
+        """The state of a claimed batch's items and their approved versions, in one query."""
         item_ids = sorted({d.item_id for d in deliveries})
-        rows = await Item.filter(id__in=item_ids).values("id", "status", "version")
-        items = {r["id"]: ItemState(r["status"], r["version"]) for r in rows}
         wanted = {(d.item_id, d.item_version) for d in deliveries}
-        found = await ItemVersion.filter(
-            item_id__in=item_ids, version__in=sorted({v for _, v in wanted})
+        numbers = sorted({v for _, v in wanted})
+        # The model's columns (known once tortoise is initialised: the foreign key's among them)
+        names = tuple(ItemVersion._meta.fields_db_projection.values())
+        columns = ", ".join(f"v.{c} AS v_{c}" for c in names)
+        rows = await db.connection().execute_query_dict(
+            sql(
+                f"SELECT i.id AS item_id, i.status AS item_status, i.version AS item_current, "
+                f"{columns} FROM {ITEM_TABLE} i LEFT JOIN {VERSION_TABLE} v ON v.item_id = i.id "
+                f"AND v.version IN ({', '.join('?' for _ in numbers)}) "
+                f"WHERE i.id IN ({', '.join('?' for _ in item_ids)})"
+            ),
+            [*numbers, *item_ids],
         )
-        versions = {(v.item_id, v.version): v for v in found if (v.item_id, v.version) in wanted}
+        items: dict[int, ItemState] = {}
+        versions: dict[tuple[int, int], ItemVersion] = {}
+        for r in rows:
+            items[r["item_id"]] = ItemState(r["item_status"], r["item_current"])
+            if (r["item_id"], r["v_version"]) in wanted:
+                fields = {c: r[f"v_{c}"] for c in names}
+                versions[(r["item_id"], r["v_version"])] = ItemVersion._init_from_db(**fields)
         return Loaded(items, versions)
 
     # -- heartbeat -----------------------------------------------------------------------

@@ -84,6 +84,7 @@ class _Scratch:
         self.delivery_id = delivery.id
         self.idempotency_key = f"mass-{delivery.id}"
         self.checkpoint: dict[str, Any] = dict(delivery.checkpoint or {})
+        self.attempt = delivery.attempts
 
     async def save(self, **updates: Any) -> None:
         self.checkpoint.update(updates)

@@ -91,13 +91,20 @@ class Outbox:
         self.missed_after = missed_after
 
     async def claim(self, channel: str, limit: int) -> list[Delivery]:
-        """Take up to `limit` due deliveries of a channel (or ones whose lease expired)."""
+        """Take up to `limit` due deliveries of a channel (or ones whose lease expired), read
+        whole in the same statement.
+
+        A publish overdue past the missed window that never began is left for mark_missed
+        (which the dispatcher runs once a sweep, not before every claim): it must not go out
+        stale in between."""
         now = datetime.now(UTC)
         lock = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
         claimable = (
-            "((status = 'pending' AND next_attempt_at <= ?) OR "
+            "((status = 'pending' AND next_attempt_at <= ? AND NOT (action = 'publish' AND "
+            "due_at < ? AND checkpoint = '{}')) OR "
             "(status = 'running' AND lease_expires_at < ?))"
         )
+        when = [now, now - self.missed_after, now]
         # The locked pick is a CTE so PostgreSQL runs it exactly once: as a plain subquery a
         # generic plan of the prepared statement may re-run it per row, and then LIMIT no
         # longer bounds the claim (one worker took 2,000 rows with LIMIT 8).
@@ -106,13 +113,11 @@ class Outbox:
             f"ORDER BY next_attempt_at, id LIMIT ?{lock}) "
             f"UPDATE {TABLE} SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
             "attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN (SELECT id FROM picked) AND {claimable} RETURNING id"
+            f"WHERE id IN (SELECT id FROM picked) AND {claimable} RETURNING *"
         )
-        params = [channel, now, now, limit, self.owner, now + self.lease, now, now, now]
+        params = [channel, *when, limit, self.owner, now + self.lease, now, *when]
         rows = await db.connection().execute_query_dict(query, params)
-        if not rows:
-            return []
-        return await Delivery.filter(id__in=[r["id"] for r in rows]).order_by("id")
+        return sorted((Delivery._init_from_db(**row) for row in rows), key=lambda d: d.id)
 
     async def mark_missed(self, channel: str) -> int:
         """Publish deliveries overdue by more than the window become `missed`, not sent stale.
@@ -244,18 +249,20 @@ class Outbox:
             await audit.record_many(conn, events)
         return set(ids) - owned
 
-    async def release(self, delivery_ids: Sequence[int]) -> int:
-        """Give claimed deliveries back untouched (shutdown); the attempt does not count.
-        Only those still running under this worker's lease; returns how many."""
+    async def release(self, delivery_ids: Sequence[int], untried: bool = True) -> int:
+        """Give claimed deliveries back (shutdown) to be taken at once; the attempt does not
+        count if they were never tried. Only those still running under this worker's lease;
+        returns how many."""
         now, given = datetime.now(UTC), 0
+        undo = ", attempts = attempts - 1" if untried else ""
         for start in range(0, len(delivery_ids), 500):
             chunk = list(delivery_ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             count, _ = await db.connection().execute_query(
                 sql(
                     f"UPDATE {TABLE} SET status = 'pending', lease_owner = '', "
-                    "lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?, "
-                    f"attempts = attempts - 1 WHERE id IN ({marks}) AND status = 'running' "
+                    f"lease_expires_at = NULL, updated_at = ?, next_attempt_at = ?{undo} "
+                    f"WHERE id IN ({marks}) AND status = 'running' "
                     "AND lease_owner = ?"
                 ),
                 [now, now, *chunk, self.owner],

@@ -97,6 +97,9 @@ class Job(Protocol):
     delivery_id: int
     idempotency_key: str
     checkpoint: dict[str, Any]
+    # Which attempt this is: 1 when no earlier attempt can have reached the remote (one given
+    # back untried does not count), so a channel looks up an earlier send only after the first.
+    attempt: int
 
     async def save(self, **updates: Any) -> None:
         """Merge updates into the checkpoint and store it before going on (raises LeaseLost)."""

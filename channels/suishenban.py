@@ -348,12 +348,11 @@ class SuishenbanChannel(SessionOwner, Channel):
 
     async def publish(self, content: Content, job: Job) -> Published:
         card = self._card(content, job.idempotency_key)
-        if job.checkpoint.get("sent") and self.limits.can_lookup:
-            # An earlier attempt sent the card and never recorded the answer.
+        if job.attempt > 1 and self.limits.can_lookup:
+            # An earlier attempt may have sent the card and never recorded the answer.
             found = await self.lookup(job)
             if found is not None:
                 return found
-        await job.save(sent=True)
         try:
             data = await self._request(
                 "push", payload=card, key=job.idempotency_key, irreversible=True

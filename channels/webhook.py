@@ -56,8 +56,10 @@ class WebhookChannel(SessionOwner, Channel):
         )
 
     async def publish(self, content: Content, job: Job) -> Published:
-        if job.checkpoint.get("sent"):
-            # An earlier attempt sent the request and died before recording the answer.
+        if job.attempt > 1:
+            # An earlier attempt may have sent the request and died before recording the
+            # answer. (Counting attempts instead of saving a "sent" mark first spares a write
+            # on every push; the receiver also deduplicates by the Idempotency-Key.)
             found = await self.lookup(job)
             if found is not None:
                 return found
@@ -74,7 +76,6 @@ class WebhookChannel(SessionOwner, Channel):
             },
             ensure_ascii=False,
         ).encode()
-        await job.save(sent=True)
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": job.idempotency_key,

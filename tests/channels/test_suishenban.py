@@ -49,6 +49,7 @@ class MemoryJob:
     idempotency_key: str = "gongkai-1-v1-suishenban-publish"
     delivery_id: int = 1
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
 
     async def save(self, **updates: Any) -> None:
         self.checkpoint.update(updates)
