@@ -101,7 +101,7 @@ class Outbox:
         lock = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
         claimable = (
             "((status = 'pending' AND next_attempt_at <= ? AND NOT (action = 'publish' AND "
-            "due_at < ? AND checkpoint = '{}')) OR "
+            "due_at < ? AND attempts = 0 AND checkpoint = '{}')) OR "
             "(status = 'running' AND lease_expires_at < ?))"
         )
         when = [now, now - self.missed_after, now]
@@ -122,8 +122,9 @@ class Outbox:
     async def mark_missed(self, channel: str) -> int:
         """Publish deliveries overdue by more than the window become `missed`, not sent stale.
 
-        One that has begun on the remote side (a checkpoint, e.g. a submitted WeChat publish
-        job) is finished instead: it may already be live, and stopping now would strand it."""
+        One that may have begun on the remote side (an attempt made, or a checkpoint such as a
+        submitted WeChat publish job) is finished instead: it may already be live, and
+        stopping now would strand it."""
         now = datetime.now(UTC)
         cutoff = now - self.missed_after
         overdue = Delivery.filter(
@@ -139,7 +140,7 @@ class Outbox:
                 sql(
                     f"UPDATE {TABLE} SET status = 'missed', finished_at = ?, updated_at = ?, "
                     "last_error = ? WHERE channel = ? AND action = 'publish' AND "
-                    "status = 'pending' AND due_at < ? AND checkpoint = '{}' "
+                    "status = 'pending' AND due_at < ? AND attempts = 0 AND checkpoint = '{}' "
                     "RETURNING id, item_id"
                 ),
                 [now, now, MISSED_REASON, channel, cutoff],
@@ -197,53 +198,40 @@ class Outbox:
             return set()
         now = datetime.now(UTC)
         ids = [o.delivery.id for o in outcomes]
-        lock = " FOR UPDATE" if db.is_postgres() else ""
-        marks = ", ".join("?" for _ in ids)
+        # One UPDATE for the whole batch, its values joined in: the WHERE keeps to the rows
+        # still leased to us and RETURNING says which those were.
+        cast = _pg_casts if db.is_postgres() else _no_casts
+        row = "(" + ", ".join(cast(VALUE_TYPES)) + ")"
+        names = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(VALUE_COLUMNS))
+        values = []
+        for o in outcomes:
+            done = o.status != D.PENDING
+            values += [
+                o.delivery.id,
+                o.status.value,
+                now if done else None,
+                None if done else (o.retry_at or now),
+                o.error,
+                o.error_class,
+                (o.remote_id or o.delivery.remote_id) if done else o.delivery.remote_id,
+                (o.remote_url or o.delivery.remote_url) if done else o.delivery.remote_url,
+            ]
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(
                 sql(
-                    f"SELECT id FROM {TABLE} WHERE id IN ({marks}) AND status = 'running' "
-                    f"AND lease_owner = ?{lock}"
+                    f"UPDATE {TABLE} SET status = v.status, finished_at = v.finished_at, "
+                    "next_attempt_at = COALESCE(v.next_at, next_attempt_at), updated_at = ?, "
+                    "lease_owner = '', lease_expires_at = NULL, last_error = v.last_error, "
+                    "error_class = v.error_class, remote_id = v.remote_id, "
+                    f"remote_url = v.remote_url FROM (SELECT {names} FROM (VALUES "
+                    f"{', '.join(row for _ in outcomes)}) AS x) AS v "
+                    f"WHERE {TABLE}.id = v.id AND {TABLE}.status = 'running' "
+                    f"AND {TABLE}.lease_owner = ? RETURNING {TABLE}.id"
                 ),
-                [*ids, self.owner],
+                [now, *values, self.owner],
             )
             owned = {int(r["id"]) for r in rows}
-            mine = [o for o in outcomes if o.delivery.id in owned]
-            finished = [o for o in mine if o.status != D.PENDING]
-            retried = [o for o in mine if o.status == D.PENDING]
-            if finished:
-                await conn.execute_many(
-                    sql(
-                        f"UPDATE {TABLE} SET status = ?, finished_at = ?, updated_at = ?, "
-                        "lease_owner = '', lease_expires_at = NULL, last_error = ?, "
-                        "error_class = ?, remote_id = ?, remote_url = ? WHERE id = ?"
-                    ),
-                    [
-                        [
-                            o.status.value,
-                            now,
-                            now,
-                            o.error,
-                            o.error_class,
-                            o.remote_id or o.delivery.remote_id,
-                            o.remote_url or o.delivery.remote_url,
-                            o.delivery.id,
-                        ]
-                        for o in finished
-                    ],
-                )
-            if retried:
-                await conn.execute_many(
-                    sql(
-                        f"UPDATE {TABLE} SET status = 'pending', next_attempt_at = ?, "
-                        "updated_at = ?, lease_owner = '', lease_expires_at = NULL, "
-                        "last_error = ?, error_class = ? WHERE id = ?"
-                    ),
-                    [
-                        [o.retry_at or now, now, o.error, o.error_class, o.delivery.id]
-                        for o in retried
-                    ],
-                )
+            finished = [o for o in outcomes if o.delivery.id in owned and o.status != D.PENDING]
             events = [_event(o) for o in finished]
             events += await settle_items(conn, {o.delivery.item_id for o in finished})
             await audit.record_many(conn, events)
@@ -276,6 +264,29 @@ class Outbox:
         ).count()
 
 
+# The columns of an outcome row in Outbox.apply, and their PostgreSQL types (its VALUES
+# parameters would otherwise be text).
+VALUE_COLUMNS = (
+    "id",
+    "status",
+    "finished_at",
+    "next_at",
+    "last_error",
+    "error_class",
+    "remote_id",
+    "remote_url",
+)
+VALUE_TYPES = ("int", "text", "timestamptz", "timestamptz", "text", "text", "text", "text")
+
+
+def _pg_casts(types: Sequence[str]) -> list[str]:
+    return [f"CAST(? AS {t})" for t in types]
+
+
+def _no_casts(types: Sequence[str]) -> list[str]:
+    return ["?" for _ in types]
+
+
 def _aware(value: Any) -> datetime:
     if isinstance(value, str):  # SQLite hands back text for an aggregate
         value = datetime.fromisoformat(value)
@@ -302,20 +313,27 @@ async def settle_items(conn: BaseDBAsyncClient, item_ids: set[int]) -> list[audi
     audit events of the status changes."""
     if not item_ids:
         return []
-    if db.is_postgres():
-        # Two workers finishing deliveries of one item at once would each see the other's as
-        # still running and leave the item "publishing": lock the items (in id order, so no
-        # deadlock) and the second settles after the first commits, seeing both outcomes.
-        marks = ", ".join("?" for _ in item_ids)
-        await conn.execute_query(
-            sql(f"SELECT id FROM {ITEM_TABLE} WHERE id IN ({marks}) ORDER BY id FOR UPDATE"),
+    # On PostgreSQL the items are locked as they are read: two workers finishing deliveries
+    # of one item at once would each see the other's as still running and leave the item
+    # "publishing". Locked in id order (no deadlock), the second reads the items after the
+    # first commits, and then (the next statement) the deliveries with both outcomes.
+    lock = " FOR UPDATE" if db.is_postgres() else ""
+    marks = ", ".join("?" for _ in item_ids)
+    items = [
+        _ItemState(
+            int(r["id"]),
+            str(r["status"]),
+            int(r["version"]),
+            r["published_version"],
+            None if r["published_at"] is None else _aware(r["published_at"]),
+        )
+        for r in await conn.execute_query_dict(
+            sql(
+                "SELECT id, status, version, published_version, published_at "
+                f"FROM {ITEM_TABLE} WHERE id IN ({marks}) ORDER BY id{lock}"
+            ),
             sorted(item_ids),
         )
-    items = [
-        _ItemState(**row)
-        for row in await Item.filter(id__in=sorted(item_ids))
-        .using_db(conn)
-        .values("id", "status", "version", "published_version", "published_at")
     ]
     rows = (
         await Delivery.filter(item_id__in=sorted(item_ids), action=DeliveryAction.PUBLISH.value)

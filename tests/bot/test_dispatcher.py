@@ -221,6 +221,34 @@ async def test_overdue_delivery_already_begun_remotely_is_finished_not_missed(en
     assert len(env.ledger.received) == 1
 
 
+async def test_overdue_delivery_attempted_before_is_looked_up_not_missed_nor_resent(
+    env: Env,
+) -> None:
+    item = await env.approved()
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    # A first attempt's push reached the receiver; the worker died before recording it.
+    key = f"gongkai-{item.id}-v{item.version}-webhook-publish"
+    record = {"id": "r-earlier", "key": key, "url": "http://portal/1", "item_id": item.id}
+    env.ledger.received.append(record)
+    env.ledger.by_key[key] = record
+    await Delivery.filter(item_id=item.id).update(
+        due_at=long_ago, next_attempt_at=long_ago, attempts=1
+    )
+    await env.dispatcher().run_until_idle()
+    hook = (await deliveries(item))["webhook"]
+    assert (hook.status, hook.remote_id, hook.attempts) == ("done", "r-earlier", 2)
+    assert env.ledger.received == [record]  # looked up, never pushed again
+
+
+async def test_the_claim_never_takes_a_publish_due_to_be_marked_missed(env: Env) -> None:
+    item = await env.approved()
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    await Delivery.filter(item_id=item.id).update(due_at=long_ago, next_attempt_at=long_ago)
+    outbox = Outbox("w1", lease_seconds=5, missed_after=timedelta(hours=24))
+    assert await outbox.claim("webhook", 10) == []  # left for mark_missed, not sent stale
+    assert await outbox.mark_missed("webhook") == 1
+
+
 class _Waiting(Channel):
     """A channel whose remote job takes several looks before it is done."""
 
