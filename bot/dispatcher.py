@@ -145,6 +145,7 @@ class Dispatcher:
 
     # -- running -------------------------------------------------------------------------
     async def _open(self) -> None:
+        await prereview.warm_up(self.config)
         for channel in self.channels.values():
             await channel.start()
         if self.config.review.check_links and self._session is None:

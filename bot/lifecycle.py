@@ -464,6 +464,9 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
     same time; an interpretation of a policy not yet approved waits for that approval."""
     actor.require(Role.REVIEWER)
     async with in_transaction() as conn:
+        # NOTIFY is delivered at commit wherever it stands in the transaction: first, so the
+        # end of the transaction (after the audit chain's lock is taken) is as short as can be.
+        await notify_outbox(conn)
         item = await _load(conn, item_id)
         if item.kind == Kind.INTERPRETATION.value and item.related_id:
             policy = await Item.filter(id=item.related_id).using_db(conn).first()
@@ -486,7 +489,6 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
             )
             for partner in partners:
                 await _approve_one(conn, partner, actor, config, due)
-        await notify_outbox(conn)
     return item
 
 

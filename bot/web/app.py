@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot import prereview
 from bot.config import Config
 from bot.inbox import Inbox
 from bot.linkcheck import LinkChecker, retracted_items
@@ -65,6 +66,11 @@ async def _knowledge(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _warm_up(app: web.Application) -> None:
+    """Pre-review's dictionaries are built before the first submission needs them."""
+    await prereview.warm_up(app[CONFIG])
+
+
 def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     from bot.web import (
         api,
@@ -86,6 +92,7 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     app.cleanup_ctx.append(_link_checker)
     app[INBOX] = Inbox(config)
     app.cleanup_ctx.append(_knowledge)
+    app.on_startup.append(_warm_up)
     public.setup(app)
     media.setup(app)  # /media/{name}: uploaded images and attachments
     api.setup(app)
