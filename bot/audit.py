@@ -1,7 +1,8 @@
 """The append-only, hash-chained audit log: record an event inside the caller's transaction,
 and verify the chain.
 
-Appends are serialized: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by the
+Appends are serialized: on PostgreSQL by a transaction-scoped advisory lock, taken by the
+append function of migration 0006, which chains the rows on the server; on SQLite by the
 write lock that every transaction takes up front (bot/db_sqlite.py).
 """
 
@@ -71,31 +72,58 @@ async def record_many(conn: BaseDBAsyncClient, events: list[Event]) -> list[Audi
     record, so the chain lock (PostgreSQL) is held only until the commit that follows."""
     if not events:
         return []
+    when = datetime.now(UTC)
+    rows = [_row(when, event) for event in events]
     if conn.capabilities.dialect == "postgres":
-        await conn.execute_query(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+        return await _append_postgres(conn, rows)
     last = await AuditEvent.all().using_db(conn).order_by("-id").first().values("hash")
     prev = last["hash"] if last else GENESIS
-    when = datetime.now(UTC)
-    rows = []
-    for event in events:
-        details = json.loads(json.dumps(event.details, ensure_ascii=False, default=str))
-        target = str(event.target_id)
-        content = canonical(when, event.actor, event.action, event.target_type, target, details)
-        digest = chain_hash(prev, content)
-        rows.append(
-            AuditEvent(
-                at=when,
-                actor=event.actor,
-                action=event.action,
-                target_type=event.target_type,
-                target_id=target,
-                details=details,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        prev = digest
+    for row in rows:
+        row.prev_hash = prev
+        row.hash = prev = chain_hash(prev, _content(row))
     await AuditEvent.bulk_create(rows, using_db=conn)
+    return rows
+
+
+def _row(when: datetime, event: Event) -> AuditEvent:
+    details = json.loads(json.dumps(event.details, ensure_ascii=False, default=str))
+    return AuditEvent(
+        at=when,
+        actor=event.actor,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=str(event.target_id),
+        details=details,
+    )
+
+
+def _content(row: AuditEvent) -> str:
+    return canonical(row.at, row.actor, row.action, row.target_type, row.target_id, row.details)
+
+
+async def _append_postgres(conn: BaseDBAsyncClient, rows: list[AuditEvent]) -> list[AuditEvent]:
+    """One statement (gk_audit_append, migration 0006): it takes the chain lock, reads the
+    head and inserts the rows with their hashes, computed as chain_hash does, on the server.
+    The lock is then held for the commit alone, not for the round trips of reading the head
+    and inserting: every approval and every batch of delivery outcomes takes it."""
+    payload = [
+        {
+            "at": row.at.isoformat(),
+            "actor": row.actor,
+            "action": row.action,
+            "target_type": row.target_type,
+            "target_id": row.target_id,
+            "details": row.details,
+            "content": _content(row),
+        }
+        for row in rows
+    ]
+    result = await conn.execute_query_dict(
+        "SELECT event_id, event_prev, event_hash FROM gk_audit_append($1, $2)",
+        [_PG_LOCK_KEY, json.dumps(payload, ensure_ascii=False)],
+    )
+    for row, out in zip(rows, result, strict=True):
+        row.id, row.prev_hash, row.hash = out["event_id"], out["event_prev"], out["event_hash"]
     return rows
 
 

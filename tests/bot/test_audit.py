@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot import audit, db
 from bot.config import Config
 from bot.models import AuditEvent
@@ -41,3 +43,28 @@ async def test_rehashing_an_edited_row_still_breaks_the_next_link(
     )
     result = await audit.verify()
     assert (result.ok, result.broken_id) == (False, 3)
+
+
+async def test_concurrent_appends_chain_into_one_line_that_verifies(any_config: Config) -> None:
+    """Many transactions appending at once (on PostgreSQL the server-side append of migration
+    0006 chains them) give one unbroken chain, with the content as written."""
+    from tortoise.transactions import in_transaction
+
+    before = await AuditEvent.all().count()
+
+    async def append(n: int) -> None:
+        async with in_transaction() as conn:
+            await audit.record_many(
+                conn,
+                [
+                    audit.Event("审核员", "item.approve", "item", n, {"说明": f"第{n}条", "k": i})
+                    for i in range(3)
+                ],
+            )
+
+    await asyncio.gather(*(append(n) for n in range(12)))
+    assert await AuditEvent.all().count() == before + 36
+    result = await audit.verify()
+    assert result.ok and result.checked == before + 36
+    row = await AuditEvent.filter(target_id="7").order_by("id").first()
+    assert row is not None and row.details == {"说明": "第7条", "k": 0} and row.actor == "审核员"
