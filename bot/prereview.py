@@ -122,5 +122,13 @@ _WARM_UP: dict[str, Any] = {
 
 async def warm_up(config: Config) -> None:
     """Build the rules' dictionaries and automata now (half a second of CPU or more) rather
-    than in the first item's review after a start, where a publication would wait for it."""
-    await run(dict(_WARM_UP), config, config.channels.enabled_names())
+    than in the first item's review after a start, where a publication would wait for it.
+    No channel is built for it: a web process may lack a channel's credentials."""
+    context = ReviewContext(
+        channels=(),
+        public_channels=frozenset(config.channels.enabled_names()),
+        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
+        today=datetime.now(ZoneInfo(config.app.timezone)).date(),
+        settings=settings(config),
+    )
+    await review(dict(_WARM_UP), context)
