@@ -19,18 +19,14 @@ only, or a match buried in a very long document all lower it. Ranking uses plain
 from __future__ import annotations
 
 import heapq
-import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from operator import itemgetter
 
-import jieba
-
-from moderation.normalize import fold, normalize
+from moderation.normalize import normalize
+from moderation.segment import cut_for_search
 
 __all__ = ["KbDoc", "KbHit", "KnowledgeBase", "tokens"]
 
@@ -54,29 +50,13 @@ STOPWORDS = frozenset(
 )
 
 
-@cache
-def _tokenizer() -> jieba.Tokenizer:
-    """jieba with the domain words of dictionaries/kb_words.txt, loaded once per process and
-    quietly (jieba logs to stderr on first use). A private Tokenizer, so adding words does not
-    change jieba's default one for anyone else in the process."""
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    text = resources.files("moderation").joinpath("dictionaries", "kb_words.txt")
-    for line in text.read_text("utf-8").splitlines():
-        word = line.strip(" \t\r\ufeff")
-        if word and not word.startswith("#"):
-            tokenizer.add_word(fold(word))
-    return tokenizer
-
-
 def tokens(text: str) -> list[str]:
     """Search tokens of a text: width and case folded, jieba's search-engine segmentation
     (compound words and their parts), without punctuation, spaces and stopwords."""
     folded = normalize(text, drop_separators=False).text
     return [
         t
-        for t in _tokenizer().lcut_for_search(folded, HMM=False)
+        for t in cut_for_search(folded)
         # Bare numbers (dates, amounts, what is left of a masked phone number) say little
         # about the topic and would make every question with a number look less covered.
         if t not in STOPWORDS and any(c.isalnum() for c in t) and not t.isdigit()
