@@ -113,15 +113,19 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await side
         # Each step runs even if an earlier one failed: the dispatcher's last is to give back
-        # what it still holds.
+        # what it still holds. Job runs and deliveries in flight share one grace period (the
+        # deliveries go on while the jobs are waited for), so the whole stop stays within it.
+        grace = config.dispatcher.shutdown_grace_seconds
+        until = asyncio.get_running_loop().time() + grace
         try:
             if runner is not None:
                 await runner.cleanup()
         finally:
             try:
                 if inbox_worker is not None:
-                    await inbox_worker.stop()
+                    await inbox_worker.stop(grace)
             finally:
                 if dispatcher is not None:
-                    await dispatcher.stop()
+                    left = until - asyncio.get_running_loop().time()
+                    await dispatcher.stop(grace=max(0.0, left))
     await db.close()

@@ -71,12 +71,15 @@ class InboxWorker:
                 await self.relay.start()
         log.info("inbox worker %s started (knowledge base: %d documents)", self.owner, documents)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop the relay, the jobs (runs in progress get `grace` seconds, by default the
+        dispatcher's shutdown grace period) and the reply sender."""
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
         if self._scheduler is not None and self._ctx is not None:
-            grace = self.config.dispatcher.shutdown_grace_seconds
+            if grace is None:
+                grace = self.config.dispatcher.shutdown_grace_seconds
             await stop_scheduler(self._scheduler, self._ctx, grace)
             self._scheduler = None
         await self.replies.stop()
