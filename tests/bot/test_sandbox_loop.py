@@ -8,6 +8,7 @@ each channel. Also: the demo items pass pre-review, the SANDBOX banners, the log
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ from bot.replies import ReplySender
 from bot.runner import SANDBOX_PREFIX
 from bot.sandbox import (
     SandboxPorts,
+    SandboxRefused,
     SandboxSecrets,
     Simulators,
     install_log_banner,
@@ -80,6 +82,25 @@ class Loop:
 
 @pytest.fixture
 async def loop_env(tmp_path: Path) -> AsyncIterator[Loop]:
+    # A free port is only free when asked: another process (an outgoing connection takes an
+    # ephemeral port too) may take it before the server binds. Start again on new ports then.
+    for attempt in range(5):
+        try:
+            started = await _start_loop(tmp_path / f"try{attempt}")
+            break
+        except (SandboxRefused, OSError) as exc:
+            if attempt == 4 or (isinstance(exc, OSError) and exc.errno != errno.EADDRINUSE):
+                raise
+    loop, bot = started
+    try:
+        yield loop
+    finally:
+        await bot.cleanup()
+        await loop.sims.close()
+        await db.close()
+
+
+async def _start_loop(folder: Path) -> tuple[Loop, web.AppRunner]:
     port = free_port()
     base = parse_config(
         {
@@ -92,21 +113,27 @@ async def loop_env(tmp_path: Path) -> AsyncIterator[Loop]:
     )
     ports = SandboxPorts(free_port(), free_port(), free_port(), free_port())
     keys = SandboxSecrets.generate()
-    config = sandbox_config(base, keys, ports, data_dir=str(tmp_path / "sandbox"))
+    config = sandbox_config(base, keys, ports, data_dir=str(folder / "sandbox"))
     await db.init(config, check_schema=False)
-    await db.upgrade()
-    await seed_faqs(Seeded())  # before the app starts: its callback builds its knowledge then
-    # Started after the database: the handlers inherit the ORM's context.
-    sims = await start_simulators(config, keys, ports)
-    bot = web.AppRunner(create_app(config), access_log=None)
-    await bot.setup()
-    await web.TCPSite(bot, "127.0.0.1", port).start()
+    sims = None
     try:
-        yield Loop(config, sims, ports, f"http://127.0.0.1:{port}")
-    finally:
-        await bot.cleanup()
-        await sims.close()
+        await db.upgrade()
+        await seed_faqs(Seeded())  # before the app starts: its callback builds its knowledge then
+        # Started after the database: the handlers inherit the ORM's context.
+        sims = await start_simulators(config, keys, ports)
+        bot = web.AppRunner(create_app(config), access_log=None)
+        await bot.setup()
+        try:
+            await web.TCPSite(bot, "127.0.0.1", port).start()
+        except OSError:
+            await bot.cleanup()
+            raise
+    except BaseException:
+        if sims is not None:
+            await sims.close()
         await db.close()
+        raise
+    return Loop(config, sims, ports, f"http://127.0.0.1:{port}"), bot
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
