@@ -31,12 +31,11 @@ from bot.models import (
     DeliveryAction,
     DeliveryStatus,
     Finding,
-    Item,
     ItemStatus,
     ItemVersion,
     WorkerHeartbeat,
 )
-from bot.outbox import Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter, sql
+from bot.outbox import ITEM_TABLE, Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter, sql
 from bot.render import Renderer
 from bot.wakeup import Wakeup
 from channels.base import (
@@ -57,7 +56,6 @@ D = DeliveryStatus
 # How long a shutdown waits for the channel loops to see it (one may be retrying a failed
 # round after a one-second pause) before cancelling them.
 LOOP_EXIT_SECONDS = 5.0
-ITEM_TABLE = Item._meta.db_table
 VERSION_TABLE = ItemVersion._meta.db_table
 
 

@@ -67,10 +67,9 @@ async def context_for(
         rows = await (query.using_db(conn) if conn else query)
         interpretations = tuple(_linked(r) for r in rows)
     built = build_channels(config)
-    return ReviewContext(
+    return _context(
+        config,
         channels=tuple(channels),
-        public_channels=frozenset(config.channels.enabled_names()),
-        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
         channel_rules={
             name: ChannelRules(
                 ch.label,
@@ -83,9 +82,18 @@ async def context_for(
         },
         related=related,
         interpretations=interpretations,
+        check_links=check_links,
+    )
+
+
+def _context(config: Config, **parts: Any) -> ReviewContext:
+    """A ReviewContext with what comes from the configuration and today's date."""
+    return ReviewContext(
+        public_channels=frozenset(config.channels.enabled_names()),
+        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
         today=datetime.now(ZoneInfo(config.app.timezone)).date(),
         settings=settings(config),
-        check_links=check_links,
+        **parts,
     )
 
 
@@ -124,11 +132,4 @@ async def warm_up(config: Config) -> None:
     """Build the rules' dictionaries and automata now (half a second of CPU or more) rather
     than in the first item's review after a start, where a publication would wait for it.
     No channel is built for it: a web process may lack a channel's credentials."""
-    context = ReviewContext(
-        channels=(),
-        public_channels=frozenset(config.channels.enabled_names()),
-        columns={key: tuple(col.kinds) for key, col in config.columns.items()},
-        today=datetime.now(ZoneInfo(config.app.timezone)).date(),
-        settings=settings(config),
-    )
-    await review(dict(_WARM_UP), context)
+    await review(dict(_WARM_UP), _context(config, channels=()))
