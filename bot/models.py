@@ -244,6 +244,8 @@ class Finding(Model):
 
     class Meta:
         table = "gk_finding"
+        # Foreign keys get no index of their own in PostgreSQL: the item page reads by item.
+        indexes = (("item_id", "item_version"),)
 
 
 class Delivery(Model):
@@ -369,6 +371,7 @@ class Comment(Model):
             ("channel", "status"),
             ("category", "status"),
             ("assignee_id", "status"),
+            ("item_id",),  # the comments on an item
         )
 
 
@@ -414,6 +417,7 @@ class CommentReply(Model):
 
     class Meta:
         table = "gk_comment_reply"
+        indexes = (("comment_id",),)
 
 
 class CommentNote(Model):
@@ -431,6 +435,7 @@ class CommentNote(Model):
 
     class Meta:
         table = "gk_comment_note"
+        indexes = (("comment_id",),)
 
 
 class Faq(Model):
@@ -595,3 +600,4 @@ class SourceEntry(Model):
     class Meta:
         table = "gk_source_entry"
         unique_together = (("source", "entry_key"),)
+        indexes = (("item_id",),)
