@@ -285,11 +285,13 @@ async def _insert_rows(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tupl
 
 def _comment(comment_id: int, row: dict[str, Any]) -> Comment:
     """The stored row as a model object, without reading it back (ingestion stays one
-    statement per chunk)."""
-    comment = Comment(id=comment_id, **row)
-    comment.assignee_id = None
-    comment._saved_in_db = True  # a later .save() must UPDATE this row, not insert it
-    return comment
+    statement per chunk). Built as tortoise builds a row it read (marked saved, so a later
+    .save() UPDATEs it): Comment(**row) validated every field again, which cost a tenth of
+    the background step of the WeChat callback. The columns the row leaves to the database
+    are all nullable and null. (The model's columns are known once tortoise is initialised.)"""
+    unset = {c: None for c in Comment._meta.fields_db_projection.values() if c not in row}
+    unset.pop("id", None)
+    return Comment._init_from_db(**unset, **row, id=comment_id)
 
 
 async def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Comment, bool]]:

@@ -394,6 +394,7 @@ async def process_messages(
         for r, c in zip(rows, comments, strict=True)
         if r.payload.get("auto_reply")
     }
+    now = datetime.now(UTC)
     async with in_transaction():
         if answered:
             noted = set(
@@ -401,17 +402,28 @@ async def process_messages(
                     comment_id__in=list(answered), author=AUTO_REPLY_AUTHOR
                 ).values_list("comment_id", flat=True)
             )
-            for comment in await Comment.filter(id__in=[i for i in answered if i not in noted]):
-                await CommentNote.create(
-                    comment_id=comment.id,
-                    author=AUTO_REPLY_AUTHOR,
-                    text=f"自动回复：{answered[comment.id]}",
+            # Read again in the transaction: a moderator may have changed the flags since.
+            fresh = await Comment.filter(id__in=[i for i in answered if i not in noted])
+            if fresh:
+                await CommentNote.bulk_create(
+                    [
+                        CommentNote(
+                            comment_id=c.id,
+                            author=AUTO_REPLY_AUTHOR,
+                            text=f"自动回复：{answered[c.id]}",
+                            created_at=now,
+                        )
+                        for c in fresh
+                    ]
                 )
-                if AUTO_REPLY_FLAG not in comment.flags:
-                    comment.flags = [*comment.flags, AUTO_REPLY_FLAG]
-                    await comment.save(update_fields=["flags", "updated_at"])
+            unflagged = [c for c in fresh if AUTO_REPLY_FLAG not in c.flags]
+            for comment in unflagged:
+                comment.flags = [*comment.flags, AUTO_REPLY_FLAG]
+                comment.updated_at = now
+            if unflagged:
+                await Comment.bulk_update(unflagged, fields=["flags", "updated_at"])
         await ChannelEvent.filter(id__in=[r.id for r in rows], handled_at=None).update(
-            handled_at=datetime.now(UTC)
+            handled_at=now
         )
     return comments
 

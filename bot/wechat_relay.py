@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.channel_state import hold_lease, release_lease
@@ -92,11 +93,17 @@ class MessageRelay:
         """Until every queued message has been through the background step."""
         await self.queue.join()
 
-    async def handle(self, event_ids: list[int]) -> None:
+    async def handle(
+        self, event_ids: list[int], rows: Sequence[ChannelEvent] | None = None
+    ) -> None:
         """The background step for these rows (those not handled yet), in one batch; if the
         batch fails, one by one, so one bad message does not hold back the others. A row
         that failed waits before its next try (RETRY_FIRST_SECONDS, doubling up to
-        RETRY_MAX_SECONDS), so it neither floods the log nor slows every sweep."""
+        RETRY_MAX_SECONDS), so it neither floods the log nor slows every sweep.
+
+        `rows`: the rows of event_ids as a sweep has just read them unhandled, so they are not
+        read again (should another relay have handled one since, the inbox stores its comment
+        once and its auto-reply note is written once)."""
         now = time.monotonic()
         ids = [
             i
@@ -105,8 +112,12 @@ class MessageRelay:
         ]
         self.inflight.update(ids)
         try:
-            # Unhandled only: a sweep (here or in another process) may have got there first.
-            rows = await ChannelEvent.filter(id__in=ids, handled_at=None).order_by("id")
+            if rows is None:
+                # Unhandled only: a sweep (here or in another process) may have got there first.
+                rows = await ChannelEvent.filter(id__in=ids, handled_at=None).order_by("id")
+            else:
+                taken = set(ids)
+                rows = [row for row in rows if row.id in taken]
             try:
                 await process_messages(rows, self.inbox, self.author_key)
             except Exception:
@@ -141,7 +152,7 @@ class MessageRelay:
         while rows := await unhandled_messages(older_than, self.settings.batch_size, after):
             await self.yield_to_requests()
             try:
-                await self.handle([row.id for row in rows])
+                await self.handle([row.id for row in rows], rows)
             except Exception:
                 log.exception("wechat callback: recovery sweep failed at event %s", rows[0].id)
             seen += len(rows)

@@ -57,6 +57,22 @@ async def test_a_channel_retry_is_stored_once_and_changes_nothing(any_config: Co
     assert await Comment.all().count() == 1
 
 
+async def test_the_comment_returned_by_ingest_is_the_stored_row_and_saves_as_an_update(
+    any_config: Config,
+) -> None:
+    inbox = Inbox(any_config)
+    [fresh] = await inbox.ingest_many(
+        [incoming("msg:r1", "我的电话是13812345678，请问营业执照怎么办？", reply_ref={"a": 1})]
+    )
+    stored = await Comment.get(id=fresh.comment.id)
+    for name in Comment._meta.db_fields:
+        assert getattr(fresh.comment, name) == getattr(stored, name), name
+    fresh.comment.flags = [*fresh.comment.flags, "checked"]
+    await fresh.comment.save(update_fields=["flags"])
+    assert await Comment.all().count() == 1
+    assert "checked" in (await Comment.get(id=stored.id)).flags
+
+
 async def test_duplicates_within_one_batch_and_against_stored_rows_are_stored_once(
     any_config: Config,
 ) -> None:
