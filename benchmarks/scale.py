@@ -29,6 +29,7 @@ from pathlib import Path
 from dispatch import (  # benchmarks/dispatch.py, next to this file
     SECRET,
     SECRET_ENV,
+    cpu_seconds,
     database,
     latency_lines,
     make_staff,
@@ -141,12 +142,6 @@ async def history(n: int) -> None:
     ids = await seed(n)
     await Delivery.filter(item_id__in=ids).update(status="done", finished_at=datetime.now(UTC))
     await db.connection().execute_script("ANALYZE")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_idle(procs: list[subprocess.Popen[bytes]], limit_s: float = 60) -> float:

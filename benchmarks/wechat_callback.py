@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from wechatpy.utils import WeChatSigner
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dispatch import database  # noqa: E402  (benchmarks/dispatch.py, next to this file)
+from dispatch import cpu_seconds, database, free_port  # noqa: E402  (benchmarks/dispatch.py, next to it)
 
 TOKEN = "bench-token"
 AES_KEY = base64.b64encode(b"bench-aes-key-0123456789abcdefgh").decode().rstrip("=")
@@ -128,10 +127,35 @@ async def serve_bare(port: int) -> None:
     await asyncio.Event().wait()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU time of each process of the run over a slice: where the machine's cores went."""
+
+    def __init__(self, procs: dict[str, int], with_postgres: bool) -> None:
+        self.procs = {"load": os.getpid(), **procs}
+        self.with_postgres = with_postgres
+
+    def snapshot(self) -> dict[str, float]:
+        out = {name: cpu_seconds(pid) for name, pid in self.procs.items()}
+        if self.with_postgres:
+            out["postgres"] = sum(cpu_seconds(pid) for pid in postgres_pids())
+        return out
+
+    @staticmethod
+    def per_request(before: dict[str, float], after: dict[str, float], sent: int) -> str:
+        used = {k: (after[k] - before[k]) / max(sent, 1) * 1e6 for k in before}
+        return ", ".join(f"{k} {v:.0f}" for k, v in used.items() if v >= 1)
 
 
 def start_server(kind: str, port: int, db_url: str, role: str) -> subprocess.Popen[bytes]:
@@ -150,16 +174,45 @@ async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
-async def prepare_db(db_url: str) -> None:
+async def prepare_db(db_url: str, history: int) -> None:
+    """A migrated database with the FAQ and `history` earlier messages, stored and in the inbox
+    through the bot's own code: an office's database is not empty, and on an empty one
+    PostgreSQL plans the first queries for empty tables (sequential scans that the connections
+    keep until autovacuum's first ANALYZE, a minute or more later)."""
     from bot import db
+    from bot import wechat_events as events
     from bot.config import parse_config
-    from bot.models import Faq
+    from bot.inbox import Inbox
+    from bot.models import ChannelEvent, Faq
 
     config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config, check_schema=False)
     await db.upgrade()
     for question, answer in FAQ:
         await Faq.create(question=question, answer=answer, keywords=[])
+    inbox = Inbox(config)
+    await inbox.refresh_knowledge()
+    now, step = int(time.time()) - 365 * 86400, 500
+    for start in range(0, history, step):
+        if start == step and db.connection().capabilities.dialect == "postgres":
+            # What autovacuum would do by now: plans for tables that are no longer empty
+            await db.connection().execute_script("ANALYZE")
+        batch = []
+        for n in range(start, min(start + step, history)):
+            fields = {
+                "ToUserName": "gh_bench",
+                "FromUserName": f"o{n % 5000:06d}",
+                "CreateTime": str(now + n * 600),
+                "MsgType": "text",
+                "Content": f"{QUESTIONS[n % len(QUESTIONS)]}（历史 {n}）",
+                "MsgId": str(n + 1),
+            }
+            batch.append((events.classify(fields), ""))
+        stored = await events.store_many(batch)
+        rows = await ChannelEvent.filter(id__in=[s.id for s in stored])
+        await events.process_messages(rows, inbox, config.author_key())
+    if db.connection().capabilities.dialect == "postgres":
+        await db.connection().execute_script("ANALYZE")
     await db.close()
 
 
@@ -276,12 +329,13 @@ async def stored() -> tuple[int, int, int]:
 
 async def run(args: argparse.Namespace) -> None:
     async with database(args.database, args.pg_url) as db_url:
-        await prepare_db(db_url)
+        await prepare_db(db_url, args.history)
         await load(args, db_url)
 
 
-async def drain(db_url: str, sent: int, patience: float) -> None:
-    """Wait until every message sent to the bot is stored once and in the inbox."""
+async def drain(db_url: str, sent: int, history: int, patience: float) -> None:
+    """Wait until every message sent to the bot is stored once and in the inbox (beside the
+    history stored before the load)."""
     from bot import db
     from bot.config import parse_config
 
@@ -290,6 +344,7 @@ async def drain(db_url: str, sent: int, patience: float) -> None:
         waited = time.perf_counter()
         while True:
             events, unhandled, comments = await stored()
+            events, comments = events - history, comments - history
             if (unhandled == 0 and comments >= sent) or time.perf_counter() - waited > patience:
                 break
             await asyncio.sleep(0.2)
@@ -304,12 +359,14 @@ async def drain(db_url: str, sent: int, patience: float) -> None:
 async def load(args: argparse.Namespace, db_url: str) -> None:
     """Both servers under the same load, then the wait for the inbox to catch up."""
     bot_port, bare_port = free_port(), free_port()
-    procs = [
-        start_server("bot", bot_port, db_url, args.role),
-        start_server("bare", bare_port, db_url, args.role),
-    ]
+    named = {
+        "bot": start_server("bot", bot_port, db_url, args.role),
+        "bare": start_server("bare", bare_port, db_url, args.role),
+    }
     if args.role == "web":
-        procs.append(start_server("relay", 0, db_url, args.role))
+        named["worker"] = start_server("relay", 0, db_url, args.role)
+    procs = list(named.values())
+    meter = CpuMeter({k: p.pid for k, p in named.items()}, args.database == "postgres")
     print(f"bot as --role {args.role}" + (" with a worker process" if args.role == "web" else ""))
     bot_url = f"http://127.0.0.1:{bot_port}{PATH}"
     bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
@@ -322,12 +379,15 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
             await wait_up(session, bot_url + "?signature=x")  # 403 means it is up
             # Alternating slices, so that whatever else the machine does weighs on both alike.
             rates: dict[str, list[float]] = {"bare": [], "bot": []}
+            cpu: dict[str, list[str]] = {"bare": [], "bot": []}
             for _ in range(args.rounds):
                 for name, url in (("bare", bare_url), ("bot", bot_url)):
                     reqs = messages.make(int(args.slice_seconds * 6000))
+                    before = meter.snapshot()
                     rate, res = await closed_loop(
                         session, url, reqs, args.concurrency, args.slice_seconds
                     )
+                    cpu[name].append(meter.per_request(before, meter.snapshot(), res.sent))
                     rates[name].append(rate)
                     sent_to_bot += res.sent if name == "bot" else 0
                     assert not res.failed, f"{res.failed} requests to {name} failed"
@@ -335,6 +395,8 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
             for name in ("bare", "bot"):
                 shown = ", ".join(f"{r:.0f}" for r in rates[name])
                 print(f"throughput {name:4}: {shown} req/s (concurrency {args.concurrency})")
+                for line in cpu[name]:
+                    print(f"  CPU µs per request: {line}")
             print(
                 f"throughput ratio bot/bare: median {ratios[len(ratios) // 2]:.2f}, "
                 f"min {ratios[0]:.2f} (target >= 0.5)"
@@ -349,7 +411,7 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
                     f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
                     f"max {max(lat) * 1000:.1f} ms ({res.failed} failed)"
                 )
-        await drain(db_url, sent_to_bot, args.drain_timeout)
+        await drain(db_url, sent_to_bot, args.history, args.drain_timeout)
     finally:
         for proc in procs:
             proc.terminate()
@@ -376,6 +438,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="throughput slices per server")
     parser.add_argument("--slice-seconds", type=float, default=4)
     parser.add_argument("--rate", type=float, default=300)
+    parser.add_argument(
+        "--history", type=int, default=20_000, help="earlier messages in the database"
+    )
     parser.add_argument("--drain-timeout", type=float, default=120)
     args = parser.parse_args()
     if args.serve == "bot":
