@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from moderation.workdays import add_workdays, calendar_known, is_workday, workdays_between
 
-KNOWN = st.dates(min_value=date(2005, 1, 1), max_value=date(2026, 11, 30))
+# Start days from which 40 working days stay inside the known calendar (2026 is its last year:
+# from late November on, 40 working days reach into 2027, which is rightly flagged unknown).
+KNOWN = st.dates(min_value=date(2005, 1, 1), max_value=date(2026, 10, 15))
 ANY = st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 12, 31))
 
 
