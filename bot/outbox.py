@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -80,6 +81,12 @@ def sql(query: str) -> str:
     """Write queries with ? placeholders; PostgreSQL gets $1, $2, …"""
     if not db.is_postgres():
         return query
+    return _numbered(query)
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(query: str) -> str:
+    # Cached: the hot statements (a batch INSERT per callback burst) recur with few shapes.
     parts = query.split("?")
     return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 

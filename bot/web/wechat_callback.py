@@ -187,9 +187,11 @@ def _check_signed(state: CallbackState, query: Mapping[str, str]) -> None:
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to be over the limit."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(limit, request.content_length, content_type=TEXT)
-    body = bytearray()
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, request.content_length, content_type=TEXT)
+        return await request.read()  # exactly Content-Length bytes, known to be small
+    body = bytearray()  # chunked: counted as it comes
     async for chunk in request.content.iter_chunked(CHUNK):
         body += chunk
         if len(body) > limit:
