@@ -9,6 +9,7 @@ is written once and never updated by anything; people see masked_text.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -287,11 +288,16 @@ def _comment(comment_id: int, row: dict[str, Any]) -> Comment:
     """The stored row as a model object, without reading it back (ingestion stays one
     statement per chunk). Built as tortoise builds a row it read (marked saved, so a later
     .save() UPDATEs it): Comment(**row) validated every field again, which cost a tenth of
-    the background step of the WeChat callback. The columns the row leaves to the database
-    are all nullable and null. (The model's columns are known once tortoise is initialised.)"""
-    unset = {c: None for c in Comment._meta.fields_db_projection.values() if c not in row}
-    unset.pop("id", None)
-    return Comment._init_from_db(**unset, **row, id=comment_id)
+    the background step of the WeChat callback."""
+    return Comment._init_from_db(**_left_to_the_database(), **row, id=comment_id)
+
+
+@functools.cache
+def _left_to_the_database() -> dict[str, None]:
+    """The columns an ingested row does not set: all nullable, null when inserted. Worked out
+    at the first ingestion (tortoise knows the model's columns only once it is initialised)."""
+    columns = Comment._meta.fields_db_projection.values()
+    return {c: None for c in columns if c not in COLUMNS and c != "id"}
 
 
 async def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Comment, bool]]:
