@@ -84,16 +84,30 @@ class TokenManager:
         async with self._lock:
             return await self._refresh(force=True, bad=bad)
 
+    def _settled(self, token: StoredToken | None, bad: str | None) -> bool:
+        """Whether `token` answers the caller: a replacement of `bad`, or (no bad token) one
+        still fresh; and in either case not expired."""
+        if token is None or not self._usable(token):
+            return False
+        return token.value != bad if bad is not None else self._fresh(token)
+
     async def _refresh(self, force: bool, bad: str | None) -> str:
         deadline = asyncio.get_running_loop().time() + self.lock_seconds * 2
         while True:
             token = await self.store.read(self.key)
-            replaced = bad is not None and token is not None and token.value != bad
-            if token is not None and (replaced or (bad is None and self._fresh(token))):
-                if self._usable(token):
-                    return token.value
+            if self._settled(token, bad):
+                assert token is not None
+                return token.value
             if await self.store.try_lock(self.key, self.owner, self.lock_seconds):
+                # Read again under the lock: another process may have written a new token and
+                # let go of the lock between our read and our lock (fetching then would spend
+                # a second call of the daily quota, or force-replace the token it just wrote).
                 try:
+                    token = await self.store.read(self.key)
+                    if self._settled(token, bad):
+                        assert token is not None
+                        await self.store.unlock(self.key, self.owner)
+                        return token.value
                     value, expires_in = await self.fetch(force)
                 except BaseException:
                     await self.store.unlock(self.key, self.owner)
