@@ -5,6 +5,8 @@ One set of tortoise-orm native migration files (bot/migrations/) serves SQLite a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
 
 from bot.config import Config
 
@@ -63,6 +66,18 @@ def connection() -> BaseDBAsyncClient:
 
 def is_postgres() -> bool:
     return connection().capabilities.dialect == "postgres"
+
+
+@asynccontextmanager
+async def snapshot() -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction whose reads all see the database at one moment, for a page built from
+    several queries (a comment and its replies must not straddle another process's commit).
+    PostgreSQL: REPEATABLE READ, read only (one snapshot, no lock). SQLite: the transaction's
+    write lock (bot/db_sqlite.py) keeps other writers out until it ends, a few milliseconds."""
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            await conn.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield conn
 
 
 async def init(config: Config, *, check_schema: bool = True) -> None:

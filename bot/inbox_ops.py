@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot import audit
+from bot import audit, db
 from bot.config import Config
 from bot.lifecycle import Actor
 from bot.models import (
@@ -189,20 +189,25 @@ class CommentDetail:
 
 
 async def get_comment(comment_id: int) -> CommentDetail:
-    comment = await Comment.filter(id=comment_id).first()
-    if comment is None:
-        raise CommentNotFound(comment_id)
-    assignee = ""
-    if comment.assignee_id is not None:
-        user = await User.filter(id=comment.assignee_id).first()
-        assignee = user.username if user else ""
-    return CommentDetail(
-        comment,
-        await CommentReply.filter(comment_id=comment_id).order_by("id"),
-        await CommentNote.filter(comment_id=comment_id).order_by("id"),
-        await AuditEvent.filter(target_type="comment", target_id=str(comment_id)).order_by("id"),
-        assignee,
-    )
+    """The comment with its replies, notes and history as of one moment: the reply sender
+    commits a reply's 已送达 and the comment's 已答复 together, and the page shows both or
+    neither."""
+    async with db.snapshot() as conn:
+        comment = await Comment.filter(id=comment_id).using_db(conn).first()
+        if comment is None:
+            raise CommentNotFound(comment_id)
+        assignee = ""
+        if comment.assignee_id is not None:
+            user = await User.filter(id=comment.assignee_id).using_db(conn).first()
+            assignee = user.username if user else ""
+        history = AuditEvent.filter(target_type="comment", target_id=str(comment_id))
+        return CommentDetail(
+            comment,
+            await CommentReply.filter(comment_id=comment_id).using_db(conn).order_by("id"),
+            await CommentNote.filter(comment_id=comment_id).using_db(conn).order_by("id"),
+            await history.using_db(conn).order_by("id"),
+            assignee,
+        )
 
 
 # -- actions -------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot import db
@@ -104,5 +107,44 @@ async def test_later_migrations_apply_to_a_database_that_holds_data(fresh_backen
             config,
         )
         assert (await Item.get(id=item.id)).validity == ""
+    finally:
+        await db.close()
+
+
+async def _commit_from_another_process(url: str) -> None:
+    """A row committed by a connection of its own, as another Gongkai process would."""
+    row = "('models', 'written-meanwhile', '2026-12-03 00:00:00+00:00')"
+    statement = f"INSERT INTO tortoise_migrations (app, name, applied_at) VALUES {row}"
+    if url.startswith("sqlite://"):
+
+        def write() -> None:
+            with sqlite3.connect(url.removeprefix("sqlite://"), timeout=30) as conn:
+                conn.execute(statement)
+
+        await asyncio.to_thread(write)
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def test_snapshot_reads_do_not_see_a_commit_made_in_between(backend_url: str) -> None:
+    await db.init(make_config(backend_url), check_schema=False)
+    count = "SELECT COUNT(*) AS n FROM tortoise_migrations"
+    try:
+        await db.upgrade()
+        async with db.snapshot() as conn:
+            before = (await conn.execute_query_dict(count))[0]["n"]
+            writer = asyncio.create_task(_commit_from_another_process(backend_url))
+            # PostgreSQL: the writer commits now and the snapshot does not see it; SQLite:
+            # the writer waits for the snapshot's lock (it has not committed after 0.5 s).
+            done, _ = await asyncio.wait([writer], timeout=0.5)
+            assert (writer in done) == backend_url.startswith("postgres")
+            assert (await conn.execute_query_dict(count))[0]["n"] == before
+        await writer
+        after = (await db.connection().execute_query_dict(count))[0]["n"]
+        assert after == before + 1
     finally:
         await db.close()
