@@ -136,6 +136,10 @@ class MediaConfig(_Section):
 class WebConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # Connections the kernel queues until the server accepts them (capped by the kernel's
+    # net.core.somaxconn). aiohttp's 128 overflowed in bursts of new connections, and a dropped
+    # SYN is retried only after a second: past WeChat's 5 s once retried twice.
+    backlog: Annotated[int, Field(ge=16, le=65535)] = 1024
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     console: ConsoleConfig = ConsoleConfig()
     media: MediaConfig = MediaConfig()

@@ -92,7 +92,7 @@ async def serve(
             # the deliveries' grace period comes after, within the service's stop timeout.
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
             await runner.setup()
-            site = web.TCPSite(runner, config.web.host, config.web.port)
+            site = web.TCPSite(runner, config.web.host, config.web.port, backlog=config.web.backlog)
             await site.start()
             log.info("web server on http://%s:%s", config.web.host, config.web.port)
         elif config.metrics.worker_port:  # a worker alone still answers /metrics and /healthz

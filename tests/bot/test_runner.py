@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,82 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
             await proc.wait()
         log.close()
         await db.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _handshakes_completed(port: int, count: int, wait: float) -> int:
+    """Open `count` connections at once and count those the kernel completes within `wait`
+    seconds: with the server stopped, only as many as its listen queue holds (a SYN beyond it
+    is dropped, and retried by the client only after a second)."""
+    pending = []
+    for _ in range(count):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        pending.append(s)
+    done = 0
+    deadline = time.monotonic() + wait
+    try:
+        while pending and time.monotonic() < deadline:
+            _, writable, _ = select.select([], pending, [], max(0.0, deadline - time.monotonic()))
+            for s in writable:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    done += 1
+                pending.remove(s)
+                s.close()
+    finally:
+        for s in pending:
+            s.close()
+    return done
+
+
+@pytest.mark.slow
+async def test_web_process_queues_a_burst_of_new_connections_up_to_web_backlog(
+    tmp_path: Path,
+) -> None:
+    # A burst of WeChat callbacks on new connections while the process is busy: aiohttp's
+    # default queue of 128 dropped the rest, and each dropped client waited a second to retry.
+    port = _free_port()
+    db_url = f"sqlite://{tmp_path}/g.db"
+    config = make_config(db_url)
+    await db.init(config, check_schema=False)
+    await db.upgrade()
+    await db.close()
+    config_file = tmp_path / "c.toml"
+    config_file.write_text(
+        f'[database]\nurl = "{db_url}"\n\n[web]\nport = {port}\nbacklog = 1024\n',
+        encoding="utf-8",
+    )
+    log = (tmp_path / "web.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "--config", str(config_file), "run", "--role", "web"),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        for _ in range(300):  # up once it accepts a connection
+            assert proc.returncode is None, (tmp_path / "web.log").read_text()
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGSTOP)  # it accepts nothing now: the kernel's queue holds them
+        try:
+            completed = _handshakes_completed(port, 400, wait=0.5)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert completed == 400
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        log.close()
