@@ -11,6 +11,10 @@ its knowledge base (one message in ten matches one and gets an encrypted passive
 - open loop: --rate requests per second for --seconds, each sent at its scheduled time whatever
   the earlier ones do; latency counted from the scheduled time (no coordinated omission);
   p50 / p99 / max (target: p99 < 100 ms at 300/s).
+- capacity: open loops at rising --capacity-rates against each server, 10 s each: the highest
+  rate at which every answer came with p99 under 100 ms and, for the bot, its worker kept up
+  (the inbox had every message within --keep-up seconds after the step). The bare server's
+  capacity shows what the load generator itself can send.
 
 At the end it checks that every message sent to the bot is stored once and waits until the
 background step has put each into the inbox.
@@ -92,7 +96,7 @@ async def serve_bot(port: int, db_url: str, role: str) -> None:
     await db.init(config)
     runner = web.AppRunner(create_app(config), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=config.web.backlog).start()
     await asyncio.Event().wait()
 
 
@@ -123,7 +127,8 @@ async def serve_bare(port: int) -> None:
     app.router.add_get(PATH, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    # The bot's listen queue (web.backlog's default), so that both meet bursts alike.
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     await asyncio.Event().wait()
 
 
@@ -296,25 +301,89 @@ async def closed_loop(
 async def open_loop(
     session: aiohttp.ClientSession, url: str, reqs: list[Request], rate: float
 ) -> Result:
+    """Each request sent at its scheduled time, in a task started then (not all made up front:
+    making thousands of tasks at once delayed the first requests by the time it took)."""
     result = Result(latencies=[])
-    start = time.perf_counter() + 0.1
+    tasks: set[asyncio.Task[None]] = set()
 
-    async def one(i: int, req: Request) -> None:
-        scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+    async def one(scheduled: float, req: Request) -> None:
         ok = await send(session, url, req)
         assert result.latencies is not None
         result.latencies.append(time.perf_counter() - scheduled)
         result.sent += 1
         result.failed += not ok
 
-    await asyncio.gather(*(one(i, r) for i, r in enumerate(reqs)))
+    start = time.perf_counter() + 0.1
+    for i, req in enumerate(reqs):
+        scheduled = start + i / rate
+        wait = scheduled - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        task = asyncio.create_task(one(scheduled, req))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
     return result
 
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+async def unhandled() -> int:
+    from bot.models import ChannelEvent
+
+    return await ChannelEvent.filter(handled_at=None).count()
+
+
+async def caught_up(patience: float) -> float | None:
+    """Seconds until no stored message waits for the inbox any more; None past `patience`."""
+    waited = time.perf_counter()
+    while await unhandled():
+        if time.perf_counter() - waited > patience:
+            return None
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - waited
+
+
+async def capacity(
+    session: aiohttp.ClientSession,
+    name: str,
+    url: str,
+    messages: Messages,
+    args: argparse.Namespace,
+    inbox: bool,
+) -> int:
+    """Open loops at rising rates: the highest rate a server sustains, answering every request
+    with p99 < 100 ms, and (inbox: the bot with its worker running) with the inbox holding
+    every message within --keep-up seconds after the step. Returns how many were sent."""
+    sent, best = 0, 0.0
+    print(f"capacity {name}:")
+    for rate in args.capacity_rates:
+        res = await open_loop(session, url, messages.make(int(rate * args.seconds)), rate)
+        sent += res.sent
+        lat = res.latencies or [0.0]
+        p99 = pct(lat, 99)
+        held = p99 < 100 and not res.failed
+        line = (
+            f"  {rate:5.0f}/s for {args.seconds:.0f} s: p50 {pct(lat, 50):.1f} ms, "
+            f"p99 {p99:.1f} ms, max {max(lat) * 1000:.1f} ms, {res.failed} failed"
+        )
+        if inbox:
+            lag = await caught_up(args.drain_timeout)
+            held = held and lag is not None and lag <= args.keep_up
+            line += "; inbox complete " + (
+                f"{lag:.1f} s after"
+                if lag is not None
+                else f"not within {args.drain_timeout:.0f} s"
+            )
+        print(line + ("" if held else "  <- not sustained"))
+        if not held:
+            break
+        best = rate
+    print(f"capacity {name}: {best:.0f} requests/s" + ("" if best else " (none of the rates)"))
+    return sent
 
 
 async def stored() -> tuple[int, int, int]:
@@ -357,23 +426,35 @@ async def drain(db_url: str, sent: int, history: int, patience: float) -> None:
 
 
 async def load(args: argparse.Namespace, db_url: str) -> None:
-    """Both servers under the same load, then the wait for the inbox to catch up."""
+    """Both servers under the same load, then the capacity sweep and the wait for the inbox to
+    catch up."""
+    from bot import db
+    from bot.config import parse_config
+
     bot_port, bare_port = free_port(), free_port()
     named = {
         "bot": start_server("bot", bot_port, db_url, args.role),
         "bare": start_server("bare", bare_port, db_url, args.role),
     }
-    if args.role == "web":
+    beside = args.role == "web" and args.worker == "beside"
+    if beside:
         named["worker"] = start_server("relay", 0, db_url, args.role)
     procs = list(named.values())
     meter = CpuMeter({k: p.pid for k, p in named.items()}, args.database == "postgres")
-    print(f"bot as --role {args.role}" + (" with a worker process" if args.role == "web" else ""))
+    if args.role == "all":
+        print("bot as --role all")
+    elif beside:
+        print("bot as --role web with a worker process beside it")
+    else:
+        print("bot as --role web; its worker starts only after the load (--worker after)")
     bot_url = f"http://127.0.0.1:{bot_port}{PATH}"
     bare_url = f"http://127.0.0.1:{bare_port}{PATH}"
     messages = Messages()
     sent_to_bot = 0
     try:
-        connector = aiohttp.TCPConnector(limit=0)
+        # Open loops must not queue in the client; the cap only keeps a stalled server from
+        # taking every file descriptor of this process.
+        connector = aiohttp.TCPConnector(limit=4096)
         async with aiohttp.ClientSession(connector=connector) as session:
             await wait_up(session, bare_url)
             await wait_up(session, bot_url + "?signature=x")  # 403 means it is up
@@ -411,6 +492,19 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
                     f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
                     f"max {max(lat) * 1000:.1f} ms ({res.failed} failed)"
                 )
+            if args.capacity_rates:
+                await db.init(parse_config(config_data(db_url), "bench", environ=ENV))
+                try:
+                    if beside or args.role == "all":
+                        await caught_up(args.drain_timeout)  # the earlier runs' backlog first
+                    await capacity(session, "bare", bare_url, messages, args, inbox=False)
+                    sent_to_bot += await capacity(
+                        session, "bot", bot_url, messages, args, inbox=beside or args.role == "all"
+                    )
+                finally:
+                    await db.close()
+        if args.role == "web" and not beside:  # --worker after: now the inbox catches up
+            procs.append(start_server("relay", 0, db_url, args.role))
         await drain(db_url, sent_to_bot, args.history, args.drain_timeout)
     finally:
         for proc in procs:
@@ -440,6 +534,26 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument(
         "--history", type=int, default=20_000, help="earlier messages in the database"
+    )
+    parser.add_argument(
+        "--worker",
+        choices=["beside", "after"],
+        default="beside",
+        help="--role web: the worker runs beside the web process throughout (beside), or starts "
+        "only after all the load (after: the web process's own numbers, as with the worker "
+        "on other cores; the inbox is then checked once, at the end)",
+    )
+    parser.add_argument(
+        "--capacity-rates",
+        type=lambda v: [float(r) for r in v.split(",") if r],
+        default=[500.0, 1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0, 5000.0],
+        help="open-loop rates of the capacity sweep, comma-separated (empty: no sweep)",
+    )
+    parser.add_argument(
+        "--keep-up",
+        type=float,
+        default=5,
+        help="seconds after a sweep step within which the inbox must have every message",
     )
     parser.add_argument("--drain-timeout", type=float, default=120)
     args = parser.parse_args()
