@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.channel_state import hold_lease, release_lease
@@ -144,12 +144,17 @@ class MessageRelay:
         wait = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (count - 1))
         self.failures[event_id] = (count, time.monotonic() + wait)
 
-    async def sweep(self, older_than: datetime | None) -> int:
+    async def sweep(
+        self, older_than: datetime | None, keep: Callable[[], Awaitable[bool]] | None = None
+    ) -> int:
         """Hand unhandled message rows (stored at or before older_than; all when None) to
         the inbox now, oldest first; returns how many rows it took. A row that fails stays
-        unhandled for the next sweep."""
+        unhandled for the next sweep. `keep`, asked before each batch after the first: false
+        stops the sweep (a worker that lost the relay lease to another)."""
         after, seen = 0, 0
         while rows := await unhandled_messages(older_than, self.settings.batch_size, after):
+            if seen and keep is not None and not await keep():
+                break
             await self.yield_to_requests()
             try:
                 await self.handle([row.id for row in rows], rows)
@@ -186,12 +191,25 @@ class MessageRelay:
 
     async def _poll(self) -> None:
         """In a worker: every unhandled row every worker_poll_seconds, while this worker holds
-        the relay lease (three polls long, renewed at each)."""
+        the relay lease (three polls long, at least 10 s). It is renewed at each poll, and
+        every poll's time during a long sweep (a backlog of minutes after a burst): a lease
+        lapsing mid-sweep let a second worker sweep the same rows from the start beside it."""
         poll = self.settings.worker_poll_seconds
+        ttl = max(3 * poll, 10)
+        renewed = 0.0
+
+        async def keep() -> bool:
+            nonlocal renewed
+            if time.monotonic() - renewed < poll:
+                return True
+            renewed = time.monotonic()
+            return await hold_lease(LEASE, self.owner, ttl)
+
         while True:
             try:
-                if await hold_lease(LEASE, self.owner, max(3 * poll, 10)):
-                    await self.sweep(None)
+                if await hold_lease(LEASE, self.owner, ttl):
+                    renewed = time.monotonic()
+                    await self.sweep(None, keep)
             except Exception:
                 log.exception("wechat relay: poll failed")
             await asyncio.sleep(poll)

@@ -25,6 +25,7 @@ from wechatpy.parser import parse_message
 from wechatpy.utils import WeChatSigner
 
 from bot import db
+from bot.channel_state import hold_lease
 from bot.config import Config, parse_config
 from bot.inbox import Inbox, Ingested
 from bot.models import ChannelEvent, ChannelState, Comment, CommentNote, Faq
@@ -166,6 +167,29 @@ class BrokenInbox(Inbox):
         if any(c.text == "坏" for c in batch):
             raise RuntimeError("triage failed")
         return await super().ingest_many(batch, adjust)
+
+
+class SteppedInbox(Inbox):
+    """The real inbox, one batch at a time: each ingestion records its texts, then waits for
+    the test's permit."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.batches: list[list[str]] = []
+        self.entered = asyncio.Event()
+        self.permits = asyncio.Semaphore(0)
+
+    async def ingest_many(
+        self, batch: Sequence[IncomingComment], adjust: Any = None
+    ) -> list[Ingested]:
+        self.batches.append([c.text for c in batch])
+        self.entered.set()
+        await self.permits.acquire()
+        return await super().ingest_many(batch, adjust)
+
+    async def next_batch(self) -> None:
+        await asyncio.wait_for(self.entered.wait(), 10)
+        self.entered.clear()
 
 
 Start = Callable[..., Any]
@@ -574,6 +598,47 @@ async def test_with_relay_in_workers_the_callback_only_stores_and_one_worker_rel
                 await worker.stop()
         assert (await comment_for(9303)).original_text == "第三条留言"
         assert await ChannelEvent.filter(kind="message", handled_at=None).count() == 0
+
+
+async def test_a_worker_renews_the_relay_lease_during_a_long_sweep_and_stops_once_it_is_lost(
+    start: Start,
+) -> None:
+    # A backlog after a burst takes a worker longer than its lease: it renews the lease as it
+    # goes, and should the lease still lapse (a batch longer than the lease), it stops at the
+    # next batch rather than sweep beside the worker that took over.
+    cfg = {"relay_in_workers": True, "worker_poll_seconds": 0.05, "batch_size": 1}
+    async with start("plain", **cfg) as (wechat, state):
+        texts = ["第一条", "第二条", "第三条", "第四条"]
+        for n, text in enumerate(texts):
+            assert (await wechat.post(message(text, 9401 + n))).status == 200
+        inbox = SteppedInbox(state.config)
+        worker = MessageRelay(
+            state.config, inbox, AUTHOR_KEY.encode(), beside_callback=False, owner="w1"
+        )
+        await worker.start()
+        try:
+            await inbox.next_batch()
+            first = (await ChannelState.get(key="wechat.relay")).lock_until
+            assert first is not None
+            await asyncio.sleep(0.1)  # longer than a poll: the next batch renews first
+            inbox.permits.release()
+            await inbox.next_batch()
+            lease = await ChannelState.get(key="wechat.relay")
+            assert lease.lock_owner == "w1" and lease.lock_until and lease.lock_until > first
+            # The lease lapses in the middle of this batch, and another worker takes it.
+            await ChannelState.filter(key="wechat.relay").update(
+                lock_until=datetime(2000, 1, 1, tzinfo=UTC)
+            )
+            assert await hold_lease("wechat.relay", "w2", 60)
+            await asyncio.sleep(0.1)
+            inbox.permits.release()
+            await asyncio.sleep(0.3)  # several polls: w1 takes nothing more
+            assert inbox.batches == [["第一条"], ["第二条"]]
+        finally:
+            inbox.permits.release()
+            await worker.stop()
+        handled = ChannelEvent.filter(kind="message", handled_at__isnull=False)
+        assert sorted(await handled.values_list("key", flat=True)) == ["msg:9401", "msg:9402"]
 
 
 async def test_the_endpoint_is_absent_when_wechat_is_disabled(start: Start) -> None:
