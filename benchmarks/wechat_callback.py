@@ -118,6 +118,8 @@ async def serve_relay(db_url: str) -> None:
 
 
 async def serve_bare(port: int) -> None:
+    from bot.config import WebConfig
+
     async def handler(request: web.Request) -> web.Response:
         await request.read()
         return web.Response(text="success")
@@ -128,7 +130,7 @@ async def serve_bare(port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     # The bot's listen queue (web.backlog's default), so that both meet bursts alike.
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=WebConfig().backlog).start()
     await asyncio.Event().wait()
 
 
@@ -391,7 +393,7 @@ async def stored() -> tuple[int, int, int]:
 
     return (
         await ChannelEvent.all().count(),
-        await ChannelEvent.filter(handled_at=None).count(),
+        await unhandled(),
         await Comment.all().count(),
     )
 
@@ -437,6 +439,7 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
         "bare": start_server("bare", bare_port, db_url, args.role),
     }
     beside = args.role == "web" and args.worker == "beside"
+    worker_running = beside or args.role == "all"  # the inbox is checked during the load
     if beside:
         named["worker"] = start_server("relay", 0, db_url, args.role)
     procs = list(named.values())
@@ -495,11 +498,11 @@ async def load(args: argparse.Namespace, db_url: str) -> None:
             if args.capacity_rates:
                 await db.init(parse_config(config_data(db_url), "bench", environ=ENV))
                 try:
-                    if beside or args.role == "all":
+                    if worker_running:
                         await caught_up(args.drain_timeout)  # the earlier runs' backlog first
                     await capacity(session, "bare", bare_url, messages, args, inbox=False)
                     sent_to_bot += await capacity(
-                        session, "bot", bot_url, messages, args, inbox=beside or args.role == "all"
+                        session, "bot", bot_url, messages, args, inbox=worker_running
                     )
                 finally:
                     await db.close()

@@ -199,6 +199,7 @@ class MessageRelay:
         renewed = 0.0
 
         async def keep() -> bool:
+            """Hold the lease: taken or renewed once a poll's time has passed since the last."""
             nonlocal renewed
             if time.monotonic() - renewed < poll:
                 return True
@@ -206,9 +207,9 @@ class MessageRelay:
             return await hold_lease(LEASE, self.owner, ttl)
 
         while True:
+            renewed = 0.0  # each poll starts by taking or renewing it
             try:
-                if await hold_lease(LEASE, self.owner, ttl):
-                    renewed = time.monotonic()
+                if await keep():
                     await self.sweep(None, keep)
             except Exception:
                 log.exception("wechat relay: poll failed")

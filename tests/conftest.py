@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 if "postgres" in REQUIRED_MARKS:
                     raise pytest.UsageError("postgres tests required but GONGKAI_TEST_PG_URL unset")
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_config(db_url: str, **sections: dict[str, Any]) -> Config:

@@ -31,6 +31,7 @@ from bot import audit, db
 from bot.config import Config, load_config
 from bot.models import AuditEvent, Delivery, Item, User, WorkerHeartbeat
 from channels.sandbox import webhook
+from tests.conftest import free_port
 from tests.seeding import approved_notice, next_item_id, store_approved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,6 @@ SECRET = "race-secret"
 
 
 # -- processes -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env[SECRET_ENV] = SECRET

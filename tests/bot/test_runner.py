@@ -19,7 +19,7 @@ import pytest
 from bot import db, lifecycle
 from bot.models import Item, WorkerHeartbeat
 from bot.schemas import ItemCreate
-from tests.conftest import create_staff, make_config
+from tests.conftest import create_staff, free_port, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,12 +95,6 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
         await db.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _handshakes_completed(port: int, count: int, wait: float) -> int:
     """Open `count` connections at once and count those the kernel completes within `wait`
     seconds: with the server stopped, only as many as its listen queue holds (a SYN beyond it
@@ -133,7 +127,7 @@ async def test_web_process_queues_a_burst_of_new_connections_up_to_web_backlog(
 ) -> None:
     # A burst of WeChat callbacks on new connections while the process is busy: aiohttp's
     # default queue of 128 dropped the rest, and each dropped client waited a second to retry.
-    port = _free_port()
+    port = free_port()
     db_url = f"sqlite://{tmp_path}/g.db"
     config = make_config(db_url)
     await db.init(config, check_schema=False)

@@ -31,15 +31,10 @@ from bot.sandbox import (
     start_simulators,
 )
 from bot.sandbox_demo import TITLES
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_config_file_cannot_turn_sandbox_mode_on(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import errno
 import io
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -58,12 +57,7 @@ from bot.schemas import ItemCreate
 from bot.wakeup import Wakeup
 from bot.web.app import create_app
 from scheduler.polling import poll_channel
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port
 
 
 @dataclass
