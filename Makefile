@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 # Write a new migration file after a model change (review it, then commit it).
 migrations: $(STAMP)
-	$(BIN)/python -m bot.make_migration $(NAME)
+	$(BIN)/python -m bot.cli.make_migration $(NAME)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

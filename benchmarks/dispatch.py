@@ -1,6 +1,6 @@
 """Dispatch benchmark: how fast approved items reach every channel.
 
-Two measurements, both with items approved through bot.lifecycle and delivered to the feed
+Two measurements, both with items approved through bot.items.lifecycle and delivered to the feed
 channel and to the webhook channel, which points at the sandbox receiver (its own process,
 20 ms latency per push):
 
@@ -33,14 +33,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bot import db, lifecycle, users
-from bot.channel_set import build_channels
+from bot import db, users
 from bot.config import Config, parse_config
-from bot.dispatcher import Dispatcher
-from bot.lifecycle import Actor
+from bot.items import lifecycle
+from bot.items.lifecycle import Actor
+from bot.items.schemas import ItemCreate
 from bot.models import Delivery, ItemVersion
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from channels.sandbox import webhook
 
 SECRET_ENV = "GONGKAI_BENCH_WEBHOOK_SECRET"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bot import db, users
 from bot.config import Config, parse_config
-from bot.inbox import Inbox
-from bot.inbox_ops import InboxFilter, list_comments
+from bot.inbox.ingest import Inbox
+from bot.inbox.ops import InboxFilter, list_comments
 from bot.models import Comment, Faq, Item
 from channels.base import IncomingComment
 

@@ -4,7 +4,7 @@ each channel call taking 50 ms (the webhook receiver in its own process, --laten
 - throughput: for 1, 2 and 4 worker processes, N deliveries written at once, drained; prints
   deliveries/s and the speed-up over one worker (target from 1 to 4: ≥ 2.5×, the work being
   waiting, not computing);
-- steady: items approved through bot.lifecycle in this process at 200/s (as the web process
+- steady: items approved through bot.items.lifecycle in this process at 200/s (as the web process
   would) while the workers run; prints the approve→published percentiles.
 
 Run: python benchmarks/scale.py --pg-url postgres://postgres@127.0.0.1:5432/postgres
@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatch import (  # benchmarks/dispatch.py, next to this file
+from dispatch import (
     SECRET,
     SECRET_ENV,
     cpu_seconds,
@@ -41,15 +41,16 @@ from dispatch import (  # benchmarks/dispatch.py, next to this file
     wait_drained,
 )
 
-from bot import db, lifecycle, users
+from bot import db, users
 from bot.config import Config, load_config
+from bot.items import lifecycle
 from bot.models import Delivery, ItemVersion, User, WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.seeding import approved_notice, next_item_id, store_approved  # noqa: E402
 
-GONGKAI = [sys.executable, "-m", "bot.cli"]
+GONGKAI = [sys.executable, "-m", "bot.cli.main"]
 
 
 def env() -> dict[str, str]:

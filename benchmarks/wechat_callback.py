@@ -105,8 +105,8 @@ async def serve_relay(db_url: str) -> None:
     inbox and knowledge base, and the relay polling the stored messages."""
     from bot import db
     from bot.config import parse_config
-    from bot.inbox import Inbox
-    from bot.wechat_relay import MessageRelay
+    from bot.inbox.ingest import Inbox
+    from bot.wechat.relay import MessageRelay
 
     config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config)
@@ -187,10 +187,10 @@ async def prepare_db(db_url: str, history: int) -> None:
     PostgreSQL plans the first queries for empty tables (sequential scans that the connections
     keep until autovacuum's first ANALYZE, a minute or more later)."""
     from bot import db
-    from bot import wechat_events as events
     from bot.config import parse_config
-    from bot.inbox import Inbox
+    from bot.inbox.ingest import Inbox
     from bot.models import ChannelEvent, Faq
+    from bot.wechat import events
 
     config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config, check_schema=False)

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from moderation.rules.enforcement import CATEGORIES
+from moderation.settings import DeadlineConfig, TriageConfig
+from moderation.settings import Section as _Section
 
 DEFAULT_CONFIG = Path("config.toml")
 
@@ -44,15 +45,11 @@ class ConfigError(Exception):
     """The configuration file is missing, unreadable or invalid; the message names the key."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class AppConfig(_Section):
     name: str = "公开"
     public_base_url: BaseUrl = "http://127.0.0.1:8080"
     timezone: str = "Asia/Shanghai"
-    # True only in a config derived by bot/sandbox.py's sandbox_config (`gongkai run
+    # True only in a config derived by bot/sandbox/mode.py's sandbox_config (`gongkai run
     # --sandbox`); a file can never set it, so a production config never starts simulators.
     sandbox: bool = False
 
@@ -120,7 +117,8 @@ MEDIA_TYPES: tuple[MediaType, ...] = ("jpg", "png", "pdf", "doc", "docx", "xls",
 
 
 class MediaConfig(_Section):
-    """Images and attachments uploaded in the console (bot/media.py), served at /media/{name}."""
+    """Images and attachments uploaded in the console (bot/items/media.py), served at
+    /media/{name}."""
 
     # Directory of the stored files (relative to the working directory); every web process
     # must see the same directory.
@@ -197,7 +195,7 @@ class WebhookChannelConfig(ChannelConfig):
 
 
 class WechatCallbackConfig(_Section):
-    """The WeChat callback endpoint /wechat/callback (bot/web/wechat_callback.py)."""
+    """The WeChat callback endpoint /wechat/callback (bot/web/callbacks/wechat.py)."""
 
     # A request whose signed timestamp is further than this from our clock is refused (403)
     max_skew_seconds: Annotated[int, Field(ge=10, le=86400)] = 300
@@ -228,7 +226,8 @@ class WechatCallbackConfig(_Section):
 
 
 class WechatChannelConfig(ChannelConfig):
-    """The WeChat Official Account (channels/wechat.py, bot/mass_send.py, the callback)."""
+    """The WeChat Official Account (channels/wechat/channel.py, bot/wechat/mass_send.py, the
+    callback)."""
 
     enabled: bool = False
     concurrency: Annotated[int, Field(ge=1, le=64)] = 2
@@ -274,8 +273,9 @@ class WechatChannelConfig(ChannelConfig):
 
 
 class SuishenbanChannelConfig(ChannelConfig):
-    """The 随申办 app (channels/suishenban.py, bot/web/suishenban_callback.py). The platform
-    contract's defaults live in channels/suishenban_contract.py; paths, headers, fields and
+    """The 随申办 app (channels/suishenban/channel.py, bot/web/callbacks/suishenban.py). The
+    platform
+    contract's defaults live in channels/suishenban/contract.py; paths, headers, fields and
     error_codes here override them name by name (checked when the channel is built)."""
 
     enabled: bool = False
@@ -297,7 +297,7 @@ class SuishenbanChannelConfig(ChannelConfig):
     reply_max_chars: Annotated[int, Field(ge=1, le=20000)] = 1000
     feedback_page_size: Annotated[int, Field(ge=1, le=500)] = 50
     lookup: bool = True
-    # The contract: overrides by logical name (see channels/suishenban_contract.py)
+    # The contract: overrides by logical name (see channels/suishenban/contract.py)
     paths: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
@@ -307,7 +307,7 @@ class SuishenbanChannelConfig(ChannelConfig):
     sign_template: str = "{method}\n{path}\n{timestamp}\n{nonce}\n{body_sha256}"
     signature_encoding: Literal["hex", "base64"] = "hex"
     token_prefix: str = "Bearer "
-    # The signed feedback webhook the platform pushes to (bot/web/suishenban_callback.py)
+    # The signed feedback webhook the platform pushes to (bot/web/callbacks/suishenban.py)
     callback_path: str = "/suishenban/callback"
     callback_max_skew_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
     callback_max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
@@ -340,87 +340,8 @@ class ChannelsConfig(_Section):
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
 
 
-class TriageConfig(_Section):
-    """Comment triage (moderation/triage.py): spam, abuse, categories, simple questions, routing."""
-
-    # Links to these hosts (or their subdomains) are never spam; more than max_links links to
-    # any other host make a comment spam ("link").
-    link_allowed_hosts: list[str] = Field(default_factory=lambda: ["gov.cn"])
-    max_links: Annotated[int, Field(ge=0, le=100)] = 0
-    # A comment of at least repeat_min_chars characters whose distinct characters are fewer
-    # than this share of its length is spam ("repeat"); so is the same text from the same
-    # author again within repeat_window_seconds.
-    repeat_min_chars: Annotated[int, Field(ge=2, le=10000)] = 12
-    repeat_max_distinct_share: Annotated[float, Field(ge=0, le=1)] = 0.3
-    repeat_window_seconds: Annotated[float, Field(ge=0)] = 86400
-    # More than flood_max_messages comments by one author within flood_window_seconds: the
-    # extra ones are spam ("flood").
-    flood_max_messages: Annotated[int, Field(ge=1, le=10000)] = 10
-    flood_window_seconds: Annotated[float, Field(gt=0)] = 60
-    # Words added to moderation/dictionaries/spam.txt (advertising, "ad") and abuse.txt
-    # (辱骂, "abuse").
-    spam_words: list[str] = Field(default_factory=list)
-    abuse_words: list[str] = Field(default_factory=list)
-    # Category keywords added to (or moved between categories of) categories.txt; with
-    # shipped_category_keywords = false only these are used.
-    category_keywords: dict[
-        Literal["咨询", "建议", "投诉", "求助", "表扬", "信访类", "其他"], list[str]
-    ] = Field(default_factory=dict)
-    shipped_category_keywords: bool = True
-    # Routing keywords, office → words, added to (or overriding) offices.txt; the office of a
-    # comment with no linked item and no keyword hit is default_office.
-    office_keywords: dict[str, list[str]] = Field(default_factory=dict)
-    default_office: Annotated[str, Field(min_length=1, max_length=128)] = "办公室"
-    # Knowledge-base answers: suggested to staff from suggest_min_confidence; a 咨询 comment
-    # with a hit from simple_min_confidence is a simple question (1 working day).
-    suggest_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.35
-    simple_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
-
-
-class DeadlineConfig(_Section):
-    """Reply deadlines in Chinese working days (moderation/deadlines.py)."""
-
-    # Time of day (Asia/Shanghai, HH:MM) at which a working day ends: the due moment
-    end_of_day: str = "17:30"
-    # Working days to answer a simple question, and any other comment
-    simple_workdays: Annotated[int, Field(ge=1, le=60)] = 1
-    default_workdays: Annotated[int, Field(ge=1, le=60)] = 5
-    # Overrides for non-simple comments: by category first, then by channel
-    category_workdays: dict[
-        Literal["咨询", "建议", "投诉", "求助", "表扬", "其他"], Annotated[int, Field(ge=1, le=60)]
-    ] = Field(default_factory=dict)
-    channel_workdays: dict[str, Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=dict)
-
-    # Days off and make-up working days (调休) beyond the official calendar, and years whose
-    # calendar these lists declare complete (no warning for them)
-    holidays: list[date] = Field(default_factory=list)
-    workdays: list[date] = Field(default_factory=list)
-    declared_years: list[Annotated[int, Field(ge=1900, le=9998)]] = Field(default_factory=list)
-
-    @field_validator("end_of_day")
-    @classmethod
-    def _clock_time(cls, value: str) -> str:
-        hours, sep, minutes = value.partition(":")
-        if (
-            not sep
-            or len(minutes) != 2
-            or not (hours.isdigit() and minutes.isdigit())
-            or not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59)
-        ):
-            raise ValueError("expected a time of day HH:MM such as 17:30")
-        return f"{int(hours):02d}:{minutes}"
-
-    @field_validator("workdays")
-    @classmethod
-    def _not_also_holiday(cls, value: list[Any], info: Any) -> list[Any]:
-        both = sorted(set(value) & set(info.data.get("holidays", ())))
-        if both:
-            raise ValueError(f"also listed in holidays: {', '.join(d.isoformat() for d in both)}")
-        return value
-
-
 class FormConfig(_Section):
-    """The website 留言 form and the public Q&A page (bot/web/feedback.py)."""
+    """The website 留言 form and the public Q&A page (bot/web/public/feedback.py)."""
 
     # Whether the website shows the 留言 form and the 查询码 status page
     enabled: bool = True
@@ -469,14 +390,14 @@ class FormConfig(_Section):
 
 
 class InboxConfig(_Section):
-    """The comment inbox (bot/inbox.py): operations, replies, reminders and escalation."""
+    """The comment inbox (bot/inbox/ingest.py): operations, replies, reminders and escalation."""
 
     # Environment variable holding the key that turns channel user ids (openids, IP
     # addresses) into opaque author references
     author_key_env: str = "GONGKAI_AUTHOR_KEY"
     # Comments inserted per transaction by ingestion and imports
     ingest_batch: Annotated[int, Field(ge=1, le=5000)] = 500
-    # Reply sender (bot/replies.py): lease on a claimed reply, retries and pacing
+    # Reply sender (bot/inbox/replies.py): lease on a claimed reply, retries and pacing
     reply_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
     reply_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     reply_backoff_base_seconds: Annotated[float, Field(gt=0)] = 30
@@ -501,7 +422,7 @@ class InboxConfig(_Section):
 
 
 # HTML elements an upstream entry's body may keep (sanitized by nh3, then turned into the
-# Markdown items are written in: bot/source_html.py knows how to write each of them).
+# Markdown items are written in: bot/sources/html.py knows how to write each of them).
 SOURCE_HTML_TAGS = frozenset(
     {"a", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
      "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td",
@@ -543,7 +464,7 @@ class SourceRuleConfig(_Section):
 
 
 class SourceConfig(_Section):
-    """One upstream RSS/Atom feed of documents approved upstream (bot/sources.py): its entries
+    """One upstream RSS/Atom feed of documents approved upstream (bot/sources/pull.py): its entries
     become submitted items with the upstream approver recorded, then pre-reviewed."""
 
     # Slug naming the source in the database, the CLI and Item.source
@@ -632,7 +553,7 @@ def _callback_buckets() -> list[float]:
 
 
 class MetricsConfig(_Section):
-    """Prometheus /metrics (bot/metrics.py, bot/web/metrics.py) and extra /healthz checks."""
+    """Prometheus /metrics (bot/metrics.py, bot/web/ops/metrics.py) and extra /healthz checks."""
 
     # Serve GET /metrics on the web server
     enabled: bool = True
@@ -655,7 +576,7 @@ class MetricsConfig(_Section):
 
 
 class RedisConfig(_Section):
-    """Optional Redis (bot/redis_state.py): the WeChat access token and each channel's rate
+    """Optional Redis (bot/outbox/redis_state.py): the WeChat access token and each channel's rate
     limit shared by every process. Off (url empty): the token lives in the database and each
     process keeps its own rate limit."""
 
@@ -698,7 +619,7 @@ class SchedulerConfig(_Section):
     daily_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 300
     # WeChat access token refreshed in the background ahead of expiry (wechat enabled only)
     token_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
-    # How often the due 群发 (bot/mass_send.py) and the due source pulls are looked for
+    # How often the due 群发 (bot/wechat/mass_send.py) and the due source pulls are looked for
     mass_send_seconds: Annotated[float, Field(gt=0, le=3600)] = 120
     sources_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
     # Nightly re-check of every link in what is published (错链断链), Asia/Shanghai time
@@ -738,9 +659,6 @@ class SchedulerConfig(_Section):
     @field_validator("enforcement_display_days_by_category")
     @classmethod
     def _categories(cls, value: dict[str, int]) -> dict[str, int]:
-        # imported here: moderation may import bot.config, not the other way round at load
-        from moderation.rules.enforcement import CATEGORIES
-
         unknown = sorted(set(value) - set(CATEGORIES))
         if unknown:
             raise ValueError(

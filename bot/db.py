@@ -57,7 +57,7 @@ async def keep_session(conn: Any) -> None:
     pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`, one more round trip for every
     query tortoise runs outside a transaction, to undo session state this application never
     leaves behind: its advisory locks are transaction-scoped, cursors live inside
-    transactions, LISTEN has a connection of its own (bot/wakeup.py) and nothing runs SET."""
+    transactions, LISTEN has a connection of its own (bot/outbox/wakeup.py) and nothing runs SET."""
 
 
 def connection() -> BaseDBAsyncClient:

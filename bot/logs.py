@@ -70,7 +70,7 @@ def _ordered(ctx: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-01-01 09:00:00,000 INFO bot.dispatcher: message [delivery_id=7 item_id=3]`."""
+    """`2026-01-01 09:00:00,000 INFO bot.outbox.dispatcher: message [delivery_id=7 item_id=3]`."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")

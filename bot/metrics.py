@@ -11,7 +11,7 @@ Two kinds of figures:
   handling time of channel callbacks. Prometheus sums these over the scraped processes.
 
 prometheus-client collectors are synchronous, so the database figures are read by
-`await metrics.refresh()` just before the registry is rendered (bot/web/metrics.py does both
+`await metrics.refresh()` just before the registry is rendered (bot/web/ops/metrics.py does both
 under one lock).
 """
 

@@ -4,7 +4,7 @@ hash-chained audit log, staff users and API tokens, worker heartbeats.
 
 Model docstrings become SQL table comments: tortoise splits SQLite scripts on semicolons, so
 they must not contain one. Times are stored in UTC. Queries that coordinate workers live in
-bot/outbox.py, not here.
+bot/outbox/store.py, not here.
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from bot import db
-from bot.channel_set import build_channels
 from bot.config import Config
-from bot.dispatcher import Dispatcher
 from bot.logs import configure as configure_logging
 from bot.metrics import Metrics
-from bot.wakeup import Wakeup, listen_postgres, watch_sqlite_files
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup, listen_postgres, watch_sqlite_files
 from scheduler.worker import InboxWorker
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ async def serve(
             await inbox_worker.start()
         if role in ("web", "all"):
             from bot.web.app import create_app
-            from bot.web.metrics import use_metrics
+            from bot.web.ops.metrics import use_metrics
 
             app = create_app(config, wakeup)
             use_metrics(app, metrics)
@@ -96,7 +96,7 @@ async def serve(
             await site.start()
             log.info("web server on http://%s:%s", config.web.host, config.web.port)
         elif config.metrics.worker_port:  # a worker alone still answers /metrics and /healthz
-            from bot.web.metrics import create_worker_app
+            from bot.web.app import create_worker_app
 
             runner = web.AppRunner(create_worker_app(config, metrics), access_log=None)
             await runner.setup()

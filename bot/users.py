@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import audit
-from bot.lifecycle import Actor
+from bot.items.lifecycle import Actor
 from bot.models import ApiToken, Role, User
 
 _hasher = PasswordHasher()

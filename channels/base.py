@@ -56,7 +56,7 @@ class Published:
 
 @dataclass(frozen=True)
 class IncomingComment:
-    """What a member of the public wrote, as a channel hands it to the inbox (bot/inbox.py).
+    """What a member of the public wrote, as a channel hands it to the inbox (bot/inbox/ingest.py).
 
     (channel, remote_id) identifies it: a channel's retries of the same message give the same
     remote_id and are stored once. author_ref is opaque (a keyed hash, never a raw openid);
@@ -174,7 +174,7 @@ class Channel(ABC):
 
     # Comments: a channel that collects what the public writes by polling overrides
     # poll_comments; one that can answer overrides send_reply. Pushed comments (callbacks,
-    # webhooks, the website form) reach the inbox through bot/inbox.py directly.
+    # webhooks, the website form) reach the inbox through bot/inbox/ingest.py directly.
     can_poll_comments: bool = False
     can_reply: bool = False
 

@@ -15,7 +15,7 @@ from feedgen.feed import FeedGenerator
 
 from channels.base import Channel, ChannelLimits, Content, Job, PermanentError, Published
 
-# reply_ref["type"] of a comment written in the website form (bot/web/feedback.py)
+# reply_ref["type"] of a comment written in the website form (bot/web/public/feedback.py)
 REPLY_TYPE = "query_code"
 
 

@@ -30,8 +30,8 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import DeadlineConfig
 from moderation import workdays as official
+from moderation.settings import DeadlineConfig
 
 __all__ = ["CHINA", "PETITION", "WorkCalendar", "deadline_days"]
 

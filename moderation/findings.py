@@ -1,7 +1,7 @@
 """The shapes pre-review rules take and give: the review context and one finding.
 
 Rules are pure functions of (snapshot, context); anything they need from the database or the
-configuration arrives in the ReviewContext, built by bot/prereview.py.
+configuration arrives in the ReviewContext, built by bot/items/prereview.py.
 """
 
 from __future__ import annotations

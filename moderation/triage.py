@@ -41,12 +41,12 @@ from importlib import resources
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-from bot.config import InboxConfig, TriageConfig
 from moderation.deadlines import PETITION, WorkCalendar, deadline_days
 from moderation.knowledge import KnowledgeBase
 from moderation.normalize import fold
 from moderation.rules.privacy import mask_personal_data
 from moderation.rules.wording import DictionaryError
+from moderation.settings import InboxSettings, TriageConfig
 
 __all__ = ["CATEGORIES", "STEPS", "Triage", "TriageInput", "TriageResult"]
 
@@ -255,7 +255,7 @@ class Triage:
     """Runs STEPS on each comment. Keep one per process: it holds the automaton, the work
     calendar, the knowledge base and the per-author memory of the repeat and flood steps."""
 
-    def __init__(self, config: InboxConfig, knowledge: KnowledgeBase | None = None) -> None:
+    def __init__(self, config: InboxSettings, knowledge: KnowledgeBase | None = None) -> None:
         self.config = config
         self.cfg = config.triage
         self.calendar = WorkCalendar.from_config(config.deadlines)

@@ -24,9 +24,9 @@ from bot.models import (
     DeliveryStatus,
     JobSlot,
 )
-from bot.web.console.queue import CHANNEL_LABELS
+from bot.reports.freshness import assess, stale_lines
+from bot.reports.labels import channel_label
 from scheduler.alerts import Alerter
-from scheduler.freshness import assess, stale_lines
 
 RECHECK_JOB = "links.recheck"
 LIST_LINES = 5  # the robot takes about 2,000 bytes: lists are cut short, counts never
@@ -67,7 +67,7 @@ class Digest:
         lines = [f"【每日简报】{self.day.isoformat()}（周{WEEKDAYS[self.day.weekday()]}）"]
         if self.published:
             parts = "、".join(
-                f"{CHANNEL_LABELS.get(c, c)} {n} 条" for c, n in sorted(self.published.items())
+                f"{channel_label(c)} {n} 条" for c, n in sorted(self.published.items())
             )
             total = sum(self.published.values())
             lines.append(f"一、昨日（{yesterday:%m-%d}）发布：{parts}，共 {total} 条。")

@@ -27,10 +27,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import db
 from bot.config import Config
-from bot.inbox import Inbox
-from bot.mass_send import run_mass_send
+from bot.inbox.ingest import Inbox
 from bot.models import Comment, JobSlot
-from bot.sources import pull_all
+from bot.sources.pull import pull_all
+from bot.wechat.mass_send import run_mass_send
 from channels.base import Channel
 from scheduler import digest, freshness, link_recheck, polling, retention, sla, token_refresh
 from scheduler.alerts import Alerter

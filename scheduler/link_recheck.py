@@ -1,6 +1,6 @@
 """The nightly re-check of everything published (错链断链): every http(s) link in the published
 version of every item still online is fetched again with the pre-review link checker
-(bot/linkcheck.py: bounded concurrency, the [review] timeout, redirects followed by hand,
+(bot/items/linkcheck.py: bounded concurrency, the [review] timeout, redirects followed by hand,
 links to our own items answered from the database), and what no longer works is reported.
 
 The report is the job's JobSlot result (the broken links per item), a Markdown file under
@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import Config
-from bot.linkcheck import LinkChecker, retracted_items
+from bot.items.linkcheck import LinkChecker, retracted_items
 from bot.models import Item, ItemStatus, ItemVersion
 from moderation.findings import LinkProblem
 from moderation.rules import links

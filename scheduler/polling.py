@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from bot.inbox import Inbox
+from bot.inbox.ingest import Inbox
 from bot.models import ChannelState
 from channels.base import Channel
 

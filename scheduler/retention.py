@@ -13,10 +13,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import lifecycle
-from bot.channel_set import retract_support
 from bot.config import Config
+from bot.items import lifecycle
 from bot.models import Item, ItemStatus, Kind, Role
+from bot.outbox.channel_set import retract_support
 from scheduler.alerts import Alerter
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 or a reply seldom has to wait for WeChat's token endpoint.
 
 The token lives in the store every process reads (the database, or Redis when configured:
-bot/channel_set.token_store); the refresh goes through channels.wechat_token.TokenManager with
+bot/channel_set.token_store); the refresh goes through channels.wechat.token.TokenManager with
 the store's cross-process lock. The margin is the channel's own refresh margin plus one job
 interval: the next tick would come too late. WeChat's stable_token hands out the same token
 until its last five minutes, so a fetch earlier than that only learns the remaining lifetime;
@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channel_set import build_wechat
 from bot.config import Config
+from bot.outbox.channel_set import build_wechat
 from channels.base import Channel
-from channels.wechat import WechatChannel
-from channels.wechat_token import TOKEN_KEY, TokenManager
+from channels.wechat.channel import WechatChannel
+from channels.wechat.token import TOKEN_KEY, TokenManager
 
 
 async def refresh_wechat_token(

@@ -13,9 +13,9 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config, ConfigError
-from bot.inbox import Inbox
-from bot.replies import ReplySender
-from bot.wechat_relay import MessageRelay
+from bot.inbox.ingest import Inbox
+from bot.inbox.replies import ReplySender
+from bot.wechat.relay import MessageRelay
 from channels.base import Channel
 from scheduler.alerts import Alerter
 from scheduler.jobs import JobContext, build_scheduler, job_specs, stop_scheduler

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import db
-from bot.lifecycle import snapshot
+from bot.items.lifecycle import snapshot
 from bot.models import Delivery, Item, ItemVersion, User
 
 

@@ -1,6 +1,6 @@
-"""The aiohttp application: typed app state, the error and body-size handling every route
-shares, and the route modules (public pages and feeds, the 留言 form and Q&A, the JSON API,
-the staff console, the channel callbacks, health and metrics)."""
+"""The aiohttp application: the one module that imports the route modules (public pages and
+feeds, the 留言 form and Q&A, the JSON API, the staff console, the channel callbacks, health and
+metrics) and installs them; the typed app state they share lives in bot/web/keys.py."""
 
 from __future__ import annotations
 
@@ -12,23 +12,37 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import prereview
 from bot.config import Config
-from bot.inbox import Inbox
-from bot.linkcheck import LinkChecker, retracted_items
-from bot.render import Renderer
-from bot.wakeup import Wakeup
+from bot.inbox.ingest import Inbox
+from bot.items import prereview
+from bot.items.linkcheck import LinkChecker, retracted_items
+from bot.items.render import Renderer
+from bot.metrics import Metrics
+from bot.outbox.wakeup import Wakeup
+from bot.web.api import routes as api
+from bot.web.callbacks import suishenban as suishenban_callback
+from bot.web.callbacks import wechat as wechat_callback
+from bot.web.console import (
+    audit_page,
+    dashboard,
+    deliveries,
+    inbox,
+    inbox_actions,
+    items,
+    login,
+    mass_send_page,
+    media_page,
+    previews,
+    queue,
+    review,
+)
+from bot.web.console import frame as console
+from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, WAKEUP
+from bot.web.ops import health, metrics
+from bot.web.public import feedback, media
+from bot.web.public import pages as public
 
 log = logging.getLogger(__name__)
-
-CONFIG = web.AppKey("config", Config)
-RENDERER = web.AppKey("renderer", Renderer)
-WAKEUP = web.AppKey("wakeup", Wakeup)
-# The one inbox of the app: the 留言 form and the channel callbacks ingest through it, so they
-# share its knowledge base and its flood and repeat memory.
-INBOX = web.AppKey("inbox", Inbox)
-# The pre-review link check (None when config says not to check links).
-LINKS: web.AppKey[LinkChecker | None] = web.AppKey("links")
 
 
 async def _link_checker(app: web.Application) -> AsyncIterator[None]:
@@ -72,18 +86,6 @@ async def _warm_up(app: web.Application) -> None:
 
 
 def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
-    from bot.web import (
-        api,
-        console,
-        feedback,
-        health,
-        media,
-        metrics,
-        public,
-        suishenban_callback,
-        wechat_callback,
-    )
-
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
     app[RENDERER] = Renderer(config)
@@ -101,5 +103,33 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     feedback.setup(app)
     wechat_callback.setup(app)
     suishenban_callback.setup(app)
-    console.setup(app)
+    console.setup(
+        app,
+        login.OPEN_ROUTES,
+        (
+            login.ROUTES,
+            queue.ROUTES,
+            items.ROUTES,
+            review.ROUTES,
+            previews.ROUTES,
+            deliveries.ROUTES,
+            audit_page.ROUTES,
+            inbox.ROUTES,
+            inbox_actions.ROUTES,
+            dashboard.ROUTES,
+            mass_send_page.ROUTES,
+            media_page.ROUTES,
+        ),
+    )
+    return app
+
+
+def create_worker_app(config: Config, worker_metrics: Metrics) -> web.Application:
+    """The small app a worker-only process serves on metrics.worker_port: /metrics (its own
+    histograms and counters, plus the shared database figures) and /healthz."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[CONFIG] = config
+    metrics.use_metrics(app, worker_metrics)
+    metrics.setup(app)
+    health.setup(app)
     return app

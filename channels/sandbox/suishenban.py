@@ -1,5 +1,5 @@
 """A local 随申办 open platform for tests and the sandbox. It speaks the contract of
-channels/suishenban_contract.py (paths, names, signing, error codes and their JSON), refuses
+channels/suishenban/contract.py (paths, names, signing, error codes and their JSON), refuses
 bad signatures, skewed timestamps and replayed nonces, issues access tokens, keeps a ledger
 (cards exactly once per idempotency key, withdrawals, replies), injects faults on demand
 (random error rate, given codes for the next calls, latency, the answer dropped after the work
@@ -30,7 +30,7 @@ from aiohttp import web
 from yarl import URL
 
 from channels.sandbox import serve
-from channels.suishenban_contract import (
+from channels.suishenban.contract import (
     Contract,
     ReplayGuard,
     SignatureRejected,

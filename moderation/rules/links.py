@@ -3,7 +3,7 @@ a reader could not follow — broken, looping, pointing at one of our retracted 
 item is published.
 
 Extraction is pure and keeps spans on the original text. Fetching is not done here: the rule asks
-`context.check_links` (bot/linkcheck.py in production) and maps its answers to findings.
+`context.check_links` (bot/items/linkcheck.py in production) and maps its answers to findings.
 """
 
 from __future__ import annotations

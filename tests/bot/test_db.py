@@ -65,8 +65,8 @@ async def test_later_migrations_apply_to_a_database_that_holds_data(fresh_backen
     # columns without a database-level default once a table has rows).
     from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
-    from bot import lifecycle
-    from bot.schemas import ItemCreate
+    from bot.items import lifecycle
+    from bot.items.schemas import ItemCreate
     from tests.conftest import create_staff
 
     config = make_config(fresh_backend_url)

@@ -13,14 +13,15 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot import db, lifecycle
-from bot.channel_set import build_channels
+from bot import db
 from bot.config import LogConfig
-from bot.dispatcher import Dispatcher
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.logs import configure, log_context
 from bot.models import Delivery, Kind
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from channels.sandbox.webhook import LEDGER
 from channels.sandbox.webhook import create_app as create_webhook_app
 from tests.conftest import create_staff, make_config
@@ -79,7 +80,7 @@ async def test_json_log_lines_carry_delivery_and_item_ids_during_a_dispatch(
         hooks = {d.item_id: d.id for d in await Delivery.filter(channel="webhook")}
     finally:
         await db.close()
-    records = [r for r in lines(captured) if r["logger"] == "bot.dispatcher"]
+    records = [r for r in lines(captured) if r["logger"] == "bot.outbox.dispatcher"]
     webhook = [r for r in records if r.get("channel") == "webhook"]
     assert len(webhook) == 2  # one dead, one retry: a line each
     levels = sorted(r["level"] for r in webhook)

@@ -13,16 +13,17 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import db, lifecycle
-from bot.channel_set import build_channels
+from bot import db
 from bot.config import Config
-from bot.dispatcher import Dispatcher
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.metrics import Metrics
 from bot.models import Comment, Item
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
-from bot.web.app import create_app
-from bot.web.metrics import METRICS, create_worker_app
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
+from bot.web.app import create_app, create_worker_app
+from bot.web.keys import METRICS
 from channels.sandbox.webhook import LEDGER, Ledger
 from channels.sandbox.webhook import create_app as create_webhook_app
 from tests.conftest import Staff, create_staff, make_config

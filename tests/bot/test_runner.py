@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import db, lifecycle
+from bot import db
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.models import Item, WorkerHeartbeat
-from bot.schemas import ItemCreate
 from tests.conftest import create_staff, free_port, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "--config",
         str(config_file),
         "run",
@@ -140,7 +141,16 @@ async def test_web_process_queues_a_burst_of_new_connections_up_to_web_backlog(
     )
     log = (tmp_path / "web.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot.cli", "--config", str(config_file), "run", "--role", "web"),
+        *(
+            sys.executable,
+            "-m",
+            "bot.cli.main",
+            "--config",
+            str(config_file),
+            "run",
+            "--role",
+            "web",
+        ),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -18,10 +18,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot import db
-from bot.channel_set import build_channels
 from bot.config import Config, parse_config
-from bot.dispatcher import Dispatcher
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from bot.web.app import create_app
 from channels.sandbox.webhook import LEDGER, Ledger
 from channels.sandbox.webhook import create_app as webhook_app

@@ -17,9 +17,9 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from bot import users
-from bot.channel_set import build_channels
+from bot.inbox.replies import ReplySender
 from bot.models import ChannelEvent, Comment, CommentReply, Delivery, Item, User
-from bot.replies import ReplySender
+from bot.outbox.channel_set import build_channels
 from tests.browser.conftest import Site
 
 pytestmark = pytest.mark.browser

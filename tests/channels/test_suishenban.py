@@ -15,6 +15,8 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, SuishenbanChannelConfig, parse_config
+from bot.outbox.channel_set import build_suishenban as build
+from bot.outbox.channel_set import contract_from
 from channels.base import (
     AuthError,
     Content,
@@ -27,15 +29,13 @@ from channels.base import (
 )
 from channels.sandbox import simulator_url
 from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
-from channels.suishenban import (
+from channels.suishenban.channel import (
     FeedbackInvalid,
     SuishenbanChannel,
     SuishenbanSettings,
-    build,
-    contract_from,
     feedback_comment,
 )
-from channels.suishenban_contract import Contract, ReplayGuard
+from channels.suishenban.contract import Contract, ReplayGuard
 
 APP_ID = "ssb-test-app"
 SECRET = "ssb-test-secret"

@@ -15,19 +15,21 @@ from typing import Any
 
 import pytest
 
-from bot import db, inbox_ops, lifecycle, users
-from bot.channel_set import build_channels, retract_support
+from bot import db, users
 from bot.config import Config, parse_config
-from bot.dispatcher import Dispatcher
-from bot.inbox import Inbox
+from bot.inbox import ops as inbox_ops
+from bot.inbox.ingest import Inbox
+from bot.inbox.replies import ReplySender
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.models import Comment, CommentReply, Delivery, Item
-from bot.replies import ReplySender
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels, retract_support
+from bot.outbox.channel_set import build_suishenban as build
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from channels.base import Channel
 from channels.sandbox import simulator_url
 from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
-from channels.suishenban import build
 from scheduler.polling import poll_channel
 from tests.conftest import Staff, create_staff
 
@@ -56,7 +58,7 @@ def ssb_config(db_url: str, base_url: str, max_attempts: int = 4, **suishenban: 
 
 
 def channels_for(config: Config) -> dict[str, Channel]:
-    # bot/channel_set.py (not this module's) builds the others; the lead adds 随申办 there.
+    # bot/outbox/channel_set.py (not this module's) builds the others; the lead adds 随申办 there.
     return {**build_channels(config), "suishenban": build(config)}
 
 

@@ -19,15 +19,16 @@ from aiohttp.test_utils import TestServer
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import check_signature
 
-from bot import db, lifecycle
-from bot.channel_set import build_channels, retract_support
+from bot import db
 from bot.config import Config
-from bot.dispatcher import Dispatcher
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.models import ChannelEvent, Delivery, Item
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels, retract_support
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from channels.sandbox.wechat import Callback, WechatSimulator
-from channels.wechat import WechatChannel
+from channels.wechat.channel import WechatChannel
 from tests.conftest import Staff, create_staff, make_config
 
 APP_ID, SECRET = "wx-test", "test-secret"  # make_config's GONGKAI_WEBHOOK_SECRET
@@ -106,7 +107,7 @@ def site_app() -> web.Application:
 
 
 def receiver_app(received: list[dict[str, Any]]) -> web.Application:
-    """Stands in for the bot's callback endpoint (bot/web/wechat_callback.py): checks the
+    """Stands in for the bot's callback endpoint (bot/web/callbacks/wechat.py): checks the
     signature, decrypts with wechatpy and stores publish results as ChannelEvent rows in the
     shape of the contract."""
 

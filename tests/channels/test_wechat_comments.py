@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channels.base import NeedsOtherRoute, PermanentError, opaque_author
-from channels.wechat import WechatChannel
+from channels.wechat.channel import WechatChannel
 from tests.channels.test_wechat import WechatEnv, make_env
 
 

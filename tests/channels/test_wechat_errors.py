@@ -15,7 +15,7 @@ from channels.base import (
     RateLimited,
     TransientError,
 )
-from channels.wechat_errors import classify, publish_failure, seconds_until_beijing_midnight
+from channels.wechat.errors import classify, publish_failure, seconds_until_beijing_midnight
 
 TABLE: list[tuple[int, type[ChannelError], str]] = [
     (-1, TransientError, "系统繁忙"),

@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestServer
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import check_signature
 
-from bot.channel_state import DbTokenStore
 from bot.config import Config
 from bot.models import ChannelState
+from bot.outbox.channel_state import DbTokenStore
 from channels.sandbox.wechat import Callback, WechatSimulator, sign
-from channels.wechat_api import WechatApi
+from channels.wechat.api import WechatApi
 
 TOKEN, AES_KEY, APP_ID = "cb-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx-sim"
 

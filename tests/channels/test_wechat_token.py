@@ -1,7 +1,7 @@
-"""channels/wechat_token.py: the refresh races between processes, interleaved by hand.
+"""channels/wechat/token.py: the refresh races between processes, interleaved by hand.
 
 The store is an in-memory TokenStore shared by two managers (two "processes"); the Redis and
-database stores are tested against real servers in tests/bot/test_redis_state.py and
+database stores are tested against real servers in tests/outbox/test_redis_state.py and
 tests/channels/test_wechat_simulator.py, where the interleaving below happens only by chance.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from channels.wechat_token import TOKEN_KEY, StoredToken, TokenManager
+from channels.wechat.token import TOKEN_KEY, StoredToken, TokenManager
 
 
 class SharedStore:

@@ -237,7 +237,7 @@ def env() -> dict[str, str]:
 
 def gongkai(config_path: Path, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(config_path), *args],
+        [sys.executable, "-m", "bot.cli.main", "--config", str(config_path), *args],
         cwd=ROOT,
         env=env(),
         check=True,
@@ -248,7 +248,7 @@ def gongkai(config_path: Path, *args: str) -> None:
 
 def start_worker(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
     """`gongkai --config FILE run --role worker` in its own process."""
-    command = [sys.executable, "-m", "bot.cli", "--config", str(config_path)]
+    command = [sys.executable, "-m", "bot.cli.main", "--config", str(config_path)]
     with log.open("ab") as out:
         return subprocess.Popen(
             [*command, "run", "--role", "worker"],

@@ -27,7 +27,7 @@ import redis
 from bot import audit, db
 from bot.config import load_config
 from bot.models import AuditEvent, ChannelState, Delivery, Item, JobSlot, WorkerHeartbeat
-from channels.wechat_token import TOKEN_KEY
+from channels.wechat.token import TOKEN_KEY
 from tests.scale import harness as h
 from tests.scale.redis_support import REDIS_URL, delete_prefix, require_redis
 

@@ -12,14 +12,14 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import lifecycle
-from bot.channel_set import build_channels
 from bot.config import Config, parse_config
-from bot.dispatcher import Dispatcher
-from bot.inbox import Inbox
+from bot.inbox.ingest import Inbox
+from bot.items import lifecycle
+from bot.items.schemas import ItemCreate
 from bot.models import Finding, Item
-from bot.schemas import ItemCreate
-from bot.wakeup import Wakeup
+from bot.outbox.channel_set import build_channels
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.wakeup import Wakeup
 from scheduler.alerts import Alerter
 from scheduler.jobs import JobContext, JobSpec, job_specs
 from tests.conftest import Staff

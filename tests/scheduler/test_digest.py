@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from bot.config import Config
-from bot.inbox import Inbox
+from bot.inbox.ingest import Inbox
 from bot.models import AuditEvent, Comment, Delivery, JobSlot
 from channels.base import IncomingComment
 from scheduler.jobs import run_job

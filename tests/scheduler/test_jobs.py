@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
-from bot.inbox import Inbox
+from bot.inbox.ingest import Inbox
 from bot.models import ChannelState, Comment, Faq, JobSlot
 from channels.base import (
     Channel,

@@ -18,10 +18,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import lifecycle
-from bot.channel_set import retract_support
 from bot.config import Config
+from bot.items import lifecycle
 from bot.models import JobSlot
+from bot.outbox.channel_set import retract_support
 from scheduler.jobs import build_scheduler, run_job
 from tests.conftest import create_staff
 from tests.scheduler.support import config_on, context, publish, running_robot, spec

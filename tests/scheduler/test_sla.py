@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config import Config, parse_config
-from bot.inbox import Inbox
+from bot.inbox.ingest import Inbox
 from bot.models import AuditEvent, Comment
 from channels.base import IncomingComment
 from scheduler.alerts import Alerter

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channel_state import DbTokenStore
 from bot.models import ChannelState, JobSlot
-from channels.wechat_token import TOKEN_KEY
+from bot.outbox.channel_state import DbTokenStore
+from channels.wechat.token import TOKEN_KEY
 from scheduler.jobs import job_specs, run_job
 from tests.channels.test_wechat import WechatEnv, make_env
 from tests.conftest import make_config

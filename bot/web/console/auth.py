@@ -14,14 +14,16 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
+import jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bot.config import ConsoleConfig
-from bot.lifecycle import Actor
+from bot.items.lifecycle import Actor
 from bot.models import User
 
 UID = "uid"
@@ -181,3 +183,12 @@ async def csrf_token(request: web.Request) -> str:
         token = secrets.token_urlsafe(32)
         session[CSRF] = token
     return token
+
+
+@dataclass
+class ConsoleState:
+    cfg: ConsoleConfig
+    env: jinja2.Environment
+    throttle: LoginThrottle
+    passwords: Passwords
+    tz: ZoneInfo

@@ -23,12 +23,12 @@ from aiohttp import web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
-from bot.config import Config, ConsoleConfig
-from bot.lifecycle import Actor, LifecycleError
+from bot.config import Config
+from bot.items.lifecycle import Actor, LifecycleError
+from bot.items.render import TEMPLATES, Renderer
 from bot.models import Role, User
-from bot.render import TEMPLATES, Renderer
-from bot.web.app import CONFIG, RENDERER
-from bot.web.console.auth import LoginThrottle, Passwords, actor_of, csrf_token, session_user
+from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
+from bot.web.keys import CONFIG, CONSOLE, RENDERER
 
 PREFIX = "/console"
 STATIC = Path(__file__).resolve().parents[3] / "static" / "console"
@@ -50,18 +50,6 @@ ROLE_LABELS = {
     Role.MODERATOR: "留言处理",
     Role.ADMIN: "管理员",
 }
-
-
-@dataclass
-class ConsoleState:
-    cfg: ConsoleConfig
-    env: jinja2.Environment
-    throttle: LoginThrottle
-    passwords: Passwords
-    tz: ZoneInfo
-
-
-STATE = web.AppKey("console_state", ConsoleState)
 
 
 def make_env(tz: ZoneInfo) -> jinja2.Environment:
@@ -199,7 +187,7 @@ def with_headers(response: web.StreamResponse) -> web.StreamResponse:
 async def error_page(
     request: web.Request, status: int, message: str, user: User | None = None
 ) -> web.Response:
-    state = request.app[STATE]
+    state = request.app[CONSOLE]
     html = state.env.get_template("console/error.html").render(
         app_name=request.app[CONFIG].app.name,
         user=user,
@@ -219,7 +207,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
     """Authenticate, check the route's roles, run the handler; lifecycle errors become pages."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE]
+        state = request.app[CONSOLE]
         user = await session_user(request, state.cfg)
         if user is None:
             if request.method == "GET":

@@ -5,72 +5,33 @@ each channel's freshness, dead deliveries, overdue comments and WeChat followers
 Every figure is a SQL aggregate (COUNT / MAX / GROUP BY in the database), never a Python loop
 over all rows. Charts are server-rendered SVG (charts.py) with the same numbers beside them.
 
-Freshness (两周未更新 fails the national inspection of government new media): the days since a
-channel's last completed publication, counted in Shanghai calendar days; red at
-[scheduler] freshness_alarm_days (14) or more (or never published), amber from
-freshness_warn_days (10), green below.
+Freshness (两周未更新 fails the national inspection of government new media) is
+bot/reports/freshness.py's model, the daily alert's too: red at [scheduler]
+freshness_alarm_days (14) or more (or never published), amber from freshness_warn_days (10),
+green below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from tortoise.functions import Max
 
 from bot import db
-from bot.config import Config
-from bot.inbox_metrics import inbox_metrics
+from bot.inbox.metrics import inbox_metrics
 from bot.models import Comment, CommentStatus, Delivery, DeliveryAction, DeliveryStatus
-from bot.outbox import sql
-from bot.stats import DIVERSIFIED_TARGET, interpretation_rate
+from bot.outbox.store import sql
+from bot.reports.freshness import channel_freshness
+from bot.reports.labels import channel_label
+from bot.reports.stats import DIVERSIFIED_TARGET, interpretation_rate
 from bot.web.console import charts
 from bot.web.console.core import PREFIX, Ctx, Route
-from bot.web.console.queue import CHANNEL_LABELS, channel_label
-from bot.wechat_events import follower_counts
+from bot.wechat.events import follower_counts
 
 WEEKS = 12
 FOLLOWER_DAYS = 30
 TABLE = Delivery._meta.db_table
-
-
-@dataclass(frozen=True)
-class Freshness:
-    channel: str
-    label: str
-    last: datetime | None
-    days: int | None  # None: never published
-    # [scheduler] freshness_warn_days / freshness_alarm_days (the national inspection: 14)
-    warn_days: int = 10
-    alarm_days: int = 14
-
-    @property
-    def level(self) -> str:
-        if self.days is None or self.days >= self.alarm_days:
-            return "red"
-        return "amber" if self.days >= self.warn_days else "green"
-
-    @property
-    def text(self) -> str:
-        if self.days is None:
-            return "从未发布"
-        if self.level == "red":
-            return f"{self.days} 天未更新（已达 {self.alarm_days} 天）"
-        if self.level == "amber":
-            return f"{self.days} 天未更新（临近 {self.alarm_days} 天）"
-        return "今天有更新" if self.days == 0 else f"{self.days} 天前更新"
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """A MAX() over a datetime column: a datetime on PostgreSQL, text on SQLite."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _week_expr(tz: ZoneInfo) -> str:
@@ -103,26 +64,6 @@ async def weekly_posts(first_monday: date, weeks: int, tz: ZoneInfo) -> dict[str
     return out
 
 
-async def freshness(config: Config, today: date, tz: ZoneInfo) -> list[Freshness]:
-    rows = (
-        await Delivery.filter(status=DeliveryStatus.DONE.value, action=DeliveryAction.PUBLISH.value)
-        .annotate(last=Max("finished_at"))
-        .group_by("channel")
-        .values("channel", "last")
-    )
-    last = {str(r["channel"]): as_datetime(r["last"]) for r in rows}
-    out = []
-    for name in config.channels.enabled_names():
-        when = last.get(name)
-        days = None if when is None else (today - when.astimezone(tz).date()).days
-        label = CHANNEL_LABELS.get(name, name)
-        s = config.scheduler
-        out.append(
-            Freshness(name, label, when, days, s.freshness_warn_days, s.freshness_alarm_days)
-        )
-    return out
-
-
 def duration_text(hours: float | None) -> str:
     """A time to first reply as staff read it: minutes under an hour, else hours."""
     if hours is None:
@@ -150,7 +91,7 @@ async def dashboard(ctx: Ctx) -> web.StreamResponse:
     weekly = await weekly_posts(first_monday, WEEKS, tz)
     week_labels = [(first_monday + timedelta(weeks=i)).strftime("%m-%d") for i in range(WEEKS)]
     weekly_series = [
-        charts.Series(channel_label(ctx, name), values) for name, values in sorted(weekly.items())
+        charts.Series(channel_label(name), values) for name, values in sorted(weekly.items())
     ]
     followers = await follower_counts(
         today - timedelta(days=FOLLOWER_DAYS - 1), today, ctx.config.app.timezone
@@ -186,7 +127,7 @@ async def dashboard(ctx: Ctx) -> web.StreamResponse:
             weekly_series,
         ),
         weekly_total=sum(sum(s.values) for s in weekly_series),
-        freshness=await freshness(ctx.config, today, tz),
+        freshness=await channel_freshness(ctx.config, today),
         overdue=overdue,
         dead=dead,
         followers=followers,
@@ -200,7 +141,7 @@ async def dashboard(ctx: Ctx) -> web.StreamResponse:
         ),
         followers_in=sum(f.subscribed for f in followers),
         followers_out=sum(f.unsubscribed for f in followers),
-        channel_label=lambda n: channel_label(ctx, n),
+        channel_label=channel_label,
         stale_red=ctx.config.scheduler.freshness_alarm_days,
         stale_amber=ctx.config.scheduler.freshness_warn_days,
     )

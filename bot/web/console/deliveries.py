@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.lifecycle import LifecycleError
+from bot.items.lifecycle import LifecycleError
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -14,10 +14,10 @@ from bot.models import (
     Item,
     Role,
 )
-from bot.web.app import WAKEUP
+from bot.reports.labels import channel_label
 from bot.web.console import delivery_ops
 from bot.web.console.core import PREFIX, Ctx, Pager, Route, safe_next
-from bot.web.console.queue import channel_label
+from bot.web.keys import WAKEUP
 
 REVIEWER = (Role.REVIEWER,)
 PROBLEMS = ("dead", "unconfirmed", "missed")
@@ -50,8 +50,8 @@ async def deliveries(ctx: Ctx) -> web.StreamResponse:
         status=status,
         channel=channel,
         problems=problems,
-        channels=[(n, channel_label(ctx, n)) for n in names],
-        channel_label=lambda n: channel_label(ctx, n),
+        channels=[(n, channel_label(n)) for n in names],
+        channel_label=channel_label,
         delivery_labels=DELIVERY_STATUS_LABELS,
         action_labels=DELIVERY_ACTION_LABELS,
     )

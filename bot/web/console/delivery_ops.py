@@ -1,7 +1,9 @@
-"""Staff actions on single deliveries, which bot.lifecycle and bot.outbox do not offer: retry
+"""Staff actions on single deliveries, which bot.items.lifecycle and bot.outbox.store do not offer:
+retry
 a delivery that died, was missed or whose outcome is unconfirmed, and cancel one that has not
 gone out. Each is a compare-and-set on the status in one transaction with its audit event and
-the item's status settled again (bot.outbox.settle_items), like the dispatcher's own writes."""
+the item's status settled again (bot.outbox.store.settle_items), like the dispatcher's own
+writes."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot import audit
-from bot.lifecycle import Actor, LifecycleError, NotPermitted, notify_outbox
+from bot.items.lifecycle import Actor, LifecycleError, NotPermitted, notify_outbox
 from bot.models import (
     DELIVERY_STATUS_LABELS,
     Delivery,
@@ -21,7 +23,7 @@ from bot.models import (
     ItemStatus,
     Role,
 )
-from bot.outbox import settle_items
+from bot.outbox.store import settle_items
 
 D = DeliveryStatus
 RETRYABLE = frozenset({D.DEAD.value, D.MISSED.value, D.UNCONFIRMED.value})

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot import inbox_ops
-from bot.inbox_ops import InboxError, InboxFilter, InboxPage
+from bot.inbox import ops as inbox_ops
+from bot.inbox.ops import InboxError, InboxFilter, InboxPage
 from bot.models import (
     COMMENT_KIND_LABELS,
     COMMENT_STATUS_LABELS,
@@ -30,8 +30,8 @@ from bot.models import (
     Role,
     User,
 )
+from bot.reports.labels import channel_label
 from bot.web.console.core import PREFIX, Ctx, Pager, Route
-from bot.web.console.queue import channel_label
 from moderation.triage import CATEGORIES
 
 MODERATOR = (Role.MODERATOR,)
@@ -160,8 +160,8 @@ async def inbox_list(ctx: Ctx) -> web.StreamResponse:
         categories=CATEGORIES,
         offices=await offices(),
         moderators=await moderators(),
-        channels=[(n, channel_label(ctx, n)) for n in names],
-        channel_label=lambda n: channel_label(ctx, n),
+        channels=[(n, channel_label(n)) for n in names],
+        channel_label=channel_label,
         flag_label=flag_label,
         bulk_ops=BULK_OPS,
         soon_label=f"{soon:g}",
@@ -208,7 +208,7 @@ async def comment_page(ctx: Ctx) -> web.StreamResponse:
         kind_labels=COMMENT_KIND_LABELS,
         reply_labels=REPLY_STATUS_LABELS,
         action_labels=inbox_ops.ACTION_LABELS,
-        channel_label=lambda n: channel_label(ctx, n),
+        channel_label=channel_label,
         flag_label=flag_label,
         history_label=history_label,
     )

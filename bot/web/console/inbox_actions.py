@@ -2,7 +2,7 @@
 close, reopen, spam, not spam, escalate), bulk actions from the list with a result per
 comment, and 选登 (preview with the masked question and answer editable, select, withdraw).
 
-Each goes through bot.inbox_ops or bot.qa, which check the state and write the audit event in
+Each goes through bot.inbox.ops or bot.inbox.qa, which check the state and write the audit event in
 the same transaction; their Chinese errors come back to the page as a flash message.
 """
 
@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import inbox_ops, qa
-from bot.inbox_ops import InboxError
+from bot.inbox import ops as inbox_ops
+from bot.inbox import qa
+from bot.inbox.ops import InboxError
 from bot.models import QaEntry
 from bot.web.console.core import PREFIX, Ctx, Route, safe_next
 from bot.web.console.inbox import BULK_OPS, MODERATOR

@@ -1,5 +1,5 @@
 """The item editor's form: read the posted fields (by kind: enforcement's structured fields,
-an interpretation's forms and policy) into the shapes of bot/schemas.py, with Chinese errors
+an interpretation's forms and policy) into the shapes of bot/items/schemas.py, with Chinese errors
 per field, and turn an item back into form values. The publish time is entered in the
 configured zone (Asia/Shanghai) and stored in UTC."""
 
@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
+from bot.items.schemas import ItemCreate, ItemPatch, field_errors
 from bot.models import Item
-from bot.schemas import ItemCreate, ItemPatch, field_errors
 from moderation.interpretation_stats import FORMS
 from moderation.rules.enforcement import CATEGORIES, FIELDS
 

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from bot import lifecycle
-from bot.lifecycle import ALLOWED, InvalidItem, LifecycleError
+from bot.items import lifecycle
+from bot.items.lifecycle import ALLOWED, InvalidItem, LifecycleError
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -25,11 +25,11 @@ from bot.models import (
     Role,
     User,
 )
-from bot.web.app import LINKS
+from bot.reports.labels import channel_label
 from bot.web.console import itemform
 from bot.web.console.core import ALL_STAFF, PREFIX, Ctx, Route
 from bot.web.console.findings_view import shown_findings
-from bot.web.console.queue import channel_label
+from bot.web.keys import LINKS
 
 EDITOR = (Role.EDITOR,)
 PREVIEW_MAX = 500_000
@@ -66,7 +66,7 @@ async def _form_page(
         else "",
         disclosures=DISCLOSURE_LABELS,
         columns=ctx.config.columns,
-        channels=[(n, channel_label(ctx, n)) for n in ctx.config.channels.enabled_names()],
+        channels=[(n, channel_label(n)) for n in ctx.config.channels.enabled_names()],
         forms=itemform.FORMS,
         enforcement_fields=itemform.FIELDS,
         categories=itemform.CATEGORIES,
@@ -197,7 +197,7 @@ async def view(ctx: Ctx) -> web.StreamResponse:
         interpretations=interpretations,
         findings=await shown_findings(item),
         deliveries=deliveries,
-        channel_label=lambda n: channel_label(ctx, n),
+        channel_label=channel_label,
         body_html=_preview(ctx, item.body),
         kinds=KIND_LABELS,
         status_labels=STATUS_LABELS,

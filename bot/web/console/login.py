@@ -8,20 +8,22 @@ import math
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.models import User
-from bot.web.app import CONFIG
 from bot.web.console.auth import csrf_token, end_session, session_user, start_session
-from bot.web.console.core import PREFIX, STATE, Ctx, Route, safe_next, with_headers
+from bot.web.console.core import PREFIX, Ctx, Route, safe_next, with_headers
+from bot.web.keys import CONFIG
+from bot.web.keys import CONSOLE as CONSOLE
 
 USERNAME_MAX = 64
 PASSWORD_MAX = 1024  # argon2 hashes any length; a cap keeps a huge paste from costing CPU
 
 
 async def _page(request: web.Request, status: int = 200, **context: Any) -> web.Response:
-    state = request.app[STATE]
+    state = request.app[CONSOLE]
     html = state.env.get_template("console/login.html").render(
         app_name=request.app[CONFIG].app.name,
         user=None,
@@ -37,7 +39,7 @@ async def _page(request: web.Request, status: int = 200, **context: Any) -> web.
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if await session_user(request, request.app[STATE].cfg) is not None:
+    if await session_user(request, request.app[CONSOLE].cfg) is not None:
         raise web.HTTPSeeOther(safe_next(request.query.get("next")))
     return await _page(request)
 
@@ -48,7 +50,7 @@ def _text(form: Any, name: str, limit: int) -> str:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
+    state = request.app[CONSOLE]
     form = await request.post()
     username = _text(form, "username", USERNAME_MAX).strip()
     password = _text(form, "password", PASSWORD_MAX)
@@ -96,7 +98,9 @@ async def logout(ctx: Ctx) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/login")
 
 
-def setup_routes(app: web.Application) -> list[Route]:
-    app.router.add_get(f"{PREFIX}/login", login_form)
-    app.router.add_post(f"{PREFIX}/login", login)
-    return [Route("POST", f"{PREFIX}/logout", logout)]
+# Login is open to anyone (no session yet); logging out is a console route like any other.
+OPEN_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", f"{PREFIX}/login", login_form),
+    ("POST", f"{PREFIX}/login", login),
+]
+ROUTES = [Route("POST", f"{PREFIX}/logout", logout)]

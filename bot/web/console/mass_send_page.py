@@ -1,5 +1,5 @@
 """群发计划 (reviewers and editors): today's and tomorrow's WeChat mass send as
-bot.mass_send plans it (Shanghai dates): the articles in order, what does not fit in one
+bot.wechat.mass_send plans it (Shanghai dates): the articles in order, what does not fit in one
 message, the status, msg_id and WeChat's result. Read-only: the scheduler sends it."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.mass_send import MassSender
 from bot.models import Role
 from bot.web.console.core import PREFIX, Ctx, Route
+from bot.wechat.mass_send import MassSender
 
 STATUS_LABELS = {
     "none": "尚未生成（到群发时间时按当天待群发稿件生成）",

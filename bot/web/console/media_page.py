@@ -1,4 +1,4 @@
-"""The item editor's uploads: POST /console/media stores an image or attachment (bot/media.py)
+"""The item editor's uploads: POST /console/media stores an image or attachment (bot/items/media.py)
 and answers with the Markdown to put in the body (JSON for the editor's script, a page to copy
 it from without one), audited; GET /console/items/{id}/media lists the files an item's body
 refers to, with their sizes.
@@ -16,11 +16,11 @@ from aiohttp import BodyPartReader, web
 from tortoise.transactions import in_transaction
 
 from bot import audit
-from bot.media import MediaError, MediaStore, StoredMedia, human_size, media_names
+from bot.items.media import MediaError, MediaStore, StoredMedia, human_size, media_names
 from bot.models import Item, Role
 from bot.web.console import csrf
 from bot.web.console.core import ALL_STAFF, PREFIX, Ctx, Route, error_page
-from bot.web.media import MEDIA
+from bot.web.keys import MEDIA
 
 EDITOR = (Role.EDITOR,)
 FIELD_MAX = 2000  # bytes of a text field of the upload form (description, item id)

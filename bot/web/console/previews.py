@@ -1,4 +1,4 @@
-"""Per-channel previews of an item's current text, rendered by bot/render.py exactly as the
+"""Per-channel previews of an item's current text, rendered by bot/items/render.py exactly as the
 dispatcher would render it: the feed entry, the webhook payload, and every other channel that
 has templates (WeChat article, 随申办 card when their templates exist)."""
 
@@ -12,10 +12,10 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from bot import lifecycle
+from bot.items import lifecycle
 from bot.models import Item
+from bot.reports.labels import channel_label
 from bot.web.console.core import PREFIX, Ctx, Route
-from bot.web.console.queue import channel_label
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ async def previews(ctx: Ctx) -> web.StreamResponse:
     snap = lifecycle.snapshot(item)
     shown = []
     for name in ctx.config.channels.enabled_names():
-        label = channel_label(ctx, name)
+        label = channel_label(name)
         try:
             content = ctx.renderer.render(snap, name, item.approved_at)
         except jinja2.TemplateNotFound:

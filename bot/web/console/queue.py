@@ -26,11 +26,8 @@ from bot.models import (
     ItemStatus,
     Kind,
 )
+from bot.reports.labels import channel_label
 from bot.web.console.core import PREFIX, Ctx, Pager, Route
-from channels.feed import FeedChannel
-from channels.suishenban import SuishenbanChannel
-from channels.webhook import WebhookChannel
-from channels.wechat import WechatChannel
 
 SEARCH_MAX = 100
 CALENDAR_MAX = 500  # entries in one month's grid
@@ -45,16 +42,6 @@ class Badge:
 
 
 # The channels' own Chinese names (their classes' `label`); 随申办 until its channel lands.
-CHANNEL_LABELS = {
-    "feed": FeedChannel.label,
-    "webhook": WebhookChannel.label,
-    "wechat": WechatChannel.label,
-    "suishenban": SuishenbanChannel.label,
-}
-
-
-def channel_label(ctx: Ctx, name: str) -> str:
-    return CHANNEL_LABELS.get(name, name)
 
 
 async def badges_for(ctx: Ctx, items: list[Item]) -> dict[int, list[Badge]]:
@@ -70,7 +57,7 @@ async def badges_for(ctx: Ctx, items: list[Item]) -> dict[int, list[Badge]]:
         if versions.get(d.item_id) != d.item_version:
             continue
         label = DELIVERY_STATUS_LABELS.get(DeliveryStatus(d.status), d.status)
-        out[d.item_id].append(Badge(d.channel, channel_label(ctx, d.channel), d.status, label))
+        out[d.item_id].append(Badge(d.channel, channel_label(d.channel), d.status, label))
     return out
 
 
@@ -130,7 +117,7 @@ async def queue(ctx: Ctx) -> web.StreamResponse:
         kinds=KIND_LABELS,
         status_labels=STATUS_LABELS,
         columns=ctx.config.columns,
-        channels=[(n, channel_label(ctx, n)) for n in ctx.config.channels.enabled_names()],
+        channels=[(n, channel_label(n)) for n in ctx.config.channels.enabled_names()],
     )
 
 

@@ -1,5 +1,5 @@
 """Review actions from the item page (submit, approve, 退文, override a warning, retract), each
-through bot.lifecycle with its errors shown in Chinese, and the item's history: versions, a
+through bot.items.lifecycle with its errors shown in Chinese, and the item's history: versions, a
 diff between any two, and the audit trail."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from bot import lifecycle
-from bot.channel_set import retract_support
-from bot.lifecycle import LifecycleError
+from bot.items import lifecycle
+from bot.items.lifecycle import LifecycleError
 from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion, Role
-from bot.web.app import WAKEUP
+from bot.outbox.channel_set import retract_support
 from bot.web.console.core import PREFIX, Ctx, Pager, Route
 from bot.web.console.findings_view import FIELD_LABELS
 from bot.web.console.items import _submit
+from bot.web.keys import WAKEUP
 
 REVIEWER = (Role.REVIEWER,)
 EDITOR = (Role.EDITOR,)

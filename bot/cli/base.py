@@ -1,0 +1,104 @@
+"""What every `gongkai` command shares: the exit codes and the errors that map to them, loading
+the configuration and opening the database around a command, and the --as / --json options.
+The exit codes are listed in bot/cli/main.py's docstring."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from bot import db
+from bot.config import Config, ConfigError, load_config
+from bot.items.itemfile import ItemFileError
+
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+EXIT_SCHEMA = 3
+EXIT_REFUSED = 4
+EXIT_CHECK_FAILED = 5
+
+
+class Refused(Exception):
+    """An action Gongkai refused; the message (Chinese) says why."""
+
+
+class CheckFailed(Exception):
+    """A check (audit verify) found a problem; the message names it."""
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(code)
+
+
+def load(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+        raise  # unreachable
+
+
+def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
+    """Run an async command; map Gongkai's errors to exit codes and clear messages."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T | None:
+        from bot.items.lifecycle import LifecycleError
+        from bot.users import UserError
+
+        try:
+            return asyncio.run(func(*args, **kwargs))
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except db.SchemaError as exc:
+            fail(str(exc), EXIT_SCHEMA)
+        except (LifecycleError, UserError, ItemFileError, Refused) as exc:
+            fail(str(exc), EXIT_REFUSED)
+        except CheckFailed as exc:
+            fail(str(exc), EXIT_CHECK_FAILED)
+        return None
+
+    return wrapper
+
+
+def session(ctx: click.Context, work: Callable[[Config], Awaitable[T]]) -> T | None:
+    """Load the configuration (bad → exit 2, before any database file is touched), open the
+    database refusing an unknown schema (exit 3), run `work`, and always close."""
+    config = load(ctx)
+
+    async def opened() -> T:
+        await db.init(config)
+        try:
+            return await work(config)
+        finally:
+            await db.close()
+
+    return run_async(opened)()
+
+
+def username(ctx: click.Context, as_user: str | None) -> str:
+    name = as_user or ctx.obj.get("as_user")
+    if not name:
+        fail("请用 --as 用户名（或环境变量 GONGKAI_USER）指明操作人。", EXIT_USAGE)
+    return str(name)
+
+
+def as_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as",
+        "as_user",
+        metavar="USERNAME",
+        default=None,
+        help="操作人用户名（默认取 gongkai --as 或环境变量 GONGKAI_USER）",
+    )(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="输出 JSON（时间为 UTC）")(func)

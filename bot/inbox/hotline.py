@@ -1,0 +1,257 @@
+"""Import of 12345 hotline work orders (工单) from the CSV or XLSX export of the hotline system.
+
+Columns are found by their header name, in any order: 工单编号, 受理时间 and 诉求内容 are
+required; 诉求类型 (the operator's classification), 承办单位 (the office it was routed to) and
+来电号码 (turned into an opaque author reference, never stored) are used when present. Every
+row is checked first: a bad row is reported with its line number and field and nothing of it
+is written; the good rows are imported through the inbox (so triage, masking and due times
+apply) and deduplicated on 工单编号, so importing the same file again creates nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.progress import Progress
+from tortoise.transactions import in_transaction
+
+from bot import audit
+from bot.config import Config
+from bot.inbox.ingest import Inbox
+from channels.base import IncomingComment, opaque_author
+from moderation.deadlines import WorkCalendar, deadline_days
+from moderation.triage import CATEGORIES, TriageResult
+
+CHANNEL = "hotline"
+REQUIRED = {"工单编号": "remote_id", "受理时间": "received_at", "诉求内容": "text"}
+OPTIONAL = {"诉求类型": "category", "承办单位": "office", "来电号码": "phone"}
+# The hotline's own types that are named differently from ours
+TYPE_ALIASES = {"举报": "投诉", "意见": "建议", "感谢": "表扬", "信访": "信访类"}
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+class HotlineFileError(Exception):
+    """The file as a whole cannot be read (format, encoding, missing columns)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"第 {self.line} 行「{self.field}」：{self.message}"
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Order:
+    line: int
+    comment: IncomingComment
+    category: str
+    office: str
+
+
+def _cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """(line number as the file shows it, cells) for every row, the header included."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise HotlineFileError(f"{path.name}：无法读取 Excel 文件：{exc}") from exc
+        try:
+            sheet = book.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, list(row)
+        finally:
+            book.close()
+        return
+    if suffix != ".csv":
+        raise HotlineFileError(f"{path.name}：只支持 .csv 和 .xlsx 文件。")
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):  # hotline exports are often in GBK
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise HotlineFileError(f"{path.name}：文件编码无法识别（应为 UTF-8 或 GBK）。")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a work order number Excel stored as a number
+    return str(value).strip()
+
+
+def _time(value: Any, zone: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        text = _text(value)
+        for fmt in TIME_FORMATS:
+            try:
+                moment = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError as exc:
+                raise ValueError(f"时间「{text}」无法识别，应写成 2024-03-01 09:30") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError], int]:
+    """Parse and check every row; (good orders, errors, data rows read)."""
+    zone = ZoneInfo(config.app.timezone)
+    key = config.author_key()
+    rows = _cells(path)
+    header: dict[str, int] = {}
+    for _, cells in rows:
+        if any(_text(c) for c in cells):
+            header = {_text(c): i for i, c in enumerate(cells) if _text(c)}
+            break
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise HotlineFileError(
+            f"{path.name}：缺少必需的列：{'、'.join(missing)}（表头应含 {'、'.join(REQUIRED)}）。"
+        )
+    orders: list[_Order] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    count = 0
+    for line, cells in rows:
+        if not any(_text(c) for c in cells):
+            continue
+        count += 1
+
+        def cell(name: str, cells: list[Any] = cells) -> Any:
+            index = header.get(name)
+            return cells[index] if index is not None and index < len(cells) else None
+
+        number, content = _text(cell("工单编号")), _text(cell("诉求内容"))
+        if not number:
+            errors.append(RowError(line, "工单编号", "不能为空"))
+            continue
+        if len(number) > 200:
+            errors.append(RowError(line, "工单编号", "过长（最多 200 个字符）"))
+            continue
+        if number in seen:
+            errors.append(RowError(line, "工单编号", f"与第 {seen[number]} 行重复：{number}"))
+            continue
+        if not content:
+            errors.append(RowError(line, "诉求内容", "不能为空"))
+            continue
+        try:
+            received = _time(cell("受理时间"), zone)
+        except ValueError as exc:
+            errors.append(RowError(line, "受理时间", str(exc)))
+            continue
+        kind = _text(cell("诉求类型"))
+        category = TYPE_ALIASES.get(kind, kind)
+        if kind and category not in CATEGORIES:
+            errors.append(
+                RowError(line, "诉求类型", f"「{kind}」无法识别，可选：{'、'.join(CATEGORIES)}")
+            )
+            continue
+        phone = _text(cell("来电号码"))
+        seen[number] = line
+        orders.append(
+            _Order(
+                line,
+                IncomingComment(
+                    channel=CHANNEL,
+                    remote_id=f"12345:{number}",
+                    text=content,
+                    received_at=received,
+                    kind="hotline",
+                    author_ref=opaque_author(key, CHANNEL, phone) if phone else "",
+                    reply_ref={"work_order": number},
+                ),
+                category,
+                _text(cell("承办单位")),
+            )
+        )
+    return orders, errors, count
+
+
+async def import_hotline(
+    path: Path, inbox: Inbox, actor: str, progress: bool = False
+) -> ImportResult:
+    """Import a work-order file; the result lists the rows refused, with line and field."""
+    orders, errors, count = read_orders(path, inbox.config)
+    result = ImportResult(rows=count, errors=errors)
+    by_id = {o.comment.remote_id: o for o in orders}
+
+    deadlines = inbox.config.inbox.deadlines
+    calendar = WorkCalendar.from_config(deadlines)
+
+    def adjust(incoming: IncomingComment, triaged: TriageResult) -> TriageResult:
+        # The operator's classification and routing are a person's judgement: they win, and
+        # the reply clock follows the category they chose.
+        order = by_id[incoming.remote_id]
+        out = replace(triaged, office=order.office or triaged.office)
+        if not order.category or order.category == triaged.category or triaged.status == "spam":
+            return out
+        days = deadline_days(deadlines, order.category, CHANNEL, triaged.simple)
+        if days is None:
+            return replace(out, category=order.category, status="petition", due_at=None)
+        due, known = calendar.due_at(incoming.received_at, days)
+        return replace(
+            out, category=order.category, status="open", due_at=due, calendar_known=known
+        )
+
+    step = inbox.config.inbox.ingest_batch
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"导入 {path.name}", total=len(orders))
+        for start in range(0, len(orders), step):
+            chunk = [o.comment for o in orders[start : start + step]]
+            done = await inbox.ingest_many(chunk, adjust)
+            result.created += sum(1 for d in done if d.created)
+            result.duplicates += sum(1 for d in done if not d.created)
+            bar.advance(task, len(chunk))
+    async with in_transaction() as conn:
+        await audit.record(
+            conn,
+            actor,
+            "hotline.import",
+            "import",
+            path.name[:64],
+            {
+                "rows": result.rows,
+                "created": result.created,
+                "duplicates": result.duplicates,
+                "errors": [str(e) for e in errors[:100]],
+            },
+        )
+    return result

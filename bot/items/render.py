@@ -1,0 +1,85 @@
+"""Render an item version for a channel from templates/: Markdown body to safe HTML, then the
+channel's template for the item's kind (templates/<channel>/<kind>.html, else item.html)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markdown_it import MarkdownIt
+
+from bot.config import Config
+from bot.models import DISCLOSURE_LABELS, KIND_LABELS, Disclosure, Kind
+from channels.base import Content
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+class Renderer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tz = ZoneInfo(config.app.timezone)
+        # html=False: raw HTML in a body is shown as text, never injected into pages.
+        self.markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=jinja2.select_autoescape(["html", "xml"]),
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.filters["local"] = self.local_time
+
+    def local_time(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(self.tz).strftime(fmt) if value else ""
+
+    def item_url(self, item_id: int) -> str:
+        return f"{self.config.app.public_base_url}/items/{item_id}"
+
+    def body_html(self, body: str) -> str:
+        # Uploaded images and attachments are written as /media/… in bodies; feed readers,
+        # the 随申办 app and WeChat's fetch cannot resolve a path, so links go out absolute.
+        html = self.markdown.render(body or "")
+        base = self.config.app.public_base_url.rstrip("/")
+        return html.replace('src="/media/', f'src="{base}/media/').replace(
+            'href="/media/', f'href="{base}/media/'
+        )
+
+    def template(self, channel: str, kind: str) -> jinja2.Template:
+        return self.env.select_template([f"{channel}/{kind}.html", f"{channel}/item.html"])
+
+    def render(
+        self, snap: dict[str, Any], channel: str, approved_at: datetime | None = None
+    ) -> Content:
+        kind = Kind(snap["kind"])
+        body_html = self.body_html(snap.get("body", ""))
+        column = self.config.columns.get(snap.get("column", ""))
+        context = {
+            "item": snap,
+            "body_html": body_html,
+            "kind_label": KIND_LABELS[kind],
+            "column_label": column.name if column else snap.get("column", ""),
+            "disclosure_label": DISCLOSURE_LABELS.get(Disclosure(snap["disclosure"]), ""),
+            "url": self.item_url(snap["id"]),
+            "approved_at": approved_at,
+        }
+        html = self.template(channel, kind.value).render(context)
+        return Content(
+            item_id=snap["id"],
+            version=snap["version"],
+            kind=kind.value,
+            kind_label=KIND_LABELS[kind],
+            column=snap.get("column", ""),
+            title=snap["title"],
+            summary=snap.get("summary") or "",
+            html=html,
+            text=snap.get("body", ""),
+            url=self.item_url(snap["id"]),
+            doc_number=snap.get("doc_number", ""),
+            office=snap.get("office", ""),
+            approved_at=approved_at,
+        )
+
+    def page(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(config=self.config, **context)

@@ -1,0 +1,186 @@
+"""How the JSON API answers when something goes wrong: the ApiError shape, reading a request's
+JSON body and query string into plain values, and the middleware that turns every failure
+under /api/ into a JSON error with a Chinese message."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.items.lifecycle import LifecycleError
+from bot.items.schemas import field_errors
+from bot.web.keys import CONFIG
+
+log = logging.getLogger(__name__)
+
+API_ROOT = "/api"
+PREFIX = "/api/v1"
+
+_JSON_REASONS = {
+    "Expecting value": "此处应为一个值",
+    "Expecting ',' delimiter": "缺少逗号",
+    "Expecting ':' delimiter": "缺少冒号",
+    "Expecting property name enclosed in double quotes": "属性名须用双引号括起",
+    "Unterminated string starting at": "字符串没有结束引号",
+    "Extra data": "JSON 之后还有多余内容",
+    "Invalid control character at": "字符串中有非法控制字符",
+    "Invalid \\escape": "非法的转义序列",
+}
+_LIFECYCLE_CODES = {
+    "ItemNotFound": "item_not_found",
+    "IllegalTransition": "illegal_transition",
+    "SelfApproval": "self_approval",
+    "NotPermitted": "forbidden",
+    "InvalidItem": "invalid_item",
+    "FindingNotFound": "finding_not_found",
+    "FindingsNotOverridden": "findings_not_overridden",
+    "AlreadyOverridden": "already_overridden",
+    "NotTogether": "publish_with_policy",
+}
+
+
+class ApiError(Exception):
+    """A request the API refuses; becomes {"error": {code, message, fields}} with the status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields = fields or []
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return json_response({"error": error}, status=self.status, headers=self.headers)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        data, status=status, headers=headers, dumps=partial(json.dumps, ensure_ascii=False)
+    )
+
+
+def validation_error(exc: ValidationError, what: str) -> ApiError:
+    fields = field_errors(exc)
+    listed = "；".join(f"{f['field']}：{f['message']}" for f in fields)
+    return ApiError(422, "validation_failed", f"{what}有 {len(fields)} 处错误：{listed}", fields)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "empty_body", "请求体为空，应为一个 JSON 对象。")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, "invalid_encoding", f"请求体不是合法的 UTF-8 文本（第 {exc.start + 1} 个字节起）。"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        reason = _JSON_REASONS.get(exc.msg, exc.msg)
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"请求体不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{reason}。",
+        ) from exc
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", f"JSON 中不允许出现 {exc}。") from exc
+    if not isinstance(data, dict):
+        kind = {list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(
+            type(data), "数字"
+        )
+        raise ApiError(
+            422,
+            "body_not_object",
+            f"请求体应为 JSON 对象，收到的是{kind}。",
+            [{"field": "(body)", "message": "应为对象", "value": kind}],
+        )
+    return data
+
+
+def query_dict(request: web.Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        if len(values) > 1:
+            raise ApiError(
+                422,
+                "validation_failed",
+                f"查询参数 {key} 重复出现。",
+                [{"field": key, "message": "参数重复", "value": None}],
+            )
+        out[key] = values[0]
+    return out
+
+
+# ---- errors for every /api/ path ----------------------------------------------------------
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"请求体过大：最多 {limit} 字节。")
+
+
+@web.middleware
+async def api_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure under /api/ into a JSON error; other paths pass through untouched."""
+    if request.path != API_ROOT and not request.path.startswith(API_ROOT + "/"):
+        return await handler(request)
+    limit = request.app[CONFIG].web.max_body_bytes
+    try:
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)  # refuse before reading a byte of it
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except LifecycleError as exc:
+        code = _LIFECYCLE_CODES.get(type(exc).__name__, "conflict")
+        field = getattr(exc, "field", None)
+        fields = [{"field": field, "message": str(exc), "value": None}] if field else None
+        return ApiError(exc.status_code, code, str(exc), fields).response()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(limit).response()
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = "、".join(sorted(exc.allowed_methods))
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"接口 {request.path} 不支持 {request.method}，可用：{allowed}。",
+            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        ).response()
+    except web.HTTPNotFound:
+        return ApiError(
+            404,
+            "not_found",
+            f"接口不存在：{request.method} {request.path}（接口说明见 {PREFIX}/openapi.json）。",
+        ).response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return ApiError(exc.status, "http_error", exc.reason).response()
+    except Exception:
+        log.exception("API request failed: %s %s", request.method, request.path)
+        return ApiError(
+            500, "internal_error", "服务器内部错误，已记录日志，请稍后重试。"
+        ).response()

@@ -1,0 +1,91 @@
+"""The console's frame: the session cookie and its key, the CSRF middleware, the console's
+state, the login routes and the pages bot/web/app.py hands in, and the static files."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import aiohttp_session
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+
+from bot.config import Config
+from bot.web.console import csrf
+from bot.web.console.auth import ConsoleState, LoginThrottle, Passwords
+from bot.web.console.core import PREFIX, STATIC, Route, make_env, register
+from bot.web.keys import CONFIG, CONSOLE
+
+log = logging.getLogger(__name__)
+COOKIE = "gongkai_console"
+
+
+def session_fernet(config: Config) -> Fernet:
+    """The cookie key: derived from the secret the config names, or random for this process."""
+    cfg = config.web.console
+    secret = config.secret(cfg.session_key_env)
+    if not secret:
+        log.warning(
+            "%s is not set: console sessions use a random key and end when this process "
+            "restarts (and do not carry across processes)",
+            cfg.session_key_env,
+        )
+        secret = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(b"gongkai-console-session\n" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def setup(
+    app: web.Application,
+    open_routes: Sequence[tuple[str, str, Handler]],
+    pages: Sequence[Sequence[Route]],
+) -> None:
+    """Install the console: `open_routes` need no session (the login form), `pages` do."""
+    config = app[CONFIG]
+    cfg = config.web.console
+    if not cfg.enabled:
+        return
+    tz = ZoneInfo(config.app.timezone)
+    env = make_env(tz)
+    env.globals["sandbox"] = config.app.sandbox  # the SANDBOX banner of console/base.html
+    app[CONSOLE] = ConsoleState(cfg, env, LoginThrottle.from_config(cfg), Passwords(), tz)
+    storage = EncryptedCookieStorage(
+        session_fernet(config),
+        cookie_name=COOKIE,
+        path=PREFIX,
+        max_age=cfg.absolute_hours * 3600,
+        secure=cfg.secure_cookies,
+        httponly=True,
+        samesite="Lax",
+    )
+    app.middlewares.append(_console_only(aiohttp_session.session_middleware(storage)))
+    app.middlewares.append(csrf.middleware)
+    for method, path, handler in open_routes:
+        app.router.add_route(method, path, handler)
+    for routes in pages:
+        register(app, routes)
+    app.router.add_get(PREFIX, _to_queue)
+    app.router.add_static(f"{PREFIX}/static", STATIC, append_version=False)
+
+
+def _console_only(middleware: Middleware) -> Middleware:
+    """Sessions only under /console: the rest of the site (API, feeds, callbacks) never gets a
+    session cookie, nor the session middleware's checks on its responses."""
+
+    @web.middleware
+    async def scoped(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
+            return await middleware(request, handler)
+        return await handler(request)
+
+    return scoped
+
+
+async def _to_queue(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"{PREFIX}/")

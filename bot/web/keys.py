@@ -1,0 +1,42 @@
+"""Every AppKey of the web app: the typed state route modules read from the application.
+
+Route modules import their keys from here, never from bot.web.app, so no route module needs
+the module that imports it. This module imports no route module and nothing that imports it;
+the state types it names live beside what they are about (the inbox, WeChat, the console's
+auth, the public form guard)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.inbox.ingest import Inbox
+from bot.inbox.suishenban_callback import SuishenbanCallback
+from bot.items.linkcheck import LinkChecker
+from bot.items.media import MediaStore
+from bot.items.render import Renderer
+from bot.metrics import Metrics
+from bot.outbox.wakeup import Wakeup
+from bot.web.console.auth import ConsoleState
+from bot.web.public.form_guard import FormGuard
+from bot.wechat.callback import CallbackState
+
+CONFIG = web.AppKey("config", Config)
+RENDERER = web.AppKey("renderer", Renderer)
+WAKEUP = web.AppKey("wakeup", Wakeup)
+# The one inbox of the app: the 留言 form and the channel callbacks ingest through it, so they
+# share its knowledge base and its flood and repeat memory.
+INBOX = web.AppKey("inbox", Inbox)
+# The pre-review link check (None when config says not to check links).
+LINKS: web.AppKey[LinkChecker | None] = web.AppKey("links")
+METRICS = web.AppKey("metrics", Metrics)
+# One /metrics scrape at a time: the database figures are read once per scrape.
+SCRAPE_LOCK = web.AppKey("metrics_scrape_lock", asyncio.Lock)
+MEDIA = web.AppKey("media", MediaStore)
+FEEDBACK_GUARD = web.AppKey("feedback.guard", FormGuard)
+OPENAPI_DOC = web.AppKey("openapi_doc", dict)
+WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
+SUISHENBAN_CALLBACK = web.AppKey("suishenban_callback", SuishenbanCallback)
+CONSOLE = web.AppKey("console_state", ConsoleState)

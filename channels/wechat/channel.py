@@ -1,0 +1,407 @@
+"""The WeChat Official Account channel: an item becomes an article through body images
+(media/uploadimg), a cover (material/add_material), draft/add and freepublish/submit; the result
+comes from the PUBLISHJOBFINISH callback (a ChannelEvent row) or, sparingly, freepublish/get.
+
+Every remote step is checkpointed through the Job, so a restarted worker resumes and never makes
+a second draft or a second publication; a draft/add or submit whose answer was lost is looked up
+(draft/batchget, freepublish/batchget) by a marker in the article's content_source_url.
+Retraction is freepublish/delete; comments are polled with comment/list and answered with
+comment/reply/add; follower messages are answered with message/custom/send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from channels.base import (
+    Channel,
+    ChannelError,
+    ChannelLimits,
+    CommentPage,
+    Content,
+    IncomingComment,
+    Job,
+    OutcomeUnknown,
+    PermanentError,
+    Published,
+    StillProcessing,
+    opaque_author,
+)
+from channels.wechat.api import WechatApi, WechatError
+from channels.wechat.errors import COMMENT_ALREADY_REPLIED, classify, publish_failure
+from channels.wechat.media import ImageFetcher, image_sources, load_cover, rewrite_images
+from channels.wechat.token import TokenStore
+
+log = logging.getLogger(__name__)
+LOOKUP_PAGES = 5  # batchget pages (20 each) searched for a lost draft or publication
+QUIET_COMMENT_ERRORS = frozenset({88000, 88001, 88002})  # comments closed or article gone
+
+
+class EventSource(Protocol):
+    async def event(self, key: str) -> dict[str, Any] | None:
+        """The payload of the channel event stored under key (e.g. "publish:123"), or None."""
+
+
+@dataclass(frozen=True)
+class WechatSettings:
+    app_id: str
+    app_secret: str
+    base_urls: list[str]
+    site_url: str
+    timeout: float = 15
+    concurrency: int = 2
+    rate_per_second: float = 5
+    token_margin_seconds: float = 300
+    token_lock_seconds: float = 30
+    author: str = ""
+    default_cover: Path = Path("templates/wechat/default_cover.png")
+    cover_material_type: str = "thumb"
+    cover_max_bytes: int = 64 * 1024
+    image_max_bytes: int = 1024 * 1024
+    open_comment: bool = True
+    only_fans_can_comment: bool = False
+    publish_wait_seconds: float = 20
+    publish_poll_minutes: float = 10
+    comment_page_size: int = 49
+
+
+class WechatChannel(Channel):
+    name = "wechat"
+    label = "微信公众号"
+    can_poll_comments = True
+    can_reply = True
+
+    def __init__(
+        self,
+        settings: WechatSettings,
+        store: TokenStore,
+        events: EventSource,
+        articles: Callable[[], Awaitable[list[str]]],
+        author_key: bytes,
+        owner: str,
+    ) -> None:
+        self.settings = settings
+        self.events = events
+        self.articles = articles  # ids of our published articles whose comments are polled
+        self.author_key = author_key
+        self.api = WechatApi(
+            settings.base_urls,
+            settings.app_id,
+            settings.app_secret,
+            settings.timeout,
+            store,
+            owner,
+            settings.token_margin_seconds,
+            settings.token_lock_seconds,
+        )
+        self.images = ImageFetcher(settings.site_url, settings.image_max_bytes)
+        self.limits = ChannelLimits(
+            concurrency=settings.concurrency,
+            rate_per_second=settings.rate_per_second,
+            title_max=64,
+            summary_max=120,
+            body_max=20_000,
+            can_retract=True,
+            can_lookup=True,
+        )
+
+    async def start(self) -> None:
+        await self.api.start()
+
+    async def close(self) -> None:
+        await self.api.close()
+        await self.api.tokens.store.aclose()  # the Redis client, when [redis] holds the token
+
+    # -- publishing ------------------------------------------------------------------------
+    @staticmethod
+    def marker(content: Content, key: str) -> str:
+        """The article's 阅读原文 link: our page, tagged with the delivery's idempotency key so a
+        lost draft or publication can be found again."""
+        return f"{content.url}?gk={key}"
+
+    async def publish(self, content: Content, job: Job) -> Published:
+        cp = job.checkpoint
+        if cp.get("article_id") and cp.get("publish_status") == 0:
+            return Published(cp["article_id"], cp.get("url", ""))
+        if not cp.get("publish_id"):
+            marker = self.marker(content, job.idempotency_key)
+            if cp.get("marker") != marker:
+                await job.save(marker=marker)
+            found = await self._submit(await self._draft(content, job, marker), job, marker)
+            if found is not None:
+                return found
+        return await self._await_publish(job)
+
+    async def article(self, content: Content, job: Job, marker: str) -> dict[str, Any]:
+        """The draft article for content: images uploaded (once each, checkpointed) and
+        rewritten, the cover uploaded as permanent material."""
+        sources = image_sources(content.html)
+        uploaded: dict[str, str] = dict(job.checkpoint.get("images") or {})
+        for src in sources:
+            if src in uploaded:
+                continue
+            upload = await self.images.fetch(self.api.session, src)
+            answer = await self.api.call("media/uploadimg", upload=upload)
+            uploaded[src] = str(answer["url"])
+            await job.save(images=uploaded)
+        thumb = job.checkpoint.get("thumb_media_id") or await self._cover(sources, job)
+        return {
+            "title": content.title,
+            "author": self.settings.author,
+            "digest": content.summary[:120],
+            "content": rewrite_images(content.html, uploaded),
+            "content_source_url": marker,
+            "thumb_media_id": thumb,
+            "need_open_comment": int(self.settings.open_comment),
+            "only_fans_can_comment": int(self.settings.only_fans_can_comment),
+        }
+
+    async def _cover(self, sources: list[str], job: Job) -> str:
+        limit = self.settings.cover_max_bytes
+        upload = None
+        if sources:  # the first body image, when it fits WeChat's cover limits
+            try:
+                upload = await self.images.fetch(self.api.session, sources[0], limit)
+            except PermanentError as exc:
+                log.info("wechat cover: first image not usable (%s); default cover", exc)
+        if upload is None:
+            upload = load_cover(self.settings.default_cover, limit)
+        params = {"type": self.settings.cover_material_type}
+        answer = await self.api.call("material/add_material", params=params, upload=upload)
+        thumb = str(answer["media_id"])
+        await job.save(thumb_media_id=thumb)
+        return thumb
+
+    async def _draft(self, content: Content, job: Job, marker: str) -> str:
+        if job.checkpoint.get("media_id"):
+            return str(job.checkpoint["media_id"])
+        if job.checkpoint.get("draft_sent"):  # an earlier draft/add lost its answer
+            found = await self._find("draft/batchget", marker)
+            if found is not None:
+                await job.save(media_id=found[0])
+                return found[0]
+        article = await self.article(content, job, marker)
+        await job.save(draft_sent=True)
+        try:
+            answer = await self.api.call("draft/add", {"articles": [article]}, irreversible=True)
+        except OutcomeUnknown:
+            found = await self._find_quietly("draft/batchget", marker)
+            if found is None:
+                raise
+            answer = {"media_id": found[0]}
+        media_id = str(answer["media_id"])
+        await job.save(media_id=media_id)
+        return media_id
+
+    async def _submit(self, media_id: str, job: Job, marker: str) -> Published | None:
+        """freepublish/submit; returns the publication if an earlier, unanswered submit is
+        found to have gone through."""
+        resent = bool(job.checkpoint.get("submit_sent"))
+        if resent:
+            found = await self._find("freepublish/batchget", marker)
+            if found is not None:
+                return await self._done(job, found[0], found[1])
+        await job.save(submit_sent=True)
+        try:
+            answer = await self.api.call(
+                "freepublish/submit", {"media_id": media_id}, irreversible=True, raw=True
+            )
+        except WechatError as exc:
+            if exc.errcode == 40007 and resent:
+                # The draft is gone: the earlier submit took it and is still being processed.
+                raise OutcomeUnknown(
+                    "此前的发表请求已提交、结果尚未查到，稍后再查询；请勿在公众平台重复发表。"
+                ) from exc
+            raise classify(exc.errcode, exc.errmsg, "freepublish/submit") from exc
+        except OutcomeUnknown:
+            found = await self._find_quietly("freepublish/batchget", marker)
+            if found is None:
+                raise
+            return await self._done(job, found[0], found[1])
+        # The PUBLISHJOBFINISH event is expected first; freepublish/get only after an interval.
+        await job.save(
+            publish_id=str(answer["publish_id"]), polled_at=datetime.now(UTC).timestamp()
+        )
+        return None
+
+    async def _await_publish(self, job: Job) -> Published:
+        publish_id = str(job.checkpoint["publish_id"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.publish_wait_seconds
+        interval = self.settings.publish_poll_minutes * 60
+        while True:
+            result = await self.events.event(f"publish:{publish_id}")
+            last = float(job.checkpoint.get("polled_at") or 0)
+            now = datetime.now(UTC).timestamp()
+            if result is None and now - last >= interval:
+                await job.save(polled_at=now)
+                answer = await self.api.call("freepublish/get", {"publish_id": publish_id})
+                items = (answer.get("article_detail") or {}).get("item") or []
+                result = {
+                    "publish_status": answer.get("publish_status"),
+                    "article_id": answer.get("article_id", ""),
+                    "article_urls": [i.get("article_url", "") for i in items],
+                    "fail_idx": answer.get("fail_idx") or [],
+                }
+            if result is not None and int(result.get("publish_status", 1)) != 1:
+                return await self._settle(job, result)
+            if loop.time() >= deadline:
+                wait = max(5.0, interval - (now - float(job.checkpoint.get("polled_at") or 0)))
+                raise StillProcessing("微信正在处理发表任务，稍后查询结果。", retry_after=wait)
+            await asyncio.sleep(0.5)
+
+    async def _settle(self, job: Job, result: dict[str, Any]) -> Published:
+        status = int(result["publish_status"])
+        if status == 0:
+            urls = result.get("article_urls") or [""]
+            return await self._done(job, str(result["article_id"]), str(urls[0]))
+        await job.save(publish_status=status, fail_idx=result.get("fail_idx") or [])
+        raise PermanentError(publish_failure(status, list(result.get("fail_idx") or [])))
+
+    @staticmethod
+    async def _done(job: Job, article_id: str, url: str) -> Published:
+        await job.save(article_id=article_id, url=url, publish_status=0)
+        return Published(article_id, url)
+
+    async def _find(self, api: str, marker: str) -> tuple[str, str] | None:
+        """(media_id or article_id, url) of the draft or publication carrying marker."""
+        for page in range(LOOKUP_PAGES):
+            body = {"offset": page * 20, "count": 20, "no_content": 1}
+            answer = await self.api.call(api, body)
+            for item in answer.get("item") or []:
+                for news in (item.get("content") or {}).get("news_item") or []:
+                    if news.get("content_source_url") == marker:
+                        found = item.get("media_id") or item.get("article_id")
+                        return str(found), str(news.get("url", ""))
+            if (page + 1) * 20 >= int(answer.get("total_count") or 0):
+                break
+        return None
+
+    async def _find_quietly(self, api: str, marker: str) -> tuple[str, str] | None:
+        try:
+            return await self._find(api, marker)
+        except (ChannelError, TimeoutError):
+            return None
+
+    async def lookup(self, job: Job) -> Published | None:
+        cp = job.checkpoint
+        if cp.get("article_id") and cp.get("publish_status") == 0:
+            return Published(cp["article_id"], cp.get("url", ""))
+        marker = cp.get("marker")
+        if not marker:
+            return None
+        found = await self._find("freepublish/batchget", str(marker))
+        return Published(*found) if found else None
+
+    async def retract(self, published: Published, job: Job) -> None:
+        resent = bool(job.checkpoint.get("delete_sent"))
+        await job.save(delete_sent=True)
+        body = {"article_id": published.remote_id, "index": 0}
+        try:
+            await self.api.call("freepublish/delete", body, raw=True)
+        except WechatError as exc:
+            if not (exc.errcode == 53600 and resent):  # gone by our earlier, unanswered delete
+                raise classify(exc.errcode, exc.errmsg, "freepublish/delete") from exc
+        await job.save(deleted_at=datetime.now(UTC).isoformat())
+
+    # -- comments and replies ------------------------------------------------------------
+    async def poll_comments(self, cursor: dict[str, Any]) -> CommentPage:
+        """New comments on our published articles; the cursor holds, per article id, how many
+        comments have been read (comment/list's begin)."""
+        found: list[IncomingComment] = []
+        moved = dict(cursor)
+        size = self.settings.comment_page_size
+        for article_id in await self.articles():
+            begin = int(moved.get(article_id, 0))
+            while True:
+                body = {"msg_data_id": article_id, "index": 0, "begin": begin, "count": size}
+                try:
+                    answer = await self.api.call("comment/list", {**body, "type": 0}, raw=True)
+                except WechatError as exc:
+                    if exc.errcode in QUIET_COMMENT_ERRORS:
+                        log.info("wechat comments of %s: %s", article_id, exc)
+                        break
+                    raise classify(exc.errcode, exc.errmsg, "comment/list") from exc
+                page = answer.get("comment") or []
+                found.extend(self._comment(article_id, 0, c) for c in page)
+                begin += len(page)
+                moved[article_id] = begin
+                if len(page) < size:
+                    break
+        return CommentPage(found, moved)
+
+    def _comment(self, article_id: str, index: int, c: dict[str, Any]) -> IncomingComment:
+        cid = c["user_comment_id"]
+        return IncomingComment(
+            channel=self.name,
+            remote_id=f"comment:{article_id}:{index}:{cid}",
+            text=str(c.get("content", "")),
+            received_at=datetime.fromtimestamp(int(c.get("create_time", 0)), UTC),
+            kind="article_comment",
+            author_ref=opaque_author(self.author_key, self.name, str(c.get("openid", ""))),
+            remote_item_ref=article_id,
+            reply_ref={
+                "type": "article_comment",
+                "msg_data_id": article_id,
+                "index": index,
+                "user_comment_id": cid,
+            },
+        )
+
+    async def send_reply(self, reply_ref: dict[str, Any], text: str, key: str) -> str:
+        kind = reply_ref.get("type")
+        if kind == "article_comment":
+            body = {
+                "msg_data_id": reply_ref["msg_data_id"],
+                "index": int(reply_ref.get("index", 0)),
+                "user_comment_id": int(reply_ref["user_comment_id"]),
+                "content": text,
+            }
+            ref = f"comment-reply:{body['msg_data_id']}:{body['index']}:{body['user_comment_id']}"
+            try:
+                await self.api.call("comment/reply/add", body, raw=True)
+            except WechatError as exc:
+                if exc.errcode == COMMENT_ALREADY_REPLIED:  # our earlier, unanswered attempt
+                    return ref
+                raise classify(exc.errcode, exc.errmsg, "comment/reply/add") from exc
+            return ref
+        if kind == "custom":
+            openid = str(reply_ref["openid"])
+            body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+            await self.api.call("message/custom/send", body, irreversible=True)
+            return f"custom:{key}"
+        raise PermanentError(f"无法识别的答复对象类型「{kind}」，请通过其他方式答复。")
+
+    # -- mass send (bot/wechat/mass_send.py) ------------------------------------------------------
+    async def find_draft(self, marker: str) -> str | None:
+        """The media_id of the draft whose first article carries marker, or None."""
+        found = await self._find("draft/batchget", marker)
+        return found[0] if found else None
+
+    async def add_draft(self, articles: list[dict[str, Any]]) -> str:
+        answer = await self.api.call("draft/add", {"articles": articles}, irreversible=True)
+        return str(answer["media_id"])
+
+    async def send_to_all(self, media_id: str, client_msg_id: str, ignore_reprint: bool) -> str:
+        """message/mass/sendall of a draft to every follower; clientmsgid makes a repeat of the
+        same send return the first one's msg_id instead of sending again."""
+        body = {
+            "filter": {"is_to_all": True},
+            "mpnews": {"media_id": media_id},
+            "msgtype": "mpnews",
+            "send_ignore_reprint": int(ignore_reprint),
+            "clientmsgid": client_msg_id,
+        }
+        try:
+            answer = await self.api.call("message/mass/sendall", body, irreversible=True, raw=True)
+        except WechatError as exc:
+            if exc.errcode == 45065 and exc.answer.get("msg_id"):
+                return str(exc.answer["msg_id"])
+            raise classify(exc.errcode, exc.errmsg, "message/mass/sendall") from exc
+        return str(answer["msg_id"])
