@@ -191,6 +191,7 @@ async def prepare_db(db_url: str, history: int) -> None:
     from bot.inbox.ingest import Inbox
     from bot.models import ChannelEvent, Faq
     from bot.wechat import events
+    from channels.wechat.messages import classify
 
     config = parse_config(config_data(db_url), "bench", environ=ENV)
     await db.init(config, check_schema=False)
@@ -214,7 +215,7 @@ async def prepare_db(db_url: str, history: int) -> None:
                 "Content": f"{QUESTIONS[n % len(QUESTIONS)]}（历史 {n}）",
                 "MsgId": str(n + 1),
             }
-            batch.append((events.classify(fields), ""))
+            batch.append((classify(fields), ""))
         stored = await events.store_many(batch)
         rows = await ChannelEvent.filter(id__in=[s.id for s in stored])
         await events.process_messages(rows, inbox, config.author_key())

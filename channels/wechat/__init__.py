@@ -1,5 +1,6 @@
 """The WeChat Official Account channel: the channel itself (channel), the REST client (api), the
-shared access token (token), article images (media) and errcodes (errors).
+shared access token (token), article images (media), errcodes (errors) and the callback's
+message format (messages: XML parsed safely, messages and events classified).
 
-Imports only channels.base and channels.http_session of the project; never bot/.
+Imports only channels.base, channels.http_session and channels.pacing of the project; never bot/.
 """

@@ -28,9 +28,9 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
 from bot.web.keys import CONFIG, INBOX, METRICS, WECHAT_CALLBACK
-from bot.wechat import events
 from bot.wechat.callback import CallbackState
-from bot.wechat.events import Received, XmlRejected
+from channels.wechat import messages
+from channels.wechat.messages import Received, XmlRejected
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _open(state: CallbackState, query: Mapping[str, str], body: bytes) -> tuple[
     if not encrypted and mode == "safe":
         raise web.HTTPForbidden(text="安全模式只接受加密消息", content_type=TEXT)
     try:
-        outer = events.parse_xml(body)
+        outer = messages.parse_xml(body)
     except XmlRejected as exc:
         raise web.HTTPBadRequest(text=str(exc), content_type=TEXT) from exc
     if not encrypted:
@@ -131,7 +131,7 @@ def _open(state: CallbackState, query: Mapping[str, str], body: bytes) -> tuple[
     try:
         # wechatpy's PrpCrypto: base64, AES-CBC, the length prefix and the AppID at the end
         inner = state.cipher.decrypt(encrypt, state.crypto.app_id)
-        return events.parse_xml(inner.encode()), True
+        return messages.parse_xml(inner.encode()), True
     except InvalidAppIdException as exc:
         raise web.HTTPForbidden(
             text="消息不是发给本公众号的（AppID 不符）", content_type=TEXT
@@ -214,7 +214,7 @@ async def _receive(state: CallbackState, request: web.Request) -> web.Response:
     body = await _read_body(request, state.settings.max_body_bytes)
     fields, encrypted = _open(state, request.query, body)
     try:
-        received = events.classify(fields)
+        received = messages.classify(fields)
     except XmlRejected as exc:
         raise web.HTTPBadRequest(text=str(exc), content_type=TEXT) from exc
     answer = auto_reply_text(state, received) if received.is_message else ""
@@ -222,7 +222,7 @@ async def _receive(state: CallbackState, request: web.Request) -> web.Response:
     if stored.created:
         if received.needs_background and state.relay is not None:
             state.relay.enqueue(stored.id)
-        if received.kind not in events.KNOWN_KINDS:
+        if received.kind not in messages.KNOWN_KINDS:
             log.info("wechat callback: stored unknown event %s (%s)", received.kind, received.key)
     else:
         # WeChat retries when our answer did not reach it: give the same answer again.

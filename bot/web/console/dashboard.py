@@ -19,15 +19,15 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot import db
+from bot.db import sql
 from bot.inbox.metrics import inbox_metrics
 from bot.models import Comment, CommentStatus, Delivery, DeliveryAction, DeliveryStatus
-from bot.outbox.store import sql
+from bot.reports.followers import follower_counts
 from bot.reports.freshness import channel_freshness
 from bot.reports.labels import channel_label
 from bot.reports.stats import DIVERSIFIED_TARGET, interpretation_rate
 from bot.web.console import charts
 from bot.web.console.core import PREFIX, Ctx, Route
-from bot.wechat.events import follower_counts
 
 WEEKS = 12
 FOLLOWER_DAYS = 30
