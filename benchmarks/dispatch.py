@@ -34,9 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bot import db, users
+from bot.actors import Actor
 from bot.config import Config, parse_config
 from bot.items import lifecycle
-from bot.items.lifecycle import Actor
 from bot.items.schemas import ItemCreate
 from bot.models import Delivery, ItemVersion
 from bot.outbox.channel_set import build_channels

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.errors import EXIT_USAGE, Unavailable
 from moderation.rules.enforcement import CATEGORIES
 from moderation.settings import DeadlineConfig, TriageConfig
 from moderation.settings import Section as _Section
@@ -41,8 +42,10 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 BaseUrl = Annotated[str, AfterValidator(lambda v: _http_url(v).rstrip("/"))]
 
 
-class ConfigError(Exception):
+class ConfigError(Unavailable):
     """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+    exit_code = EXIT_USAGE
 
 
 class AppConfig(_Section):

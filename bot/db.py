@@ -5,6 +5,7 @@ One set of tortoise-orm native migration files (bot/migrations/) serves SQLite a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,13 +19,17 @@ from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
 from bot.config import Config
+from bot.errors import EXIT_SCHEMA, Unavailable
 
 APP_LABEL = "models"
 MIGRATIONS_MODULE = "bot.migrations"
 
 
-class SchemaError(Exception):
+class SchemaError(Unavailable):
     """The database schema is not the one this version of Gongkai knows."""
+
+    status_code = 503
+    exit_code = EXIT_SCHEMA
 
 
 def tortoise_config(config: Config) -> dict[str, Any]:
@@ -149,3 +154,17 @@ async def upgrade() -> list[str]:
             f"数据库迁移失败：{exc}。失败的迁移没有记录为已执行；请保留数据库并联系开发人员。"
         ) from exc
     return names
+
+
+def sql(query: str) -> str:
+    """Write queries with ? placeholders; PostgreSQL gets $1, $2, …"""
+    if not is_postgres():
+        return query
+    return _numbered(query)
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(query: str) -> str:
+    # Cached: the hot statements (a batch INSERT per callback burst) recur with few shapes.
+    parts = query.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))

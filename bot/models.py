@@ -112,6 +112,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+ROLE_LABELS = {
+    Role.EDITOR: "编辑",
+    Role.REVIEWER: "审核",
+    Role.MODERATOR: "留言处理",
+    Role.ADMIN: "管理员",
+}
+
+
 class User(Model):
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)

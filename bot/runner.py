@@ -84,10 +84,8 @@ async def serve(
             await inbox_worker.start()
         if role in ("web", "all"):
             from bot.web.app import create_app
-            from bot.web.ops.metrics import use_metrics
 
-            app = create_app(config, wakeup)
-            use_metrics(app, metrics)
+            app = create_app(config, wakeup, metrics)
             # Requests in progress get a few seconds at shutdown (aiohttp's default is 60):
             # the deliveries' grace period comes after, within the service's stop timeout.
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)

@@ -11,15 +11,19 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import audit
-from bot.items.lifecycle import Actor
+from bot.actors import Actor
+from bot.errors import GongkaiError
 from bot.models import ApiToken, Role, User
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "gk_"
 
 
-class UserError(Exception):
+class UserError(GongkaiError):
     """A user or token operation that cannot be done; the message names the problem."""
+
+    status_code = 422
+    code = "invalid_user"
 
 
 def _roles(roles: list[str]) -> list[str]:
@@ -75,7 +79,8 @@ async def add_token(
     if user is None:
         raise UserError(f"用户不存在：{username}")
     wanted = _roles(roles) if roles else list(user.roles)
-    extra = [r for r in wanted if r not in user.roles and Role.ADMIN.value not in user.roles]
+    holder = Actor.of_user(user)
+    extra = [r for r in wanted if not holder.has(Role(r))]
     if extra:
         raise UserError(f"令牌的角色不能超出用户本身的角色：{', '.join(extra)}")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -108,12 +113,9 @@ async def actor_for_token(plain: str) -> Actor | None:
     if token is None or not token.user.active:
         return None
     await ApiToken.filter(id=token.id).update(last_used_at=datetime.now(UTC))
-    roles = (
-        frozenset(token.roles) & frozenset(token.user.roles)
-        if Role.ADMIN.value not in token.user.roles
-        else frozenset(token.roles)
-    )
-    return Actor(f"user:{token.user.username}", token.user.id, roles)
+    # A token acts with its own roles, as far as its user still holds them.
+    holder = Actor.of_user(token.user)
+    return Actor.of_user(token.user, frozenset(r for r in token.roles if holder.has(Role(r))))
 
 
 async def actor_for_user(username: str) -> Actor:
@@ -122,7 +124,7 @@ async def actor_for_user(username: str) -> Actor:
         raise UserError(f"用户不存在：{username}")
     if not user.active:
         raise UserError(f"用户已停用：{username}")
-    return Actor(f"user:{username}", user.id, frozenset(user.roles))
+    return Actor.of_user(user)
 
 
 def new_secret() -> str:

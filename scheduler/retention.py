@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.actors import Actor
 from bot.config import Config
 from bot.items import lifecycle
 from bot.models import Item, ItemStatus, Kind, Role
@@ -20,7 +21,7 @@ from bot.outbox.channel_set import retract_support
 from scheduler.alerts import Alerter
 
 log = logging.getLogger(__name__)
-ACTOR = lifecycle.Actor("system:retention", None, frozenset({Role.REVIEWER.value}))
+ACTOR = Actor("system:retention", None, frozenset({Role.REVIEWER.value}))
 REASON = "公示期满"
 # Retraction is allowed from these; a notice that never went out is not on display.
 ONLINE = (ItemStatus.PUBLISHED.value, ItemStatus.PARTLY_PUBLISHED.value)

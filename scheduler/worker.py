@@ -6,8 +6,6 @@ bot/runner.py."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -15,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Config, ConfigError
 from bot.inbox.ingest import Inbox
 from bot.inbox.replies import ReplySender
+from bot.outbox.claim import lease_owner
 from bot.wechat.relay import MessageRelay
 from channels.base import Channel
 from scheduler.alerts import Alerter
@@ -35,7 +34,7 @@ class InboxWorker:
         self.relay_wechat = wechat.enabled and wechat.callback.relay_in_workers
         self.relay: MessageRelay | None = None
         self.channels = channels
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or lease_owner()
         self.inbox = Inbox(config)
         self.replies = ReplySender(config, channels, owner=f"{self.owner}:replies")
         self._session: aiohttp.ClientSession | None = None

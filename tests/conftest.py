@@ -20,8 +20,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from bot import db, users
+from bot.actors import Actor
 from bot.config import Config, parse_config
-from bot.items.lifecycle import Actor
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "")
 REQUIRED_MARKS = {m for m in os.environ.get("GONGKAI_REQUIRE_MARKS", "").split(",") if m}

@@ -9,8 +9,9 @@ import sys
 
 import click
 
-from bot.cli.base import EXIT_USAGE, CheckFailed, fail, json_option, session
+from bot.cli.base import fail, json_option, session
 from bot.config import Config
+from bot.errors import EXIT_USAGE, CheckFailed
 
 
 def cli_actor() -> str:

@@ -14,22 +14,16 @@ import click
 
 from bot import db
 from bot.config import Config, ConfigError, load_config
-from bot.items.itemfile import ItemFileError
+from bot.errors import (
+    EXIT_USAGE,
+    GongkaiError,
+)
 
 T = TypeVar("T")
 
-EXIT_USAGE = 2
-EXIT_SCHEMA = 3
-EXIT_REFUSED = 4
-EXIT_CHECK_FAILED = 5
 
-
-class Refused(Exception):
-    """An action Gongkai refused; the message (Chinese) says why."""
-
-
-class CheckFailed(Exception):
-    """A check (audit verify) found a problem; the message names it."""
+class Refused(GongkaiError):
+    """An action Gongkai refused at the command line; the message (Chinese) says why."""
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -46,23 +40,14 @@ def load(ctx: click.Context) -> Config:
 
 
 def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
-    """Run an async command; map Gongkai's errors to exit codes and clear messages."""
+    """Run an async command; each of Gongkai's errors exits with its own code and message."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
-        from bot.items.lifecycle import LifecycleError
-        from bot.users import UserError
-
         try:
             return asyncio.run(func(*args, **kwargs))
-        except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
-        except db.SchemaError as exc:
-            fail(str(exc), EXIT_SCHEMA)
-        except (LifecycleError, UserError, ItemFileError, Refused) as exc:
-            fail(str(exc), EXIT_REFUSED)
-        except CheckFailed as exc:
-            fail(str(exc), EXIT_CHECK_FAILED)
+        except GongkaiError as exc:
+            fail(str(exc), exc.exit_code)
         return None
 
     return wrapper

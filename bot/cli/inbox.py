@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli.base import EXIT_USAGE, Refused, as_option, fail, json_option, session, username
+from bot.cli.base import Refused, as_option, fail, json_option, session, username
 from bot.cli.output import local, print_table
 from bot.config import Config
+from bot.errors import EXIT_USAGE
 from bot.items.serialize import iso
 from bot.models import COMMENT_KIND_LABELS, COMMENT_STATUS_LABELS, REPLY_STATUS_LABELS, Comment
 

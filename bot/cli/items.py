@@ -13,16 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli import workflow as cli_workflow
-from bot.cli.base import (
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    Refused,
-    as_option,
-    fail,
-    json_option,
-    session,
-    username,
-)
+from bot.cli.base import Refused, as_option, fail, json_option, session, username
 from bot.cli.output import (
     DELIVERY_COLUMNS,
     SEVERITY_LABELS,
@@ -34,6 +25,7 @@ from bot.cli.output import (
 )
 from bot.cli.workflow import report
 from bot.config import Config
+from bot.errors import EXIT_REFUSED, EXIT_USAGE
 from bot.items.itemfile import ItemFileError
 from bot.items.serialize import delivery_json, iso
 from bot.models import DeliveryStatus, ItemStatus

@@ -20,8 +20,9 @@ from bot.cli import report as cli_report
 from bot.cli import review as cli_review
 from bot.cli import sources as cli_sources
 from bot.cli import workflow as cli_workflow
-from bot.cli.base import EXIT_USAGE, fail, load, run_async
+from bot.cli.base import fail, load, run_async
 from bot.config import ConfigError
+from bot.errors import EXIT_USAGE
 
 
 @click.group()

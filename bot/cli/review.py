@@ -66,7 +66,7 @@ def show(findings: list[FindingData], snap: dict[str, Any]) -> None:
 @click.pass_context
 def review_file(ctx: click.Context, path: Path, as_json: bool) -> None:
     """预审一份稿件文件（不保存）；有阻断项时退出码为 5。"""
-    from bot.cli.base import EXIT_CHECK_FAILED
+    from bot.errors import EXIT_CHECK_FAILED
     from bot.items import prereview
     from bot.items.itemfile import load_item_file
     from bot.items.serialize import review_finding_json

@@ -13,9 +13,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from bot.cli.base import EXIT_USAGE, CheckFailed, fail, json_option, load, session
+from bot.cli.base import fail, json_option, load, session
 from bot.cli.output import local, print_table, status_label
 from bot.config import Config
+from bot.errors import EXIT_USAGE, CheckFailed
 from bot.models import KIND_LABELS, Kind
 
 LIST_COLUMNS = [

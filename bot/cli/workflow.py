@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli.base import EXIT_USAGE, as_option, fail, json_option, session, username
+from bot.cli.base import as_option, fail, json_option, session, username
 from bot.cli.output import SEVERITY_LABELS, local, status_label
 from bot.config import Config
+from bot.errors import EXIT_USAGE
 from bot.items.serialize import iso
 
 

@@ -21,8 +21,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.config import Config
+from bot.db import sql
+from bot.errors import GongkaiError
 from bot.models import Comment, Delivery, Faq, Item, ItemStatus
-from bot.outbox.store import sql
 from channels.base import IncomingComment
 from moderation.knowledge import KbDoc, KbHit, KnowledgeBase
 from moderation.triage import Triage, TriageInput, TriageResult
@@ -71,8 +72,11 @@ ROWS_PER_STATEMENT = 32_000 // len(COLUMNS)
 Adjust = Callable[[IncomingComment, TriageResult], TriageResult]
 
 
-class IngestError(ValueError):
+class IngestError(GongkaiError, ValueError):
     """An incoming comment that cannot be stored; the message names the field (Chinese)."""
+
+    status_code = 422
+    code = "invalid_comment"
 
 
 @dataclass

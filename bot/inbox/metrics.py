@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from bot import db
 from bot.config import Config
+from bot.db import sql
 from bot.models import Comment
-from bot.outbox.store import sql
 
 TABLE = Comment._meta.db_table
 

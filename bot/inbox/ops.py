@@ -18,8 +18,9 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot import audit, db
+from bot.actors import Actor
 from bot.config import Config
-from bot.items.lifecycle import Actor
+from bot.errors import GongkaiError
 from bot.models import (
     COMMENT_STATUS_LABELS,
     AuditEvent,
@@ -62,10 +63,8 @@ MAX_ESCALATION = 3
 TEXT_MAX = 5000
 
 
-class InboxError(Exception):
+class InboxError(GongkaiError):
     """Base of the errors an inbox action raises; str() is a message for staff (Chinese)."""
-
-    status_code = 409
 
 
 class CommentNotFound(InboxError):
@@ -73,13 +72,6 @@ class CommentNotFound(InboxError):
 
     def __init__(self, comment_id: int) -> None:
         super().__init__(f"留言 #{comment_id} 不存在。")
-
-
-class InboxNotPermitted(InboxError):
-    status_code = 403
-
-    def __init__(self) -> None:
-        super().__init__("处理留言需要 moderator（留言答复员）或 admin（管理员）角色。")
 
 
 class IllegalCommentState(InboxError):
@@ -104,11 +96,6 @@ class InvalidInput(InboxError):
 class ReplyInProgress(InboxError):
     def __init__(self, comment_id: int) -> None:
         super().__init__(f"留言 #{comment_id} 已有一条答复在发送队列中，请等待其发送结果。")
-
-
-def require_moderator(actor: Actor) -> None:
-    if Role.ADMIN.value not in actor.roles and Role.MODERATOR.value not in actor.roles:
-        raise InboxNotPermitted()
 
 
 # -- listing -------------------------------------------------------------------------------
@@ -246,7 +233,7 @@ async def assign(
     comment_id: int, actor: Actor, *, assignee: str | None, office: str | None = None
 ) -> Comment:
     """Give a comment to a staff member (None: nobody) and optionally to another office."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     user_id: int | None = None
     if assignee:
         user = await User.filter(username=assignee, active=True).first()
@@ -266,7 +253,7 @@ async def assign(
 
 async def add_note(comment_id: int, actor: Actor, *, text: str) -> CommentNote:
     """An internal note, seen only by staff."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     body = _text(text, "text", "备注")
     async with in_transaction() as conn:
         await _load(conn, comment_id, "note")
@@ -281,7 +268,7 @@ async def add_note(comment_id: int, actor: Actor, *, text: str) -> CommentNote:
 
 async def draft_reply(comment_id: int, actor: Actor, *, text: str) -> CommentReply:
     """Save an answer without sending it (send it later with send_reply(reply_id=…))."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     body = _text(text, "text", "答复内容")
     async with in_transaction() as conn:
         await _load(conn, comment_id, "draft")
@@ -299,7 +286,7 @@ async def send_reply(
 ) -> CommentReply:
     """Queue an answer for sending through the comment's own channel: a new text, or a draft
     (reply_id). The reply sender sends it; the comment counts as answered when it is sent."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     now = datetime.now(UTC)
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "reply")
@@ -344,7 +331,7 @@ async def send_reply(
 
 
 async def close(comment_id: int, actor: Actor, *, reason: str = "") -> Comment:
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "close")
         await _cas(conn, comment, "close", status=C.CLOSED.value, closed_at=datetime.now(UTC))
@@ -366,7 +353,7 @@ def _clock(config: Config, comment: Comment) -> tuple[str, datetime | None, bool
 async def reopen(comment_id: int, actor: Actor, *, config: Config, reason: str = "") -> Comment:
     """Back to open (e.g. the writer follows up). The due time stays the one counted from
     when the comment came in; a comment that never had one gets it now."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "reopen")
         changes: dict[str, Any] = {"status": C.OPEN.value, "closed_at": None}
@@ -381,7 +368,7 @@ async def reopen(comment_id: int, actor: Actor, *, config: Config, reason: str =
 
 
 async def mark_spam(comment_id: int, actor: Actor, *, reason: str = "") -> Comment:
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "spam")
         flags = sorted({*comment.flags, "spam"})
@@ -395,7 +382,7 @@ async def mark_spam(comment_id: int, actor: Actor, *, reason: str = "") -> Comme
 async def mark_not_spam(comment_id: int, actor: Actor, *, config: Config) -> Comment:
     """Not spam after all: open again, with the due time counted from the original
     received_at (the writer waited all along), or handed to the petition process."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "not_spam")
         status, due, known = _clock(config, comment)
@@ -419,7 +406,7 @@ async def escalate(
     comment_id: int, actor: Actor, *, reason: str, office: str | None = None
 ) -> Comment:
     """Raise the escalation level by one (督办), optionally handing it to another office."""
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     why = _text(reason, "reason", "督办理由")
     async with in_transaction() as conn:
         comment = await _load(conn, comment_id, "escalate")
@@ -467,7 +454,7 @@ async def bulk(
     does not stop the others, and each gets its own result."""
     if op not in OPS:
         raise InvalidInput(f"批量操作「{op}」无效，可选：{'、'.join(OPS)}。", "op")
-    require_moderator(actor)
+    actor.require(Role.MODERATOR, doing="处理留言")
     results = []
     for comment_id in dict.fromkeys(comment_ids):
         try:

@@ -14,18 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from bot import audit, db
+from bot import audit
 from bot.config import Config
+from bot.db import sql
 from bot.logs import log_context
 from bot.models import Comment, CommentReply, CommentStatus, ReplyStatus
-from bot.outbox.store import Backoff, sql
+from bot.outbox.claim import Claim, lease_owner
+from bot.outbox.store import Backoff
 from channels.base import (
     AuthError,
     Channel,
@@ -48,7 +48,7 @@ class ReplySender:
     ) -> None:
         self.cfg = config.inbox
         self.channels = channels
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:replies"
+        self.owner = owner or lease_owner("replies")
         self.lease = timedelta(seconds=self.cfg.reply_lease_seconds)
         self.backoff = Backoff(
             self.cfg.reply_backoff_base_seconds, self.cfg.reply_backoff_max_seconds
@@ -106,19 +106,15 @@ class ReplySender:
     # -- claiming ------------------------------------------------------------------------
     async def claim(self, limit: int) -> list[CommentReply]:
         now = datetime.now(UTC)
-        lock = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
-        claimable = (
+        rows = await Claim(
+            TABLE,
             "((status = 'queued' AND next_attempt_at <= ?) OR "
-            "(status = 'sending' AND lease_expires_at < ?))"
-        )
-        rows = await db.connection().execute_query_dict(
-            sql(
-                f"UPDATE {TABLE} SET status = 'sending', lease_owner = ?, lease_expires_at = ?, "
-                f"attempts = attempts + 1 WHERE id IN (SELECT id FROM {TABLE} WHERE {claimable} "
-                f"ORDER BY next_attempt_at, id LIMIT ?{lock}) AND {claimable} RETURNING id"
-            ),
-            [self.owner, now + self.lease, now, now, limit, now, now],
-        )
+            "(status = 'sending' AND lease_expires_at < ?))",
+            [now, now],
+            "status = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1",
+            [self.owner, now + self.lease],
+            returning="id",
+        ).take(limit)
         if not rows:
             return []
         return await CommentReply.filter(id__in=[r["id"] for r in rows]).order_by("id")

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.errors import GongkaiError
 from bot.items.schemas import ItemCreate, ItemPatch, field_errors
 from bot.models import DISCLOSURE_LABELS, KIND_LABELS, Disclosure, Kind
 
@@ -62,8 +63,11 @@ _JSON_MESSAGES = {
 }
 
 
-class ItemFileError(Exception):
+class ItemFileError(GongkaiError):
     """An item file that cannot be read or is invalid; str() names file, line and field."""
+
+    status_code = 422
+    code = "invalid_item_file"
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source

@@ -16,7 +16,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import audit
+from bot.actors import Actor
 from bot.config import Config
+from bot.errors import GongkaiError, NotPermitted
 from bot.items import linkcheck, prereview
 from bot.items.schemas import ItemCreate, ItemPatch
 from bot.models import (
@@ -32,6 +34,7 @@ from bot.models import (
     Kind,
     Role,
 )
+from bot.outbox import store as outbox
 from moderation.findings import FindingData, LinkCheck
 
 S = ItemStatus
@@ -91,13 +94,12 @@ CONTENT_FIELDS = (
 )
 
 
-class LifecycleError(Exception):
+class LifecycleError(GongkaiError):
     """Base of the errors an item action can raise; str() is a message for staff (Chinese)."""
-
-    status_code = 409
 
 
 class ItemNotFound(LifecycleError):
+    code = "item_not_found"
     status_code = 404
 
     def __init__(self, item_id: int) -> None:
@@ -106,6 +108,7 @@ class ItemNotFound(LifecycleError):
 
 
 class FindingNotFound(LifecycleError):
+    code = "finding_not_found"
     status_code = 404
 
     def __init__(self, finding_id: int) -> None:
@@ -113,6 +116,8 @@ class FindingNotFound(LifecycleError):
 
 
 class IllegalTransition(LifecycleError):
+    code = "illegal_transition"
+
     def __init__(self, action: str, status: str, allowed: frozenset[ItemStatus]) -> None:
         from bot.models import STATUS_LABELS
 
@@ -125,16 +130,16 @@ class IllegalTransition(LifecycleError):
         self.action, self.status, self.allowed = action, status, allowed
 
 
-class NotPermitted(LifecycleError):
-    status_code = 403
+class SelfApproval(NotPermitted, LifecycleError):
+    code = "self_approval"
 
-
-class SelfApproval(NotPermitted):
     def __init__(self) -> None:
         super().__init__("不能批准自己撰写的稿件，请由另一位审核人员批准。")
 
 
 class FindingsNotOverridden(LifecycleError):
+    code = "findings_not_overridden"
+
     def __init__(self, findings: list[Finding]) -> None:
         listed = "；".join(f"#{f.id} {f.message}" for f in findings)
         super().__init__(f"还有 {len(findings)} 条预审提示未经审核人员书面确认，不能批准：{listed}")
@@ -142,12 +147,16 @@ class FindingsNotOverridden(LifecycleError):
 
 
 class AlreadyOverridden(LifecycleError):
+    code = "already_overridden"
+
     def __init__(self, finding: Finding) -> None:
         by, reason = finding.overridden_by, finding.override_reason
         super().__init__(f"预审提示 #{finding.id} 已由 {by} 确认，理由：{reason}")
 
 
 class NotTogether(LifecycleError):
+    code = "publish_with_policy"
+
     def __init__(self, policy_id: int) -> None:
         super().__init__(
             f"政策解读须与其政策文件同步发布：请批准政策文件 #{policy_id}，"
@@ -156,26 +165,12 @@ class NotTogether(LifecycleError):
 
 
 class InvalidItem(LifecycleError):
+    code = "invalid_item"
     status_code = 422
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a staff user (through the CLI, console or an API token) or the system."""
-
-    name: str  # e.g. "user:alice", "token:ci-import", "system:dispatcher"
-    user_id: int | None = None
-    roles: frozenset[str] = frozenset()
-
-    def require(self, *roles: Role) -> None:
-        if Role.ADMIN in self.roles or any(r in self.roles for r in roles):
-            return
-        names = "、".join(r.value for r in roles)
-        raise NotPermitted(f"此操作需要以下角色之一：{names}。")
 
 
 @dataclass
@@ -295,52 +290,13 @@ async def _edit(
     details: dict[str, Any] = {"fields": sorted(changes)}
     if ItemStatus(item.status) in APPROVED_STATES:
         changes["version"] = item.version + 1
-        cancelled = await _cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
+        cancelled = await outbox.cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
         details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
     await _move(conn, item, "edit", S.DRAFT, **changes)
     # Review on every edit, so the editor sees what to fix before submitting.
     findings = await _prereview(conn, item, snapshot(item), "edit", config, check_links)
     details["findings"] = [f.rule for f in findings]
     await audit.record(conn, actor.name, action, "item", item.id, details)
-
-
-async def _enqueue(
-    conn: BaseDBAsyncClient,
-    item: Item,
-    action: DeliveryAction,
-    channels: list[str],
-    due: datetime,
-) -> None:
-    """Write outbox rows for the item's current version; the unique (item, version, channel,
-    action) key refuses a second row for the same delivery."""
-    await Delivery.bulk_create(
-        [
-            Delivery(
-                item_id=item.id,
-                item_version=item.version,
-                channel=name,
-                action=action.value,
-                due_at=due,
-                next_attempt_at=due,
-            )
-            for name in channels
-        ],
-        using_db=conn,
-    )
-
-
-async def _cancel_pending(conn: BaseDBAsyncClient, item_id: int, action: DeliveryAction) -> int:
-    return (
-        await Delivery.filter(
-            item_id=item_id, action=action.value, status=DeliveryStatus.PENDING.value
-        )
-        .using_db(conn)
-        .update(
-            status=DeliveryStatus.CANCELLED.value,
-            finished_at=datetime.now(UTC),
-            updated_at=datetime.now(UTC),
-        )
-    )
 
 
 async def submit(
@@ -416,26 +372,7 @@ async def _prereview(
 ) -> list[FindingData]:
     channels = target_channels(item, config)
     findings = await prereview.run(snap, config, channels, conn, check_links)
-    await (
-        Finding.filter(item_id=item.id, item_version=item.version, stage=stage)
-        .using_db(conn)
-        .delete()
-    )
-    for f in findings:
-        await Finding.create(
-            using_db=conn,
-            item_id=item.id,
-            item_version=item.version,
-            stage=stage,
-            rule=f.rule,
-            severity=f.severity,
-            field=f.field,
-            message=f.message,
-            span_start=f.span[0] if f.span else None,
-            span_end=f.span[1] if f.span else None,
-            suggestion=f.suggestion,
-            overridable=f.overridable,
-        )
+    await prereview.save_findings(conn, item.id, item.version, stage, findings)
     return findings
 
 
@@ -467,7 +404,7 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
     async with in_transaction() as conn:
         # NOTIFY is delivered at commit wherever it stands in the transaction: first, so the
         # end of the transaction (after the audit chain's lock is taken) is as short as can be.
-        await notify_outbox(conn)
+        await outbox.notify(conn)
         item = await _load(conn, item_id)
         if item.kind == Kind.INTERPRETATION.value and item.related_id:
             policy = await Item.filter(id=item.related_id).using_db(conn).first()
@@ -526,7 +463,7 @@ async def _approve_one(
     for name in channels:  # a channel may have been disabled since the item was written
         _check_channel(name, config)
     try:
-        await _enqueue(conn, item, DeliveryAction.PUBLISH, channels, due)
+        await outbox.enqueue(conn, item.id, item.version, DeliveryAction.PUBLISH, channels, due)
     except IntegrityError as exc:  # the (item, version, channel, action) key: never twice
         raise IllegalTransition("approve", item.status, ALLOWED["approve"]) from exc
     await audit.record(
@@ -557,17 +494,8 @@ async def schedule(item_id: int, actor: Actor, publish_at: datetime | None) -> I
         await _move(conn, item, "schedule", to, publish_at=publish_at)
         if status in (S.APPROVED, S.SCHEDULED):
             due = publish_at if publish_at and publish_at > now else now
-            await (
-                Delivery.filter(
-                    item_id=item.id,
-                    item_version=item.version,
-                    status=DeliveryStatus.PENDING.value,
-                    action=DeliveryAction.PUBLISH.value,
-                )
-                .using_db(conn)
-                .update(due_at=due, next_attempt_at=due, updated_at=now)
-            )
-            await notify_outbox(conn)
+            await outbox.reschedule(conn, item.id, item.version, due)
+            await outbox.notify(conn)
         await audit.record(
             conn,
             actor.name,
@@ -591,7 +519,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         await _move(
             conn, item, "retract", S.RETRACTED, retracted_at=now, retraction_reason=reason.strip()
         )
-        cancelled = await _cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
+        cancelled = await outbox.cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
         reached = (
             await Delivery.filter(
                 item_id=item.id,
@@ -609,7 +537,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         channels = sorted({str(c) for c in reached})
         retractable = [c for c in channels if can_retract.get(c, False)]
         cannot = [c for c in channels if not can_retract.get(c, False)]
-        await _enqueue(conn, item, DeliveryAction.RETRACT, retractable, now)
+        await outbox.enqueue(conn, item.id, item.version, DeliveryAction.RETRACT, retractable, now)
         await audit.record(
             conn,
             actor.name,
@@ -623,7 +551,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
                 "cannot_retract": cannot,
             },
         )
-        await notify_outbox(conn)
+        await outbox.notify(conn)
     return Outcome(item, cannot_retract=cannot)
 
 
@@ -701,10 +629,3 @@ async def set_validity(item_id: int, actor: Actor, validity: str, reason: str) -
             {"validity": validity, "reason": reason.strip()},
         )
     return item
-
-
-async def notify_outbox(conn: BaseDBAsyncClient) -> None:
-    """Tell dispatchers in other processes that the outbox changed (PostgreSQL NOTIFY is
-    delivered at commit). SQLite processes notice through bot/outbox/wakeup.py's file watch."""
-    if conn.capabilities.dialect == "postgres":
-        await conn.execute_query("NOTIFY gongkai_outbox")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.config import MediaConfig
+from bot.errors import GongkaiError
 from bot.items.media_formats import (
     HEAD_BYTES,
     TYPES,
@@ -53,14 +54,15 @@ _FAMILY_LABELS = {
 _SUFFIXES = {"jpg": ("jpg", "jpeg"), "png": ("png",)}
 
 
-class MediaError(Exception):
-    """An upload refused; the message (Chinese) names the file. status: the HTTP answer."""
+class MediaError(GongkaiError):
+    """An upload refused; the message (Chinese) names the file."""
 
-    status = 400
+    status_code = 400
+    code = "media_refused"
 
 
 class MediaTooLarge(MediaError):
-    status = 413
+    status_code = 413
 
 
 class MediaRefused(MediaError):

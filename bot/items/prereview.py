@@ -1,5 +1,6 @@
-"""Build the pre-review context for an item (linked items, channel limits, settings, today)
-and run moderation.review on its snapshot. The one place bot/ calls into moderation/."""
+"""Build the pre-review context for an item (linked items, channel limits, settings, today),
+run moderation.review on its snapshot, and save the findings (save_findings: the one writer of
+Finding rows a review produces). The one place bot/ calls into moderation/'s review."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.config import Config
-from bot.models import Item, Kind
+from bot.models import Finding, Item, Kind
 from bot.outbox.channel_set import build_channels
 from moderation.findings import (
     ChannelRules,
@@ -133,3 +134,32 @@ async def warm_up(config: Config) -> None:
     than in the first item's review after a start, where a publication would wait for it.
     No channel is built for it: a web process may lack a channel's credentials."""
     await review(dict(_WARM_UP), _context(config, channels=()))
+
+
+async def save_findings(
+    conn: BaseDBAsyncClient, item_id: int, version: int, stage: str, findings: list[FindingData]
+) -> None:
+    """Replace the findings of one review stage (submit, edit, dispatch…) of an item version
+    with these, every field kept (span and overridable included), in the caller's transaction."""
+    await Finding.filter(item_id=item_id, item_version=version, stage=stage).using_db(conn).delete()
+    if not findings:
+        return
+    await Finding.bulk_create(
+        [
+            Finding(
+                item_id=item_id,
+                item_version=version,
+                stage=stage,
+                rule=f.rule,
+                severity=f.severity,
+                field=f.field,
+                message=f.message,
+                span_start=f.span[0] if f.span else None,
+                span_end=f.span[1] if f.span else None,
+                suggestion=f.suggestion,
+                overridable=f.overridable,
+            )
+            for f in findings
+        ],
+        using_db=conn,
+    )

@@ -4,13 +4,12 @@ when [redis] is configured, otherwise in the database (token) and in the process
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 from pathlib import Path
 
 from bot.config import Config, ConfigError, SuishenbanChannelConfig
 from bot.outbox.channel_state import DbEvents, DbTokenStore, PublishedArticles
+from bot.outbox.claim import lease_owner
 from bot.outbox.redis_state import RedisRateLimiter, RedisTokenStore, client_for
 from channels.base import Channel
 from channels.feed import FeedChannel
@@ -109,7 +108,7 @@ def build_wechat(config: Config) -> WechatChannel:
         DbEvents("wechat"),
         PublishedArticles("wechat", w.comment_poll_days),
         config.author_key(),
-        f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        lease_owner(f"wechat-token-{secrets.token_hex(3)}"),
     )
 
 

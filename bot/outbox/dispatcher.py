@@ -10,17 +10,13 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from tortoise.transactions import in_transaction
 
-from bot import db
 from bot.config import Config
 from bot.items import prereview
 from bot.items.linkcheck import LinkChecker, retracted_items
@@ -33,12 +29,12 @@ from bot.models import (
     DeliveryStatus,
     Finding,
     ItemStatus,
-    ItemVersion,
-    WorkerHeartbeat,
 )
 from bot.outbox.channel_set import build_limiters
-from bot.outbox.store import ITEM_TABLE, Backoff, LeaseLost, Outbox, Outcome, OutcomeWriter, sql
+from bot.outbox.claim import lease_owner
+from bot.outbox.store import Backoff, LeaseLost, Loaded, Outbox, Outcome
 from bot.outbox.wakeup import Wakeup
+from bot.outbox.writer import OutcomeWriter
 from channels.base import (
     AuthError,
     Channel,
@@ -57,7 +53,6 @@ D = DeliveryStatus
 # How long a shutdown waits for the channel loops to see it (one may be retrying a failed
 # round after a one-second pause) before cancelling them.
 LOOP_EXIT_SECONDS = 5.0
-VERSION_TABLE = ItemVersion._meta.db_table
 
 
 def idempotency_key(d: Delivery) -> str:
@@ -77,20 +72,6 @@ class DeliveryJob:
     async def save(self, **updates: Any) -> None:
         self.checkpoint.update(updates)
         await self._outbox.save_checkpoint(self.delivery_id, self.checkpoint)
-
-
-@dataclass(frozen=True)
-class ItemState:
-    status: str
-    version: int
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The items (their state) and approved versions a claimed batch refers to."""
-
-    items: dict[int, ItemState]
-    versions: dict[tuple[int, int], ItemVersion]
 
 
 def _log_outcome(outcome: Outcome) -> None:
@@ -120,7 +101,7 @@ class Dispatcher:
         self.cfg = config.dispatcher
         self.channels = channels
         self.wakeup = wakeup
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or lease_owner()
         self.outbox = Outbox(
             self.owner, self.cfg.lease_seconds, timedelta(minutes=self.cfg.missed_after_minutes)
         )
@@ -164,7 +145,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self._open()
-        await self._beat()
+        await self.outbox.beat(self._started, self.consumed_at)
         self.writer.start()
         for name in self.channels:
             self._loops.append(
@@ -265,7 +246,7 @@ class Dispatcher:
         if not deliveries:
             return 0
         self._claimed.update(d.id for d in deliveries)
-        loaded = await self._load(deliveries)
+        loaded = await self.outbox.load(deliveries)
         if self._stopping.is_set():  # stop() began while we claimed: give them back now
             ids = [d.id for d in deliveries]
             await self.outbox.release(ids)
@@ -430,23 +411,7 @@ class Dispatcher:
         self, item_id: int, version: int, findings: list[FindingData]
     ) -> None:
         async with in_transaction() as conn:
-            await (
-                Finding.filter(item_id=item_id, item_version=version, stage="dispatch")
-                .using_db(conn)
-                .delete()
-            )
-            for f in findings:
-                await Finding.create(
-                    using_db=conn,
-                    item_id=item_id,
-                    item_version=version,
-                    stage="dispatch",
-                    rule=f.rule,
-                    severity=f.severity,
-                    field=f.field,
-                    message=f.message,
-                    suggestion=f.suggestion,
-                )
+            await prereview.save_findings(conn, item_id, version, "dispatch", findings)
 
     async def _retract(self, channel: Channel, delivery: Delivery, job: DeliveryJob) -> Outcome:
         base = Delivery.filter(
@@ -464,49 +429,7 @@ class Dispatcher:
         await channel.retract(Published(done.remote_id, done.remote_url), job)
         return Outcome(delivery, D.DONE, remote_id=done.remote_id)
 
-    async def _load(self, deliveries: list[Delivery]) -> Loaded:
-        """The state of a claimed batch's items and their approved versions, in one query."""
-        item_ids = sorted({d.item_id for d in deliveries})
-        wanted = {(d.item_id, d.item_version) for d in deliveries}
-        numbers = sorted({v for _, v in wanted})
-        # The model's columns (known once tortoise is initialised: the foreign key's among them)
-        names = tuple(ItemVersion._meta.fields_db_projection.values())
-        columns = ", ".join(f"v.{c} AS v_{c}" for c in names)
-        rows = await db.connection().execute_query_dict(
-            sql(
-                f"SELECT i.id AS item_id, i.status AS item_status, i.version AS item_current, "
-                f"{columns} FROM {ITEM_TABLE} i LEFT JOIN {VERSION_TABLE} v ON v.item_id = i.id "
-                f"AND v.version IN ({', '.join('?' for _ in numbers)}) "
-                f"WHERE i.id IN ({', '.join('?' for _ in item_ids)})"
-            ),
-            [*numbers, *item_ids],
-        )
-        items: dict[int, ItemState] = {}
-        versions: dict[tuple[int, int], ItemVersion] = {}
-        for r in rows:
-            items[r["item_id"]] = ItemState(r["item_status"], r["item_current"])
-            if (r["item_id"], r["v_version"]) in wanted:
-                fields = {c: r[f"v_{c}"] for c in names}
-                versions[(r["item_id"], r["v_version"])] = ItemVersion._init_from_db(**fields)
-        return Loaded(items, versions)
-
     # -- heartbeat -----------------------------------------------------------------------
-    async def _beat(self) -> None:
-        now = datetime.now(UTC)
-        backlog = await self.outbox.count_backlog()
-        await WorkerHeartbeat.update_or_create(
-            worker_id=self.owner,
-            defaults={
-                "role": "worker",
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started_at": self._started,
-                "beat_at": now,
-                "consumed_at": self.consumed_at,
-                "backlog": backlog,
-            },
-        )
-
     async def _renew_loop(self) -> None:
         """Keep the leases of deliveries in flight here (one statement for all of them)."""
         while True:
@@ -520,6 +443,6 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.cfg.heartbeat_seconds)
             try:
-                await self._beat()
+                await self.outbox.beat(self._started, self.consumed_at)
             except Exception:
                 log.exception("heartbeat failed")

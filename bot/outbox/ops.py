@@ -1,19 +1,16 @@
-"""Staff actions on single deliveries, which bot.items.lifecycle and bot.outbox.store do not offer:
-retry
-a delivery that died, was missed or whose outcome is unconfirmed, and cancel one that has not
-gone out. Each is a compare-and-set on the status in one transaction with its audit event and
-the item's status settled again (bot.outbox.store.settle_items), like the dispatcher's own
-writes."""
+"""Staff actions on single deliveries: retry a delivery that died, was missed or whose outcome
+is unconfirmed, and cancel one that has not gone out. Each is a compare-and-set on the status
+(bot/outbox/store.py writes the row) in one transaction with its audit event and the item's
+status settled again, like the dispatcher's own writes."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot import audit
-from bot.items.lifecycle import Actor, LifecycleError, NotPermitted, notify_outbox
+from bot.actors import Actor
+from bot.items.lifecycle import LifecycleError
 from bot.models import (
     DELIVERY_STATUS_LABELS,
     Delivery,
@@ -23,7 +20,8 @@ from bot.models import (
     ItemStatus,
     Role,
 )
-from bot.outbox.store import settle_items
+from bot.outbox import store
+from bot.outbox.settle import settle_items
 
 D = DeliveryStatus
 RETRYABLE = frozenset({D.DEAD.value, D.MISSED.value, D.UNCONFIRMED.value})
@@ -47,11 +45,6 @@ def _label(status: str) -> str:
     )
 
 
-def _require_reviewer(actor: Actor, doing: str) -> None:
-    if not {Role.REVIEWER.value, Role.ADMIN.value} & actor.roles:
-        raise NotPermitted(f"{doing}需要审核或管理员角色。")
-
-
 async def _delivery(conn: BaseDBAsyncClient, delivery_id: int) -> Delivery:
     d = await Delivery.filter(id=delivery_id).using_db(conn).first()
     if d is None:
@@ -62,8 +55,7 @@ async def _delivery(conn: BaseDBAsyncClient, delivery_id: int) -> Delivery:
 async def retry(delivery_id: int, actor: Actor) -> Delivery:
     """Send again from its checkpoint: a fresh series of attempts, due now. A publish of an
     old version, or of a retracted item, is refused (it would put stale content out)."""
-    _require_reviewer(actor, "重试投递")
-    now = datetime.now(UTC)
+    actor.require(Role.REVIEWER, doing="重试投递")
     async with in_transaction() as conn:
         d = await _delivery(conn, delivery_id)
         if d.status not in RETRYABLE:
@@ -78,20 +70,7 @@ async def retry(delivery_id: int, actor: Actor) -> Delivery:
             raise DeliveryStateError(
                 f"投递 #{d.id} 发布的是第 {d.item_version} 版，稿件已撤稿或已有新版本，不能重试。"
             )
-        count = (
-            await Delivery.filter(id=d.id, status=d.status)
-            .using_db(conn)
-            .update(
-                status=D.PENDING.value,
-                attempts=0,
-                due_at=now,  # a retried missed delivery must not be judged missed again at once
-                next_attempt_at=now,
-                finished_at=None,
-                error_class="",
-                updated_at=now,
-            )
-        )
-        if count != 1:
+        if not await store.reopen(conn, d):
             raise DeliveryStateError(f"投递 #{d.id} 的状态刚刚被其他操作改变，请刷新后重试。")
         events = [
             audit.Event(
@@ -109,14 +88,13 @@ async def retry(delivery_id: int, actor: Actor) -> Delivery:
         ]
         events += await settle_items(conn, {d.item_id})
         await audit.record_many(conn, events)
-        await notify_outbox(conn)
+        await store.notify(conn)
     return await Delivery.get(id=delivery_id)
 
 
 async def cancel(delivery_id: int, actor: Actor, reason: str = "") -> Delivery:
     """Cancel a delivery that has not gone out (pending), or close a failed one for good."""
-    _require_reviewer(actor, "取消投递")
-    now = datetime.now(UTC)
+    actor.require(Role.REVIEWER, doing="取消投递")
     async with in_transaction() as conn:
         d = await _delivery(conn, delivery_id)
         if d.status not in CANCELLABLE:
@@ -124,12 +102,7 @@ async def cancel(delivery_id: int, actor: Actor, reason: str = "") -> Delivery:
                 f"投递 #{d.id} 当前状态为「{_label(d.status)}」，不能取消"
                 "（发送中的投递须等其结束；已完成的请用撤稿）。"
             )
-        count = (
-            await Delivery.filter(id=d.id, status=d.status)
-            .using_db(conn)
-            .update(status=D.CANCELLED.value, finished_at=now, updated_at=now)
-        )
-        if count != 1:
+        if not await store.close(conn, d):
             raise DeliveryStateError(f"投递 #{d.id} 的状态刚刚被其他操作改变，请刷新后重试。")
         events = [
             audit.Event(

@@ -12,11 +12,10 @@ items and appends their audit events, so the cost per delivery stays a fraction 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import logging
+import os
 import random
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,27 +25,26 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot import audit, db
-from bot.models import Delivery, DeliveryAction, DeliveryStatus, Item, ItemStatus
+from bot.db import sql
+from bot.models import (
+    Delivery,
+    DeliveryAction,
+    DeliveryStatus,
+    Item,
+    ItemVersion,
+    WorkerHeartbeat,
+)
+from bot.outbox.claim import Claim
+from bot.outbox.settle import settle_items
 from bot.timeutil import aware
 
 log = logging.getLogger(__name__)
 D = DeliveryStatus
 TABLE = Delivery._meta.db_table
 ITEM_TABLE = Item._meta.db_table
+VERSION_TABLE = ItemVersion._meta.db_table
 ACTOR = "system:dispatcher"
 MISSED_REASON = "超过允许的延迟窗口，未发布（避免过期推送），请重新排期。"
-# Item states that the publication of its deliveries may change.
-SETTLEABLE = frozenset(
-    s.value
-    for s in (
-        ItemStatus.APPROVED,
-        ItemStatus.SCHEDULED,
-        ItemStatus.PUBLISHING,
-        ItemStatus.PUBLISHED,
-        ItemStatus.PARTLY_PUBLISHED,
-        ItemStatus.FAILED,
-    )
-)
 
 
 class LeaseLost(Exception):
@@ -78,18 +76,109 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def sql(query: str) -> str:
-    """Write queries with ? placeholders; PostgreSQL gets $1, $2, …"""
-    if not db.is_postgres():
-        return query
-    return _numbered(query)
+# -- rows written by people's actions, inside the caller's transaction ----------------------
+async def enqueue(
+    conn: BaseDBAsyncClient,
+    item_id: int,
+    version: int,
+    action: DeliveryAction,
+    channels: Sequence[str],
+    due: datetime,
+) -> None:
+    """Write outbox rows for an item version; the unique (item, version, channel, action) key
+    refuses a second row for the same delivery."""
+    await Delivery.bulk_create(
+        [
+            Delivery(
+                item_id=item_id,
+                item_version=version,
+                channel=name,
+                action=action.value,
+                due_at=due,
+                next_attempt_at=due,
+            )
+            for name in channels
+        ],
+        using_db=conn,
+    )
 
 
-@functools.lru_cache(maxsize=512)
-def _numbered(query: str) -> str:
-    # Cached: the hot statements (a batch INSERT per callback burst) recur with few shapes.
-    parts = query.split("?")
-    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+async def cancel_pending(conn: BaseDBAsyncClient, item_id: int, action: DeliveryAction) -> int:
+    """Cancel an item's deliveries of `action` that have not been claimed yet."""
+    now = datetime.now(UTC)
+    return (
+        await Delivery.filter(
+            item_id=item_id, action=action.value, status=DeliveryStatus.PENDING.value
+        )
+        .using_db(conn)
+        .update(status=DeliveryStatus.CANCELLED.value, finished_at=now, updated_at=now)
+    )
+
+
+async def reschedule(conn: BaseDBAsyncClient, item_id: int, version: int, due: datetime) -> int:
+    """Move the pending publications of an item version to `due`."""
+    return (
+        await Delivery.filter(
+            item_id=item_id,
+            item_version=version,
+            status=DeliveryStatus.PENDING.value,
+            action=DeliveryAction.PUBLISH.value,
+        )
+        .using_db(conn)
+        .update(due_at=due, next_attempt_at=due, updated_at=datetime.now(UTC))
+    )
+
+
+async def reopen(conn: BaseDBAsyncClient, delivery: Delivery) -> bool:
+    """A fresh series of attempts from the checkpoint, due now, if the delivery is still in the
+    status it was read in (compare-and-set); False if something changed it meanwhile."""
+    now = datetime.now(UTC)
+    count = (
+        await Delivery.filter(id=delivery.id, status=delivery.status)
+        .using_db(conn)
+        .update(
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+            due_at=now,  # a retried missed delivery must not be judged missed again at once
+            next_attempt_at=now,
+            finished_at=None,
+            error_class="",
+            updated_at=now,
+        )
+    )
+    return count == 1
+
+
+async def close(conn: BaseDBAsyncClient, delivery: Delivery) -> bool:
+    """Cancel one delivery if it is still in the status it was read in (compare-and-set)."""
+    now = datetime.now(UTC)
+    count = (
+        await Delivery.filter(id=delivery.id, status=delivery.status)
+        .using_db(conn)
+        .update(status=DeliveryStatus.CANCELLED.value, finished_at=now, updated_at=now)
+    )
+    return count == 1
+
+
+async def notify(conn: BaseDBAsyncClient) -> None:
+    """Tell dispatchers in other processes that the outbox changed (PostgreSQL NOTIFY is
+    delivered at commit). SQLite processes notice through bot/outbox/wakeup.py's file watch."""
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query("NOTIFY gongkai_outbox")
+
+
+@dataclass(frozen=True)
+class ItemState:
+    status: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The items (their state) and approved versions a claimed batch refers to."""
+
+    items: dict[int, ItemState]
+    versions: dict[tuple[int, int], ItemVersion]
 
 
 class Outbox:
@@ -106,25 +195,16 @@ class Outbox:
         (which the dispatcher runs once a sweep, not before every claim): it must not go out
         stale in between."""
         now = datetime.now(UTC)
-        lock = " FOR UPDATE SKIP LOCKED" if db.is_postgres() else ""
-        claimable = (
-            "((status = 'pending' AND next_attempt_at <= ? AND NOT (action = 'publish' AND "
-            "due_at < ? AND attempts = 0 AND checkpoint = '{}')) OR "
-            "(status = 'running' AND lease_expires_at < ?))"
-        )
-        when = [now, now - self.missed_after, now]
-        # The locked pick is a CTE so PostgreSQL runs it exactly once: as a plain subquery a
-        # generic plan of the prepared statement may re-run it per row, and then LIMIT no
-        # longer bounds the claim (one worker took 2,000 rows with LIMIT 8).
-        query = sql(
-            f"WITH picked AS (SELECT id FROM {TABLE} WHERE channel = ? AND {claimable} "
-            f"ORDER BY next_attempt_at, id LIMIT ?{lock}) "
-            f"UPDATE {TABLE} SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
-            "attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN (SELECT id FROM picked) AND {claimable} RETURNING *"
-        )
-        params = [channel, *when, limit, self.owner, now + self.lease, now, *when]
-        rows = await db.connection().execute_query_dict(query, params)
+        rows = await Claim(
+            TABLE,
+            "channel = ? AND ((status = 'pending' AND next_attempt_at <= ? AND NOT "
+            "(action = 'publish' AND due_at < ? AND attempts = 0 AND checkpoint = '{}')) OR "
+            "(status = 'running' AND lease_expires_at < ?))",
+            [channel, now, now - self.missed_after, now],
+            "status = 'running', lease_owner = ?, lease_expires_at = ?, "
+            "attempts = attempts + 1, updated_at = ?",
+            [self.owner, now + self.lease, now],
+        ).take(limit)
         return sorted((Delivery._init_from_db(**row) for row in rows), key=lambda d: d.id)
 
     async def mark_missed(self, channel: str) -> int:
@@ -271,6 +351,49 @@ class Outbox:
             status=D.PENDING.value, next_attempt_at__lte=datetime.now(UTC)
         ).count()
 
+    async def load(self, deliveries: list[Delivery]) -> Loaded:
+        """The state of a claimed batch's items and their approved versions, in one query."""
+        item_ids = sorted({d.item_id for d in deliveries})
+        wanted = {(d.item_id, d.item_version) for d in deliveries}
+        numbers = sorted({v for _, v in wanted})
+        # The model's columns (known once tortoise is initialised: the foreign key's among them)
+        names = tuple(ItemVersion._meta.fields_db_projection.values())
+        columns = ", ".join(f"v.{c} AS v_{c}" for c in names)
+        rows = await db.connection().execute_query_dict(
+            sql(
+                f"SELECT i.id AS item_id, i.status AS item_status, i.version AS item_current, "
+                f"{columns} FROM {ITEM_TABLE} i LEFT JOIN {VERSION_TABLE} v ON v.item_id = i.id "
+                f"AND v.version IN ({', '.join('?' for _ in numbers)}) "
+                f"WHERE i.id IN ({', '.join('?' for _ in item_ids)})"
+            ),
+            [*numbers, *item_ids],
+        )
+        items: dict[int, ItemState] = {}
+        versions: dict[tuple[int, int], ItemVersion] = {}
+        for r in rows:
+            items[r["item_id"]] = ItemState(r["item_status"], r["item_current"])
+            if (r["item_id"], r["v_version"]) in wanted:
+                fields = {c: r[f"v_{c}"] for c in names}
+                versions[(r["item_id"], r["v_version"])] = ItemVersion._init_from_db(**fields)
+        return Loaded(items, versions)
+
+    async def beat(self, started: datetime, consumed_at: datetime | None) -> None:
+        """This worker's heartbeat: alive now, since `started`, last consumed at, backlog."""
+        now = datetime.now(UTC)
+        backlog = await self.count_backlog()
+        await WorkerHeartbeat.update_or_create(
+            worker_id=self.owner,
+            defaults={
+                "role": "worker",
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": started,
+                "beat_at": now,
+                "consumed_at": consumed_at,
+                "backlog": backlog,
+            },
+        )
+
 
 # The columns of an outcome row in Outbox.apply, and their PostgreSQL types (its VALUES
 # parameters would otherwise be text).
@@ -308,164 +431,3 @@ def _event(o: Outcome) -> audit.Event:
         **o.details,
     }
     return audit.Event(ACTOR, f"delivery.{o.status.value}", "delivery", d.id, details)
-
-
-async def settle_items(conn: BaseDBAsyncClient, item_ids: set[int]) -> list[audit.Event]:
-    """Derive each item's status from its current version's publish deliveries; return the
-    audit events of the status changes."""
-    if not item_ids:
-        return []
-    # On PostgreSQL the items are locked as they are read: two workers finishing deliveries
-    # of one item at once would each see the other's as still running and leave the item
-    # "publishing". Locked in id order (no deadlock), the second reads the items after the
-    # first commits, and then (the next statement) the deliveries with both outcomes.
-    lock = " FOR UPDATE" if db.is_postgres() else ""
-    marks = ", ".join("?" for _ in item_ids)
-    items = [
-        _ItemState(
-            int(r["id"]),
-            str(r["status"]),
-            int(r["version"]),
-            r["published_version"],
-            None if r["published_at"] is None else aware(r["published_at"]),
-        )
-        for r in await conn.execute_query_dict(
-            sql(
-                "SELECT id, status, version, published_version, published_at "
-                f"FROM {ITEM_TABLE} WHERE id IN ({marks}) ORDER BY id{lock}"
-            ),
-            sorted(item_ids),
-        )
-    ]
-    rows = (
-        await Delivery.filter(item_id__in=sorted(item_ids), action=DeliveryAction.PUBLISH.value)
-        .using_db(conn)
-        .values_list("item_id", "item_version", "status")
-    )
-    statuses: dict[int, list[str]] = {}
-    versions = {item.id: item.version for item in items}
-    for item_id, version, status in rows:
-        if versions.get(item_id) == version:
-            statuses.setdefault(item_id, []).append(status)
-    now = datetime.now(UTC)
-    events = []
-    updates = []
-    for item in items:
-        new = _settled(item.status, statuses.get(item.id, []))
-        if new is None:
-            continue
-        published = D.DONE.value in statuses[item.id]
-        if new.value == item.status and (not published or item.published_version == item.version):
-            continue
-        updates.append(
-            [
-                new.value,
-                now,
-                item.version if published else item.published_version,
-                item.published_at or (now if published else None),
-                item.id,
-                item.status,
-            ]
-        )
-        if new.value != item.status:
-            details = {"version": item.version, "from": item.status}
-            events.append(audit.Event(ACTOR, f"item.{new.value}", "item", item.id, details))
-    if updates:
-        await conn.execute_many(
-            sql(
-                f"UPDATE {ITEM_TABLE} SET status = ?, updated_at = ?, published_version = ?, "
-                "published_at = ? WHERE id = ? AND status = ?"
-            ),
-            updates,
-        )
-    return events
-
-
-@dataclass
-class _ItemState:
-    id: int
-    status: str
-    version: int
-    published_version: int | None
-    published_at: datetime | None
-
-
-def _settled(current: str, statuses: list[str]) -> ItemStatus | None:
-    if not statuses or current not in SETTLEABLE:
-        return None
-    done = statuses.count(D.DONE.value)
-    still_open = sum(1 for s in statuses if s in (D.PENDING.value, D.RUNNING.value))
-    if still_open:
-        return ItemStatus.PUBLISHING if done or current == ItemStatus.PUBLISHING else None
-    if done == len(statuses):
-        return ItemStatus.PUBLISHED
-    return ItemStatus.PARTLY_PUBLISHED if done else ItemStatus.FAILED
-
-
-class OutcomeWriter:
-    """Gathers outcomes from many in-flight deliveries and writes them with Outbox.apply in
-    batches: whatever arrived while the previous batch was being written goes in the next."""
-
-    def __init__(self, outbox: Outbox, max_batch: int = 200, gather_seconds: float = 0.005) -> None:
-        self.outbox = outbox
-        self.max_batch = max_batch
-        self.gather_seconds = gather_seconds
-        self._queue: asyncio.Queue[tuple[Outcome, asyncio.Future[None]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-writer")
-
-    async def stop(self) -> None:
-        """Write what is queued, then stop."""
-        if self._task is None:
-            return
-        await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def submit(self, outcome: Outcome) -> None:
-        """Queue an outcome and wait until it is written; LeaseLost if it was not ours."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((outcome, future))
-        await asyncio.shield(future)
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            # Let deliveries finishing at about the same time join this batch: a few
-            # milliseconds of latency buy one transaction for many outcomes.
-            deadline = asyncio.get_running_loop().time() + self.gather_seconds
-            while len(batch) < self.max_batch:
-                if self._queue.empty():
-                    remaining = deadline - asyncio.get_running_loop().time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                    except TimeoutError:
-                        break
-                else:
-                    batch.append(self._queue.get_nowait())
-            try:
-                lost = await self.outbox.apply([o for o, _ in batch])
-            except Exception as exc:  # e.g. the database is briefly unavailable
-                log.exception("writing %d delivery outcomes failed", len(batch))
-                # The leases run out and other attempts take the deliveries over.
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for outcome, future in batch:
-                    if future.done():
-                        continue
-                    if outcome.delivery.id in lost:
-                        future.set_exception(LeaseLost(outcome.delivery.id))
-                    else:
-                        future.set_result(None)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()

@@ -19,8 +19,8 @@ from tortoise.functions import Max
 
 from bot import db
 from bot.config import Config
+from bot.db import sql
 from bot.models import Delivery, DeliveryAction, DeliveryStatus, Item
-from bot.outbox.store import sql
 from bot.reports.labels import channel_label
 from bot.timeutil import aware_or_none
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot import users
 from bot.config import Config
+from bot.errors import GongkaiError
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.models import Faq, Finding, Item, User
@@ -259,7 +260,7 @@ async def seed_items(config: Config, result: Seeded) -> None:
             continue
         try:
             await lifecycle.approve(created[title].id, reviewer, config)
-        except lifecycle.LifecycleError as exc:
+        except GongkaiError as exc:
             result.refused[title] = str(exc)
             continue
         result.approved.append(title)

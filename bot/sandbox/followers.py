@@ -21,6 +21,7 @@ import aiohttp
 
 from bot import users
 from bot.config import Config
+from bot.errors import Unavailable
 from bot.inbox import ops as inbox_ops
 from bot.models import ChannelState, Comment, Delivery, DeliveryAction, DeliveryStatus, Item
 from bot.sandbox.demo import (
@@ -113,7 +114,7 @@ MESSAGES = (
 )
 
 
-class DemoError(Exception):
+class DemoError(Unavailable):
     """A step of the demo loop could not be done (the message says which and why)."""
 
 

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot import db, runner
 from bot.config import Config, parse_config
+from bot.errors import EXIT_USAGE, GongkaiError
 from bot.logs import PrefixFilter
 from bot.models import ChannelState
 from bot.sandbox import demo as sandbox_demo
@@ -56,8 +57,10 @@ ENV = {  # the environment variable names of the sandbox's secrets (never the re
 }
 
 
-class SandboxRefused(Exception):
+class SandboxRefused(GongkaiError):
     """The sandbox will not start with this configuration (the message says why, in Chinese)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import audit
+from bot.actors import Actor
 from bot.config import Config, SourceConfig
+from bot.errors import GongkaiError
 from bot.items import lifecycle
 from bot.items.itemfile import FIELD_LABELS
-from bot.items.lifecycle import Actor
 from bot.items.schemas import ItemCreate, ItemPatch, field_errors
 from bot.models import ChannelState, Item, ItemStatus, ItemVersion, Role, SourceEntry, User
 from bot.sources.fetch import SourceFetchError, fetch, parse
@@ -311,7 +312,7 @@ async def pull_source(
     for done, raw in enumerate(raws, 1):
         try:
             entry_result = await _import(source, raw, actor, config, seen)
-        except (lifecycle.LifecycleError, OSError, TimeoutError) as exc:
+        except (GongkaiError, OSError, TimeoutError) as exc:
             # one failing entry never stops the others; its transaction was rolled back
             log.exception("source %s: entry %s failed", source.name, entry_name(raw))
             entry_result = EntryResult(entry_name(raw), "failed", reason=str(exc))

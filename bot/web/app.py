@@ -39,7 +39,7 @@ from bot.web.console import (
 from bot.web.console import frame as console
 from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, WAKEUP
 from bot.web.ops import health, metrics
-from bot.web.public import feedback, media
+from bot.web.public import feedback, media, qa
 from bot.web.public import pages as public
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,11 @@ async def _warm_up(app: web.Application) -> None:
     await prereview.warm_up(app[CONFIG])
 
 
-def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
+def create_app(
+    config: Config, wakeup: Wakeup | None = None, process_metrics: Metrics | None = None
+) -> web.Application:
+    """The web app; `process_metrics` is the Metrics object the process's dispatcher records
+    into, when it runs one (else the app makes its own)."""
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
     app[RENDERER] = Renderer(config)
@@ -99,8 +103,11 @@ def create_app(config: Config, wakeup: Wakeup | None = None) -> web.Application:
     media.setup(app)  # /media/{name}: uploaded images and attachments
     api.setup(app)
     health.setup(app)
+    if process_metrics is not None:
+        metrics.use_metrics(app, process_metrics)
     metrics.setup(app)  # before the callbacks: they time themselves into it
     feedback.setup(app)
+    qa.setup(app)  # /qa: the 选登 page and its feed
     wechat_callback.setup(app)
     suishenban_callback.setup(app)
     console.setup(

@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import Config, WechatCallbackConfig
 from bot.models import ChannelEvent
 from bot.outbox.channel_state import hold_lease, release_lease
+from bot.outbox.claim import lease_owner
 from bot.wechat.events import InboxPort, process_messages, unhandled_messages
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ class MessageRelay:
         self.inbox = inbox
         self.author_key = author_key
         self.beside_callback = beside_callback
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:relay"
+        self.owner = owner or lease_owner("relay")
         # Set while no callback request is in progress in this process (None: never waits)
         self.quiet = quiet
         self.queue: asyncio.Queue[int] = asyncio.Queue(self.settings.queue_size)

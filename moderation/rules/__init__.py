@@ -1,0 +1,1 @@
+"""The pre-review rule families, one a file; moderation/review.py runs them all."""

@@ -91,7 +91,7 @@ def test_refusals_exit_4_with_a_chinese_message(cli: Cli) -> None:
     cli.run("inbox", "import-hotline", str(cli.tmp / "orders.csv"), "--as", "mia", code=4)
     comment_id = str(cli.json("inbox", "list")["comments"][0]["id"])
     refused = cli.run("inbox", "close", comment_id, "--as", "alice", code=4)
-    assert "处理留言需要 moderator" in refused.output
+    assert "处理留言需要以下角色之一：留言处理（moderator）" in refused.output
     cli.run("inbox", "reopen", comment_id, "--as", "mia", code=4)
     assert "无法重新打开" in cli.run("inbox", "reopen", comment_id, "--as", "mia", code=4).output
     assert "不存在" in cli.run("inbox", "show", "9999", code=4).output

@@ -9,18 +9,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import audit, users
+from bot.actors import Actor
 from bot.config import Config
+from bot.errors import NotPermitted
 from bot.inbox import ops as inbox_ops
 from bot.inbox.ingest import Inbox
 from bot.inbox.ops import (
     CommentNotFound,
     IllegalCommentState,
     InboxFilter,
-    InboxNotPermitted,
     InvalidInput,
     ReplyInProgress,
 )
-from bot.items.lifecycle import Actor
 from bot.models import AuditEvent, Comment, CommentNote, CommentReply
 from channels.base import IncomingComment
 from tests.conftest import Staff
@@ -94,9 +94,9 @@ async def test_staff_without_the_moderator_role_are_refused_and_nothing_changes(
 ) -> None:
     c = await comment(config, "m2")
     for actor in (staff.editor, staff.reviewer):
-        with pytest.raises(InboxNotPermitted, match="moderator"):
+        with pytest.raises(NotPermitted, match="留言处理"):
             await inbox_ops.close(c.id, actor)
-        with pytest.raises(InboxNotPermitted, match="角色"):
+        with pytest.raises(NotPermitted, match="角色"):
             await inbox_ops.send_reply(c.id, actor, text="答复")
     assert (await Comment.get(id=c.id)).status == "open"
     assert await events(c.id) == []
@@ -176,7 +176,7 @@ async def test_bulk_gives_one_result_per_comment_and_a_refusal_does_not_stop_the
     assert "已办结" in results[1].error and "不存在" in results[2].error
     with pytest.raises(InvalidInput, match="批量操作"):
         await inbox_ops.bulk("delete", [a.id], mia)
-    with pytest.raises(InboxNotPermitted):
+    with pytest.raises(NotPermitted):
         await inbox_ops.bulk("close", [a.id], staff.editor)
 
 

@@ -15,12 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import db, users
+from bot.actors import Actor
 from bot.config import Config
 from bot.inbox import ops as inbox_ops
 from bot.inbox import qa
 from bot.inbox.ingest import Inbox
 from bot.inbox.replies import ReplySender
-from bot.items.lifecycle import Actor, NotPermitted
+from bot.items.lifecycle import NotPermitted
 from bot.models import AuditEvent, Comment, QaEntry
 from bot.outbox.channel_set import build_channels
 from bot.web.app import create_app

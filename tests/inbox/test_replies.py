@@ -18,11 +18,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot import users
+from bot.actors import Actor
 from bot.config import Config
 from bot.inbox import ops as inbox_ops
 from bot.inbox.ingest import Inbox
 from bot.inbox.replies import ReplySender
-from bot.items.lifecycle import Actor
 from bot.models import AuditEvent, Comment, CommentReply
 from channels.base import (
     Channel,

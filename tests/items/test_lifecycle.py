@@ -75,7 +75,7 @@ async def test_reviewer_cannot_approve_own_item(config: Config, staff: Staff) ->
 async def test_editor_without_reviewer_role_cannot_approve(config: Config, staff: Staff) -> None:
     item = await lifecycle.create_item(notice(), staff.editor2, config)
     await lifecycle.submit(item.id, staff.editor2, config)
-    with pytest.raises(lifecycle.NotPermitted, match="reviewer"):
+    with pytest.raises(lifecycle.NotPermitted, match="审核"):
         await lifecycle.approve(item.id, staff.editor, config)
 
 

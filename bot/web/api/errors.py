@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.items.lifecycle import LifecycleError
+from bot.errors import GongkaiError
 from bot.items.schemas import field_errors
 from bot.web.keys import CONFIG
 
@@ -32,20 +32,9 @@ _JSON_REASONS = {
     "Invalid control character at": "字符串中有非法控制字符",
     "Invalid \\escape": "非法的转义序列",
 }
-_LIFECYCLE_CODES = {
-    "ItemNotFound": "item_not_found",
-    "IllegalTransition": "illegal_transition",
-    "SelfApproval": "self_approval",
-    "NotPermitted": "forbidden",
-    "InvalidItem": "invalid_item",
-    "FindingNotFound": "finding_not_found",
-    "FindingsNotOverridden": "findings_not_overridden",
-    "AlreadyOverridden": "already_overridden",
-    "NotTogether": "publish_with_policy",
-}
 
 
-class ApiError(Exception):
+class ApiError(GongkaiError):
     """A request the API refuses; becomes {"error": {code, message, fields}} with the status."""
 
     def __init__(
@@ -57,7 +46,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status_code, self.code, self.message = status, code, message
         self.fields = fields or []
         self.headers = headers or {}
 
@@ -65,7 +54,7 @@ class ApiError(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.fields:
             error["fields"] = self.fields
-        return json_response({"error": error}, status=self.status, headers=self.headers)
+        return json_response({"error": error}, status=self.status_code, headers=self.headers)
 
 
 def json_response(
@@ -154,11 +143,14 @@ async def api_errors(
         return await handler(request)
     except ApiError as exc:
         return exc.response()
-    except LifecycleError as exc:
-        code = _LIFECYCLE_CODES.get(type(exc).__name__, "conflict")
-        field = getattr(exc, "field", None)
-        fields = [{"field": field, "message": str(exc), "value": None}] if field else None
-        return ApiError(exc.status_code, code, str(exc), fields).response()
+    except GongkaiError as exc:
+        if exc.status_code >= 500:  # a setting or the database: for the operator, not the client
+            log.error("API request failed: %s %s: %s", request.method, request.path, exc)
+            return ApiError(
+                exc.status_code, exc.code, "服务暂不可用，已记录日志，请稍后重试。"
+            ).response()
+        fields = [{"field": exc.field, "message": str(exc), "value": None}] if exc.field else None
+        return ApiError(exc.status_code, exc.code, str(exc), fields).response()
     except web.HTTPRequestEntityTooLarge:
         return _too_large(limit).response()
     except web.HTTPMethodNotAllowed as exc:

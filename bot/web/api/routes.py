@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tortoise.queryset import QuerySet
 
 from bot import audit, users
+from bot.actors import Actor
 from bot.config import Config
 from bot.items import lifecycle, prereview
-from bot.items.lifecycle import Actor
 from bot.items.schemas import ItemCreate, ItemPatch, ReasonBody, ScheduleBody
 from bot.items.serialize import delivery_json, finding_json, item_json, review_finding_json
 from bot.models import (

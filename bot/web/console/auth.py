@@ -22,8 +22,8 @@ from aiohttp_session import Session, get_session, new_session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from bot.actors import Actor
 from bot.config import ConsoleConfig
-from bot.items.lifecycle import Actor
 from bot.models import User
 
 UID = "uid"
@@ -172,7 +172,7 @@ async def session_user(request: web.Request, cfg: ConsoleConfig) -> User | None:
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(f"user:{user.username}", user.id, frozenset(user.roles))
+    return Actor.of_user(user)
 
 
 async def csrf_token(request: web.Request) -> str:

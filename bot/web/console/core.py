@@ -23,16 +23,18 @@ from aiohttp import web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
+from bot.actors import Actor
 from bot.config import Config
-from bot.items.lifecycle import Actor, LifecycleError
+from bot.errors import GongkaiError
 from bot.items.render import TEMPLATES, Renderer
-from bot.models import Role, User
+from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
 from bot.web.keys import CONFIG, CONSOLE, RENDERER
 
 PREFIX = "/console"
 STATIC = Path(__file__).resolve().parents[3] / "static" / "console"
 ALL_STAFF = (Role.EDITOR, Role.REVIEWER, Role.MODERATOR, Role.ADMIN)
+MODERATOR = (Role.MODERATOR,)
 FLASH = "flash"
 SECURITY_HEADERS = {
     # Item previews may show images from anywhere; scripts and styles only from the console.
@@ -43,12 +45,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
-}
-ROLE_LABELS = {
-    Role.EDITOR: "编辑",
-    Role.REVIEWER: "审核",
-    Role.MODERATOR: "留言处理",
-    Role.ADMIN: "管理员",
 }
 
 
@@ -90,9 +86,7 @@ class Ctx:
         return self.request.app[RENDERER]
 
     def has(self, *roles: Role) -> bool:
-        return Role.ADMIN.value in self.actor.roles or any(
-            r.value in self.actor.roles for r in roles
-        )
+        return self.actor.has(*roles)
 
     def int_param(self, name: str) -> int:
         raw = self.request.match_info[name]
@@ -204,7 +198,7 @@ async def error_page(
 
 
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Authenticate, check the route's roles, run the handler; lifecycle errors become pages."""
+    """Authenticate, check the route's roles, run the handler; Gongkai's errors become pages."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         state = request.app[CONSOLE]
@@ -218,14 +212,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             )
         actor = actor_of(user)
         ctx = Ctx(request, user, actor, state, await csrf_token(request))
-        if route.roles and not ctx.has(*route.roles):
-            names = "、".join(ROLE_LABELS[r] for r in route.roles)
-            return with_headers(
-                await error_page(
-                    request, 403, f"没有权限：此页面或操作需要以下角色之一：{names}。", user
-                )
-            )
         try:
+            if route.roles:
+                actor.require(*route.roles, doing="此页面或操作")
             response = await route.handler(ctx)
         except web.HTTPException as exc:
             if exc.status == 404:
@@ -233,7 +222,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             for key, value in SECURITY_HEADERS.items():
                 exc.headers.setdefault(key, value)
             raise
-        except LifecycleError as exc:
+        except GongkaiError as exc:
             return with_headers(await error_page(request, exc.status_code, str(exc), user))
         return with_headers(response)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.items.lifecycle import LifecycleError
+from bot.errors import GongkaiError
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -14,8 +14,8 @@ from bot.models import (
     Item,
     Role,
 )
+from bot.outbox import ops as delivery_ops
 from bot.reports.labels import channel_label
-from bot.web.console import delivery_ops
 from bot.web.console.core import PREFIX, Ctx, Pager, Route, safe_next
 from bot.web.keys import WAKEUP
 
@@ -67,7 +67,7 @@ async def _act(ctx: Ctx, retry: bool) -> web.StreamResponse:
             if retry
             else await delivery_ops.cancel(delivery_id, ctx.actor)
         )
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         await ctx.flash("error", str(exc))
         raise ctx.redirect(safe_next(back if isinstance(back, str) else None)) from exc
     if retry:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from bot.actors import Actor
 from bot.inbox import ops as inbox_ops
 from bot.inbox.ops import InboxError, InboxFilter, InboxPage
 from bot.models import (
@@ -31,29 +32,10 @@ from bot.models import (
     User,
 )
 from bot.reports.labels import channel_label
-from bot.web.console.core import PREFIX, Ctx, Pager, Route
+from bot.web.console.core import MODERATOR, PREFIX, Ctx, Pager, Route
+from bot.web.console.inbox_labels import BULK_OPS, DUE_LABELS, FLAG_LABELS
 from moderation.triage import CATEGORIES
 
-MODERATOR = (Role.MODERATOR,)
-FLAG_LABELS = {
-    "spam": "垃圾信息",
-    "ad": "广告",
-    "link": "外部链接",
-    "repeat": "重复发送",
-    "flood": "刷屏",
-    "abuse": "辱骂",
-    "personal_data": "含个人信息（已遮盖）",
-    "petition": "信访类",
-    "calendar_unknown": "节假日安排未知",
-}
-DUE_LABELS = {"overdue": "已超期", "soon": "即将到期", "ok": "期限内"}
-BULK_OPS = {
-    "assign_me": "分派给我",
-    "close": "办结",
-    "spam": "标记为垃圾信息",
-    "not_spam": "取消垃圾信息标记",
-    "escalate": "督办升级",
-}
 # The list's status choice: open by default, "all" for every status.
 ALL = "all"
 
@@ -81,7 +63,7 @@ def flag_label(flag: str) -> str:
 async def moderators() -> list[User]:
     """Active staff who can handle comments (the assign choices): a short list of users."""
     users = await User.filter(active=True).order_by("username")
-    return [u for u in users if {"moderator", "admin"} & set(u.roles)]
+    return [u for u in users if Actor.of_user(u).has(Role.MODERATOR)]
 
 
 async def offices() -> list[str]:

@@ -17,8 +17,8 @@ from bot.inbox import ops as inbox_ops
 from bot.inbox import qa
 from bot.inbox.ops import InboxError
 from bot.models import QaEntry
-from bot.web.console.core import PREFIX, Ctx, Route, safe_next
-from bot.web.console.inbox import BULK_OPS, MODERATOR
+from bot.web.console.core import MODERATOR, PREFIX, Ctx, Route, safe_next
+from bot.web.console.inbox_labels import BULK_OPS
 
 BULK_MAX = 200  # comments one bulk action may name
 FIELD_MAX = 10_000  # characters read from any one text field (the ops check their own limits)

@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.errors import GongkaiError
 from bot.items import lifecycle
-from bot.items.lifecycle import ALLOWED, InvalidItem, LifecycleError
+from bot.items.lifecycle import ALLOWED, InvalidItem
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -29,6 +30,7 @@ from bot.reports.labels import channel_label
 from bot.web.console import itemform
 from bot.web.console.core import ALL_STAFF, PREFIX, Ctx, Route
 from bot.web.console.findings_view import shown_findings
+from bot.web.console.item_flow import submit_flashed
 from bot.web.keys import LINKS
 
 EDITOR = (Role.EDITOR,)
@@ -89,8 +91,8 @@ async def new_form(ctx: Ctx) -> web.StreamResponse:
     return await _form_page(ctx, values)
 
 
-def _field_error(exc: LifecycleError) -> dict[str, str]:
-    return {exc.field: str(exc)} if isinstance(exc, InvalidItem) else {"_": str(exc)}
+def _field_error(exc: GongkaiError) -> dict[str, str]:
+    return {exc.field or "_": str(exc)} if isinstance(exc, InvalidItem) else {"_": str(exc)}
 
 
 async def create(ctx: Ctx) -> web.StreamResponse:
@@ -104,26 +106,14 @@ async def create(ctx: Ctx) -> web.StreamResponse:
         return await _form_page(ctx, parsed.values, errors=parsed.errors, status=422)
     try:
         item = await lifecycle.create_item(data, ctx.actor, ctx.config)
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         return await _form_page(
             ctx, parsed.values, errors=_field_error(exc), status=exc.status_code
         )
     await ctx.flash("ok", f"已创建稿件 #{item.id}。")
     if action == "submit":
-        await _submit(ctx, item.id)
+        await submit_flashed(ctx, item.id)
     raise ctx.redirect(f"{PREFIX}/items/{item.id}")
-
-
-async def _submit(ctx: Ctx, item_id: int) -> None:
-    try:
-        outcome = await lifecycle.submit(item_id, ctx.actor, ctx.config, ctx.request.app[LINKS])
-    except LifecycleError as exc:
-        await ctx.flash("error", str(exc))
-        return
-    if outcome.item.status == ItemStatus.RETURNED.value:
-        await ctx.flash("error", f"预审未通过，已退文：{outcome.item.return_reason}")
-    else:
-        await ctx.flash("ok", "已提交，预审通过，等待审核。")
 
 
 async def _load(ctx: Ctx) -> Item:
@@ -157,14 +147,14 @@ async def save(ctx: Ctx) -> web.StreamResponse:
             )
         if parsed.publish_at != item.publish_at:
             await lifecycle.schedule(item.id, ctx.actor, parsed.publish_at)
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         return await _form_page(
             ctx, parsed.values, item, errors=_field_error(exc), status=exc.status_code
         )
     changed = bool(patch.model_fields_set)
     await ctx.flash("ok" if changed else "info", "已保存修改。" if changed else "内容没有变化。")
     if action == "submit":
-        await _submit(ctx, item.id)
+        await submit_flashed(ctx, item.id)
     raise ctx.redirect(f"{PREFIX}/items/{item.id}")
 
 

@@ -99,7 +99,7 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
         else:
             stored, fields = await _posted(ctx, store)
     except MediaError as exc:
-        return await _error(ctx, exc.status, str(exc))
+        return await _error(ctx, exc.status_code, str(exc))
     if stored is None:
         return await _error(ctx, 400, "请选择要上传的文件。")
     item_id = fields.get("item", "").strip()

@@ -11,13 +11,13 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
+from bot.errors import GongkaiError
 from bot.items import lifecycle
-from bot.items.lifecycle import LifecycleError
 from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion, Role
 from bot.outbox.channel_set import retract_support
 from bot.web.console.core import PREFIX, Ctx, Pager, Route
 from bot.web.console.findings_view import FIELD_LABELS
-from bot.web.console.items import _submit
+from bot.web.console.item_flow import submit_flashed
 from bot.web.keys import WAKEUP
 
 REVIEWER = (Role.REVIEWER,)
@@ -48,7 +48,7 @@ async def _reason(ctx: Ctx) -> str:
 
 async def submit(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
-    await _submit(ctx, item_id)
+    await submit_flashed(ctx, item_id)
     raise _back(item_id)
 
 
@@ -56,7 +56,7 @@ async def approve(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
     try:
         await lifecycle.approve(item_id, ctx.actor, ctx.config)
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     ctx.request.app[WAKEUP].notify()
@@ -68,7 +68,7 @@ async def return_item(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
     try:
         await lifecycle.return_item(item_id, ctx.actor, await _reason(ctx))
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     await ctx.flash("ok", "已退文。")
@@ -81,7 +81,7 @@ async def retract(ctx: Ctx) -> web.StreamResponse:
         outcome = await lifecycle.retract(
             item_id, ctx.actor, await _reason(ctx), retract_support(ctx.config)
         )
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     ctx.request.app[WAKEUP].notify()
@@ -101,7 +101,7 @@ async def override(ctx: Ctx) -> web.StreamResponse:
         raise web.HTTPNotFound()
     try:
         await lifecycle.override_finding(finding.id, ctx.actor, await _reason(ctx))
-    except LifecycleError as exc:
+    except GongkaiError as exc:
         await ctx.flash("error", str(exc))
         raise _back(finding.item_id) from exc
     await ctx.flash("ok", f"已确认预审提示 #{finding.id}。")

@@ -36,9 +36,8 @@ from bot.models import (
 )
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
-from bot.web.public import qa as qa_pages
 from bot.web.public.form_guard import CsrfError, FormGuard, client_ip
-from bot.web.public.pages import ITEM_ID, publication
+from bot.web.public.published import ITEM_ID, publication
 from channels.base import IncomingComment, opaque_author
 from channels.feed import REPLY_TYPE
 
@@ -338,4 +337,3 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/feedback", submit, name="feedback.submit")
     app.router.add_get("/feedback/status", status_page, name="feedback.status")
     app.router.add_post("/feedback/status", status_page, name="feedback.lookup")
-    qa_pages.setup(app)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.config import Config, ConfigError, FormConfig
+from bot.errors import GongkaiError
 
 CSRF_COOKIE = "gk_form_csrf"
 CSRF_FIELD = "csrf_token"
@@ -33,9 +34,12 @@ _REUSE_SHARE = 0.5
 log = logging.getLogger(__name__)
 
 
-class CsrfError(Exception):
+class CsrfError(GongkaiError):
     """The form's anti-forgery token is missing, forged, mismatched or expired (message in
     Chinese, shown to the writer)."""
+
+    status_code = 403
+    code = "csrf_failed"
 
 
 def form_key(config: Config) -> bytes:

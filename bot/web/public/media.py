@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.items.media import MediaStore
 from bot.web.keys import CONFIG, MEDIA
-from bot.web.public.pages import not_found
+from bot.web.public.http import not_found
 
 YEAR = 365 * 24 * 3600
 

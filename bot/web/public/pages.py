@@ -8,170 +8,47 @@ delivery; it shows the highest such version. A retracted item that had been publ
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from tortoise.expressions import Q
-from tortoise.functions import Max, Min
 
 from bot.config import Config
 from bot.items.render import Renderer
 from bot.models import (
     KIND_LABELS,
     VALIDITY_LABELS,
-    Delivery,
-    DeliveryAction,
-    DeliveryStatus,
     Item,
     ItemStatus,
     ItemVersion,
     Kind,
 )
 from bot.web.keys import CONFIG, RENDERER
+from bot.web.public.http import (
+    HTML,
+    conditional,
+    not_found,
+    page,
+)
+from bot.web.public.published import (
+    FEED_CHANNEL,
+    ITEM_ID,
+    last_retraction,
+    publication,
+    publications,
+    versions_for,
+)
 from channels import feed as feeds
 
-FEED_CHANNEL = "feed"
 ALL = "all"
-# Large enough for any real id, small enough never to overflow a 64-bit integer column.
-ITEM_ID = re.compile(r"[0-9]{1,15}")
 
 FORMATS: dict[str, tuple[Callable[[feeds.FeedMeta, list[feeds.FeedEntry]], bytes], str]] = {
     "atom": (feeds.atom, "application/atom+xml"),
     "rss": (feeds.rss, "application/rss+xml"),
     "json": (feeds.json_feed, "application/feed+json"),
 }
-HTML = "text/html"
-# Clients may keep a copy but must ask again (cheaply, with the validators) before using it.
-CACHE_CONTROL = "no-cache"
-
-
-@dataclass(frozen=True)
-class Publication:
-    """What the feed channel completed for one item: its newest done version and when."""
-
-    item_id: int
-    version: int
-    published: datetime  # first done feed delivery
-    updated: datetime  # latest done feed delivery
-
-
-def _done_feed_deliveries() -> Any:
-    return Delivery.filter(
-        channel=FEED_CHANNEL,
-        action=DeliveryAction.PUBLISH.value,
-        status=DeliveryStatus.DONE.value,
-    )
-
-
-async def publications(column: str | None, limit: int) -> list[Publication]:
-    """The public items (of a column, or all), newest update first: one grouped query."""
-    query = _done_feed_deliveries().exclude(item__status=ItemStatus.RETRACTED.value)
-    if column is not None:
-        query = query.filter(item__column=column)
-    rows = (
-        await query.annotate(
-            first=Min("finished_at"), last=Max("finished_at"), top=Max("item_version")
-        )
-        .group_by("item_id")
-        .order_by("-last", "-item_id")
-        .limit(limit)
-        .values("item_id", "first", "last", "top")
-    )
-    return [
-        Publication(int(r["item_id"]), int(r["top"]), r["first"], r["last"])
-        for r in rows
-        if r["first"] is not None and r["last"] is not None
-    ]
-
-
-async def publication(item_id: int) -> Publication | None:
-    """The publication of one item regardless of its status (None if the feed never had it)."""
-    rows = (
-        await _done_feed_deliveries()
-        .filter(item_id=item_id)
-        .annotate(first=Min("finished_at"), last=Max("finished_at"), top=Max("item_version"))
-        .group_by("item_id")
-        .values("first", "last", "top")
-    )
-    if not rows or rows[0]["first"] is None:
-        return None
-    row = rows[0]
-    return Publication(item_id, int(row["top"]), row["first"], row["last"])
-
-
-async def versions_for(pubs: list[Publication]) -> dict[tuple[int, int], ItemVersion]:
-    """The published snapshots of several items in one query."""
-    if not pubs:
-        return {}
-    wanted = Q(*(Q(item_id=p.item_id, version=p.version) for p in pubs), join_type=Q.OR)
-    found = await ItemVersion.filter(wanted)
-    return {(v.item_id, v.version): v for v in found}
-
-
-async def last_retraction(column: str | None) -> datetime | None:
-    """When an item last left this feed by retraction: a feed's Last-Modified must move then
-    too, or a client asking only If-Modified-Since would keep the retracted entry."""
-    query = _done_feed_deliveries().filter(
-        item__status=ItemStatus.RETRACTED.value, item__retracted_at__isnull=False
-    )
-    if column is not None:
-        query = query.filter(item__column=column)
-    row = await query.order_by("-item__retracted_at").first().values("item__retracted_at")
-    return row["item__retracted_at"] if row else None
-
-
-# -- conditional GET -----------------------------------------------------------------------
-def _http_date(value: datetime) -> str:
-    return format_datetime(value.astimezone(UTC).replace(microsecond=0), usegmt=True)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    strong = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == strong for tag in header.split(","))
-
-
-def not_modified(request: web.Request, etag: str, last_modified: datetime | None) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match decides when present; else If-Modified-Since."""
-    inm = request.headers.get("If-None-Match")
-    if inm is not None:
-        return _etag_matches(inm, etag)
-    ims = request.headers.get("If-Modified-Since")
-    if ims is None or last_modified is None:
-        return False
-    try:
-        since = parsedate_to_datetime(ims)
-    except (TypeError, ValueError):
-        return False  # an unparsable date is ignored, as the RFC says
-    if since.tzinfo is None:
-        return False
-    return last_modified.replace(microsecond=0) <= since
-
-
-def validators(etag: str, last_modified: datetime | None) -> dict[str, str]:
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if last_modified is not None:
-        headers["Last-Modified"] = _http_date(last_modified)
-    return headers
-
-
-def conditional(
-    request: web.Request,
-    body: bytes,
-    content_type: str,
-    etag: str,
-    last_modified: datetime | None,
-) -> web.Response:
-    headers = validators(etag, last_modified)
-    if not_modified(request, etag, last_modified):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
 # -- feeds ---------------------------------------------------------------------------------
@@ -268,21 +145,6 @@ async def feed(request: web.Request) -> web.StreamResponse:
 
 
 # -- pages ---------------------------------------------------------------------------------
-def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    html = request.app[RENDERER].page(template, **context)
-    return web.Response(
-        text=html,
-        status=status,
-        content_type=HTML,
-        charset="utf-8",
-        headers={"Cache-Control": CACHE_CONTROL},
-    )
-
-
-def not_found(request: web.Request) -> web.Response:
-    return _page(request, "public/not_found.html", status=404)
-
-
 async def item_page(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["id"]
     if not ITEM_ID.fullmatch(raw):
@@ -294,7 +156,7 @@ async def item_page(request: web.Request) -> web.StreamResponse:
     if pub is None:
         return not_found(request)  # never public: its existence is not disclosed either
     if item.status == ItemStatus.RETRACTED.value:
-        return _page(
+        return page(
             request, "public/gone.html", status=410, retracted_at=item.retracted_at, item_id=item.id
         )
     version = await ItemVersion.get_or_none(item_id=item.id, version=pub.version)

@@ -20,7 +20,7 @@ from tortoise.functions import Max
 from bot.inbox import qa
 from bot.models import QaEntry
 from bot.web.keys import CONFIG, RENDERER
-from bot.web.public.pages import CACHE_CONTROL, conditional
+from bot.web.public.http import CACHE_CONTROL, conditional
 
 _ID = re.compile(r"[0-9]{1,15}")
 _PAGE = re.compile(r"[0-9]{1,6}")

@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import db, users
+from bot.actors import Actor
 from bot.config import Config, parse_config
 from bot.inbox import ops as inbox_ops
 from bot.inbox.replies import ReplySender
-from bot.items.lifecycle import Actor
 from bot.models import Comment, CommentReply, ReplyStatus
 from bot.outbox.channel_set import build_channels
 from bot.web.app import create_app

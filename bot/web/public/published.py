@@ -1,0 +1,94 @@
+"""What is public: an item is public while it is not retracted and some version of it has a
+done `feed` publish delivery; it shows the highest such version. Queries for the public pages
+and feeds (read only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.functions import Max, Min
+
+from bot.models import Delivery, DeliveryAction, DeliveryStatus, ItemStatus, ItemVersion
+
+FEED_CHANNEL = "feed"
+# Large enough for any real id, small enough never to overflow a 64-bit integer column.
+ITEM_ID = re.compile(r"[0-9]{1,15}")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the feed channel completed for one item: its newest done version and when."""
+
+    item_id: int
+    version: int
+    published: datetime  # first done feed delivery
+    updated: datetime  # latest done feed delivery
+
+
+def _done_feed_deliveries() -> Any:
+    return Delivery.filter(
+        channel=FEED_CHANNEL,
+        action=DeliveryAction.PUBLISH.value,
+        status=DeliveryStatus.DONE.value,
+    )
+
+
+async def publications(column: str | None, limit: int) -> list[Publication]:
+    """The public items (of a column, or all), newest update first: one grouped query."""
+    query = _done_feed_deliveries().exclude(item__status=ItemStatus.RETRACTED.value)
+    if column is not None:
+        query = query.filter(item__column=column)
+    rows = (
+        await query.annotate(
+            first=Min("finished_at"), last=Max("finished_at"), top=Max("item_version")
+        )
+        .group_by("item_id")
+        .order_by("-last", "-item_id")
+        .limit(limit)
+        .values("item_id", "first", "last", "top")
+    )
+    return [
+        Publication(int(r["item_id"]), int(r["top"]), r["first"], r["last"])
+        for r in rows
+        if r["first"] is not None and r["last"] is not None
+    ]
+
+
+async def publication(item_id: int) -> Publication | None:
+    """The publication of one item regardless of its status (None if the feed never had it)."""
+    rows = (
+        await _done_feed_deliveries()
+        .filter(item_id=item_id)
+        .annotate(first=Min("finished_at"), last=Max("finished_at"), top=Max("item_version"))
+        .group_by("item_id")
+        .values("first", "last", "top")
+    )
+    if not rows or rows[0]["first"] is None:
+        return None
+    row = rows[0]
+    return Publication(item_id, int(row["top"]), row["first"], row["last"])
+
+
+async def versions_for(pubs: list[Publication]) -> dict[tuple[int, int], ItemVersion]:
+    """The published snapshots of several items in one query."""
+    if not pubs:
+        return {}
+    wanted = Q(*(Q(item_id=p.item_id, version=p.version) for p in pubs), join_type=Q.OR)
+    found = await ItemVersion.filter(wanted)
+    return {(v.item_id, v.version): v for v in found}
+
+
+async def last_retraction(column: str | None) -> datetime | None:
+    """When an item last left this feed by retraction: a feed's Last-Modified must move then
+    too, or a client asking only If-Modified-Since would keep the retracted entry."""
+    query = _done_feed_deliveries().filter(
+        item__status=ItemStatus.RETRACTED.value, item__retracted_at__isnull=False
+    )
+    if column is not None:
+        query = query.filter(item__column=column)
+    row = await query.order_by("-item__retracted_at").first().values("item__retracted_at")
+    return row["item__retracted_at"] if row else None
