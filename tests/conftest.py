@@ -63,24 +63,26 @@ def _with_db(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+async def pg_admin(statement: str) -> None:
+    """Run one statement on the PostgreSQL server of GONGKAI_TEST_PG_URL (outside any test
+    database: creating, dropping or altering one)."""
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
 async def create_pg_database() -> str:
     """Create a throwaway PostgreSQL database and return its URL."""
     name = f"gk_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await pg_admin(f'CREATE DATABASE "{name}"')
     return _with_db(PG_URL, name)
 
 
 async def drop_pg_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
-    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

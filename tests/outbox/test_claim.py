@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 
 from bot import db, users
@@ -20,7 +19,7 @@ from bot.inbox.replies import ReplySender
 from bot.models import CommentReply, Delivery, User
 from bot.outbox.store import Outbox
 from channels.base import IncomingComment
-from tests.conftest import PG_URL, make_config
+from tests.conftest import make_config, pg_admin
 from tests.seeding import approved_notice, store_approved
 
 pytestmark = pytest.mark.postgres
@@ -33,11 +32,7 @@ LIMIT = 3
 async def generic_plans(pg_url: str) -> AsyncIterator[Config]:
     """A migrated PostgreSQL database whose sessions always use generic plans."""
     name = urlsplit(pg_url).path.lstrip("/")
-    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" SET plan_cache_mode = force_generic_plan')
-    finally:
-        await admin.close()
+    await pg_admin(f'ALTER DATABASE "{name}" SET plan_cache_mode = force_generic_plan')
     config = make_config(pg_url)
     await db.init(config, check_schema=False)
     await db.upgrade()
