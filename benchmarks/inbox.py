@@ -6,7 +6,7 @@
   Inbox.ingest_many on a fresh SQLite file, 2,000 at a call; prints comments/s (target
   >= 2,000/s at 100,000), then the same batch again (all duplicates) to show the dedupe cost.
 - list: the comments are then given realistic states (most answered, some closed, some
-  assigned), and each list filter of bot/inbox_ops.list_comments (first page of 50 with its
+  assigned), and each list filter of bot/inbox/ops.list_comments (first page of 50 with its
   total) runs --repeat times; prints p50 and p99 in ms (target < 50 ms).
 
 Run: python benchmarks/inbox.py [--comments 100000]   (see benchmarks/README.md)

@@ -13,7 +13,8 @@ EXIT_CHECK_FAILED = 5  # a check found a problem
 
 
 class GongkaiError(Exception):
-    """An action Gongkai refused, or a setting or state it cannot work with."""
+    """An action Gongkai refused (a Refusal), or a setting or state it cannot work with (an
+    Unavailable)."""
 
     status_code: int = 409  # HTTP status for the API and the console
     code: str = "conflict"  # the API's error code
@@ -22,30 +23,19 @@ class GongkaiError(Exception):
     field: str | None = None
 
 
-class NotFound(GongkaiError):
-    status_code = 404
-    code = "not_found"
+class Refusal(GongkaiError):
+    """Something the person asking can put right: the message tells them what (statuses below
+    500). Pages and forms show it to them as it is."""
 
 
-class InvalidInput(GongkaiError):
-    """Input that cannot be used as given; `field` names it."""
-
-    status_code = 422
-    code = "invalid_input"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class NotPermitted(GongkaiError):
+class NotPermitted(Refusal):
     """The actor lacks the role (or the right) the action needs."""
 
     status_code = 403
     code = "forbidden"
 
 
-class CheckFailed(GongkaiError):
+class CheckFailed(Refusal):
     """A check (the audit chain, a pre-review) found a problem; the message names it."""
 
     code = "check_failed"
@@ -53,8 +43,9 @@ class CheckFailed(GongkaiError):
 
 
 class Unavailable(GongkaiError):
-    """Gongkai cannot work as configured or with the database as it is; people other than the
-    operator see a generic message (status 500 and up are never shown as they are)."""
+    """Gongkai cannot work as configured or with the database as it is: for the operator. The
+    command line shows the message; the API and the console log it and answer with a generic
+    one (status 500 and up)."""
 
     status_code = 500
     code = "internal_error"

@@ -12,14 +12,15 @@ from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.actors import Actor
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.models import ApiToken, Role, User
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "gk_"
+KNOWN_ROLES = frozenset(r.value for r in Role)
 
 
-class UserError(GongkaiError):
+class UserError(Refusal):
     """A user or token operation that cannot be done; the message names the problem."""
 
     status_code = 422
@@ -27,7 +28,7 @@ class UserError(GongkaiError):
 
 
 def _roles(roles: list[str]) -> list[str]:
-    known = {r.value for r in Role}
+    known = KNOWN_ROLES
     bad = [r for r in roles if r not in known]
     if bad or not roles:
         raise UserError(f"角色无效：{', '.join(bad) or '(空)'}；可选：{', '.join(sorted(known))}")
@@ -80,7 +81,7 @@ async def add_token(
         raise UserError(f"用户不存在：{username}")
     wanted = _roles(roles) if roles else list(user.roles)
     holder = Actor.of_user(user)
-    extra = [r for r in wanted if not holder.has(Role(r))]
+    extra = [r for r in wanted if r not in KNOWN_ROLES or not holder.has(Role(r))]
     if extra:
         raise UserError(f"令牌的角色不能超出用户本身的角色：{', '.join(extra)}")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -115,7 +116,8 @@ async def actor_for_token(plain: str) -> Actor | None:
     await ApiToken.filter(id=token.id).update(last_used_at=datetime.now(UTC))
     # A token acts with its own roles, as far as its user still holds them.
     holder = Actor.of_user(token.user)
-    return Actor.of_user(token.user, frozenset(r for r in token.roles if holder.has(Role(r))))
+    held = frozenset(r for r in token.roles if r in KNOWN_ROLES and holder.has(Role(r)))
+    return Actor.of_user(token.user, held)
 
 
 async def actor_for_user(username: str) -> Actor:

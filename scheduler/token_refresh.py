@@ -2,11 +2,11 @@
 or a reply seldom has to wait for WeChat's token endpoint.
 
 The token lives in the store every process reads (the database, or Redis when configured:
-bot/channel_set.token_store); the refresh goes through channels.wechat.token.TokenManager with
-the store's cross-process lock. The margin is the channel's own refresh margin plus one job
-interval: the next tick would come too late. WeChat's stable_token hands out the same token
-until its last five minutes, so a fetch earlier than that only learns the remaining lifetime;
-the tick after issues the new one.
+bot/outbox/channel_set.token_store); the refresh goes through
+channels.wechat.token.TokenManager with the store's cross-process lock. The margin is the
+channel's own refresh margin plus one job interval: the next tick would come too late.
+WeChat's stable_token hands out the same token until its last five minutes, so a fetch
+earlier than that only learns the remaining lifetime; the tick after issues the new one.
 """
 
 from __future__ import annotations

@@ -14,15 +14,12 @@ import click
 
 from bot import db
 from bot.config import Config, ConfigError, load_config
-from bot.errors import (
-    EXIT_USAGE,
-    GongkaiError,
-)
+from bot.errors import EXIT_USAGE, GongkaiError, Refusal
 
 T = TypeVar("T")
 
 
-class Refused(GongkaiError):
+class Refused(Refusal):
     """An action Gongkai refused at the command line; the message (Chinese) says why."""
 
 

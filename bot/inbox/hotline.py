@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.config import Config
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.inbox.ingest import Inbox
 from channels.base import IncomingComment, opaque_author
 from moderation.deadlines import WorkCalendar, deadline_days
@@ -38,7 +38,7 @@ TYPE_ALIASES = {"举报": "投诉", "意见": "建议", "感谢": "表扬", "信
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
-class HotlineFileError(GongkaiError):
+class HotlineFileError(Refusal):
     """The file as a whole cannot be read (format, encoding, missing columns)."""
 
     status_code = 422

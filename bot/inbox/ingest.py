@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 
 from bot.config import Config
 from bot.db import sql
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.models import Comment, Delivery, Faq, Item, ItemStatus
 from channels.base import IncomingComment
 from moderation.knowledge import KbDoc, KbHit, KnowledgeBase
@@ -72,7 +72,7 @@ ROWS_PER_STATEMENT = 32_000 // len(COLUMNS)
 Adjust = Callable[[IncomingComment, TriageResult], TriageResult]
 
 
-class IngestError(GongkaiError, ValueError):
+class IngestError(Refusal, ValueError):
     """An incoming comment that cannot be stored; the message names the field (Chinese)."""
 
     status_code = 422

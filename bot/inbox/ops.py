@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from bot import audit, db
 from bot.actors import Actor
 from bot.config import Config
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.models import (
     COMMENT_STATUS_LABELS,
     AuditEvent,
@@ -63,7 +63,7 @@ MAX_ESCALATION = 3
 TEXT_MAX = 5000
 
 
-class InboxError(GongkaiError):
+class InboxError(Refusal):
     """Base of the errors an inbox action raises; str() is a message for staff (Chinese)."""
 
 

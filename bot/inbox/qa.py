@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.actors import Actor
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.models import Comment, CommentReply, CommentStatus, QaEntry, ReplyStatus, Role
 from moderation.rules.privacy import KIND_NAMES, find_personal_data, mask_personal_data
 
@@ -30,7 +30,7 @@ _LONG_NUMBER = re.compile(r"\d(?:[ \t\u3000\-\u2010-\u2015\u2212－]{0,2}\d){10,
 FIELD_LABELS = {"question": "问题", "answer": "答复"}
 
 
-class QaError(GongkaiError):
+class QaError(Refusal):
     """Base of 选登 errors; str() is a message for staff (Chinese)."""
 
 

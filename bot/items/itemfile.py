@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items.schemas import ItemCreate, ItemPatch, field_errors
 from bot.models import DISCLOSURE_LABELS, KIND_LABELS, Disclosure, Kind
 
@@ -63,7 +63,7 @@ _JSON_MESSAGES = {
 }
 
 
-class ItemFileError(GongkaiError):
+class ItemFileError(Refusal):
     """An item file that cannot be read or is invalid; str() names file, line and field."""
 
     status_code = 422

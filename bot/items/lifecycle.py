@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.actors import Actor
 from bot.config import Config
-from bot.errors import GongkaiError, NotPermitted
+from bot.errors import NotPermitted, Refusal
 from bot.items import linkcheck, prereview
 from bot.items.schemas import ItemCreate, ItemPatch
 from bot.models import (
@@ -94,7 +94,7 @@ CONTENT_FIELDS = (
 )
 
 
-class LifecycleError(GongkaiError):
+class LifecycleError(Refusal):
     """Base of the errors an item action can raise; str() is a message for staff (Chinese)."""
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.config import MediaConfig
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items.media_formats import (
     HEAD_BYTES,
     TYPES,
@@ -54,7 +54,7 @@ _FAMILY_LABELS = {
 _SUFFIXES = {"jpg": ("jpg", "jpeg"), "png": ("png",)}
 
 
-class MediaError(GongkaiError):
+class MediaError(Refusal):
     """An upload refused; the message (Chinese) names the file."""
 
     status_code = 400

@@ -145,7 +145,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self._open()
-        await self.outbox.beat(self._started, self.consumed_at)
+        await self.beat()
         self.writer.start()
         for name in self.channels:
             self._loops.append(
@@ -430,6 +430,10 @@ class Dispatcher:
         return Outcome(delivery, D.DONE, remote_id=done.remote_id)
 
     # -- heartbeat -----------------------------------------------------------------------
+    async def beat(self) -> None:
+        """Write this worker's heartbeat now (the loop writes one every heartbeat_seconds)."""
+        await self.outbox.beat(self._started, self.consumed_at)
+
     async def _renew_loop(self) -> None:
         """Keep the leases of deliveries in flight here (one statement for all of them)."""
         while True:
@@ -443,6 +447,6 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.cfg.heartbeat_seconds)
             try:
-                await self.outbox.beat(self._started, self.consumed_at)
+                await self.beat()
             except Exception:
                 log.exception("heartbeat failed")

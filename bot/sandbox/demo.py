@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot import users
 from bot.config import Config
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.models import Faq, Finding, Item, User
@@ -260,7 +260,7 @@ async def seed_items(config: Config, result: Seeded) -> None:
             continue
         try:
             await lifecycle.approve(created[title].id, reviewer, config)
-        except GongkaiError as exc:
+        except Refusal as exc:
             result.refused[title] = str(exc)
             continue
         result.approved.append(title)

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bot import db, runner
 from bot.config import Config, parse_config
-from bot.errors import EXIT_USAGE, GongkaiError
+from bot.errors import Refusal
 from bot.logs import PrefixFilter
 from bot.models import ChannelState
 from bot.sandbox import demo as sandbox_demo
@@ -57,10 +57,8 @@ ENV = {  # the environment variable names of the sandbox's secrets (never the re
 }
 
 
-class SandboxRefused(GongkaiError):
+class SandboxRefused(Refusal):
     """The sandbox will not start with this configuration (the message says why, in Chinese)."""
-
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import aiohttp
 import feedparser
 
 from bot.config import SourceConfig
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 
 USER_AGENT = "Gongkai-Sources/1.0 (+government disclosure feed import)"
 ACCEPT = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.8"
 
 
-class SourceFetchError(GongkaiError):
+class SourceFetchError(Refusal):
     """The feed could not be fetched or parsed; str() says why (Chinese)."""
 
     status_code = 502

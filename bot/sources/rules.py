@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.config import SourceConfig, SourceRuleConfig
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.sources.html import escape, plain_text, to_markdown
 
 MAX_KEY = 500  # SourceEntry.entry_key
 MAX_SUMMARY = 2000  # ItemFields.summary
 
 
-class EntryError(GongkaiError):
+class EntryError(Refusal):
     """An upstream entry that cannot become an item; str() says why (Chinese)."""
 
     status_code = 422

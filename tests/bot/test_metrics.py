@@ -215,7 +215,7 @@ async def test_worker_app_serves_the_dispatchers_metrics_and_healthz(env: Env) -
     await env.approve("工作进程的通知")
     dispatcher = Dispatcher(env.config, build_channels(env.config), Wakeup(), metrics=metrics)
     await dispatcher.run_until_idle()
-    await dispatcher._beat()
+    await dispatcher.beat()
     app = create_worker_app(env.config, metrics)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         samples, _ = await scrape(client)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.errors import GongkaiError
+from bot.errors import GongkaiError, Refusal
 from bot.items.schemas import field_errors
 from bot.web.keys import CONFIG
 
@@ -34,7 +34,7 @@ _JSON_REASONS = {
 }
 
 
-class ApiError(GongkaiError):
+class ApiError(Refusal):
     """A request the API refuses; becomes {"error": {code, message, fields}} with the status."""
 
     def __init__(
@@ -143,14 +143,14 @@ async def api_errors(
         return await handler(request)
     except ApiError as exc:
         return exc.response()
-    except GongkaiError as exc:
-        if exc.status_code >= 500:  # a setting or the database: for the operator, not the client
-            log.error("API request failed: %s %s: %s", request.method, request.path, exc)
-            return ApiError(
-                exc.status_code, exc.code, "服务暂不可用，已记录日志，请稍后重试。"
-            ).response()
+    except Refusal as exc:
         fields = [{"field": exc.field, "message": str(exc), "value": None}] if exc.field else None
         return ApiError(exc.status_code, exc.code, str(exc), fields).response()
+    except GongkaiError as exc:  # Unavailable: a setting or the database, for the operator
+        log.exception("API request failed: %s %s", request.method, request.path)
+        return ApiError(
+            exc.status_code, exc.code, "服务暂不可用，已记录日志，请稍后重试。"
+        ).response()
     except web.HTTPRequestEntityTooLarge:
         return _too_large(limit).response()
     except web.HTTPMethodNotAllowed as exc:

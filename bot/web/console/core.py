@@ -9,6 +9,7 @@ the security headers every console page carries.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from multidict import MultiDictProxy
 
 from bot.actors import Actor
 from bot.config import Config
-from bot.errors import GongkaiError
+from bot.errors import GongkaiError, Refusal
 from bot.items.render import TEMPLATES, Renderer
 from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
@@ -46,6 +47,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+log = logging.getLogger(__name__)
 
 
 def make_env(tz: ZoneInfo) -> jinja2.Environment:
@@ -222,8 +225,12 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             for key, value in SECURITY_HEADERS.items():
                 exc.headers.setdefault(key, value)
             raise
-        except GongkaiError as exc:
+        except Refusal as exc:
             return with_headers(await error_page(request, exc.status_code, str(exc), user))
+        except GongkaiError:  # Unavailable: for the operator, in the log
+            log.exception("console request failed: %s %s", request.method, request.path)
+            message = "服务暂不可用，已记录日志，请联系系统管理员。"
+            return with_headers(await error_page(request, 500, message, user))
         return with_headers(response)
 
     handler.__name__ = getattr(route.handler, "__name__", "console")

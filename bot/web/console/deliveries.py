@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -67,7 +67,7 @@ async def _act(ctx: Ctx, retry: bool) -> web.StreamResponse:
             if retry
             else await delivery_ops.cancel(delivery_id, ctx.actor)
         )
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise ctx.redirect(safe_next(back if isinstance(back, str) else None)) from exc
     if retry:

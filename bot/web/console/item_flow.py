@@ -3,7 +3,7 @@ pre-review told to the user."""
 
 from __future__ import annotations
 
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.models import ItemStatus
 from bot.web.console.core import Ctx
@@ -14,7 +14,7 @@ async def submit_flashed(ctx: Ctx, item_id: int) -> None:
     """Submit an item for review and tell the user, in a flash, what pre-review decided."""
     try:
         outcome = await lifecycle.submit(item_id, ctx.actor, ctx.config, ctx.request.app[LINKS])
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         return
     if outcome.item.status == ItemStatus.RETURNED.value:

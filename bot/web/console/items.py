@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.items.lifecycle import ALLOWED, InvalidItem
 from bot.models import (
@@ -91,7 +91,7 @@ async def new_form(ctx: Ctx) -> web.StreamResponse:
     return await _form_page(ctx, values)
 
 
-def _field_error(exc: GongkaiError) -> dict[str, str]:
+def _field_error(exc: Refusal) -> dict[str, str]:
     return {exc.field or "_": str(exc)} if isinstance(exc, InvalidItem) else {"_": str(exc)}
 
 
@@ -106,7 +106,7 @@ async def create(ctx: Ctx) -> web.StreamResponse:
         return await _form_page(ctx, parsed.values, errors=parsed.errors, status=422)
     try:
         item = await lifecycle.create_item(data, ctx.actor, ctx.config)
-    except GongkaiError as exc:
+    except Refusal as exc:
         return await _form_page(
             ctx, parsed.values, errors=_field_error(exc), status=exc.status_code
         )
@@ -147,7 +147,7 @@ async def save(ctx: Ctx) -> web.StreamResponse:
             )
         if parsed.publish_at != item.publish_at:
             await lifecycle.schedule(item.id, ctx.actor, parsed.publish_at)
-    except GongkaiError as exc:
+    except Refusal as exc:
         return await _form_page(
             ctx, parsed.values, item, errors=_field_error(exc), status=exc.status_code
         )

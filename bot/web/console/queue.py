@@ -41,9 +41,6 @@ class Badge:
     status_label: str
 
 
-# The channels' own Chinese names (their classes' `label`); 随申办 until its channel lands.
-
-
 async def badges_for(ctx: Ctx, items: list[Item]) -> dict[int, list[Badge]]:
     """Each item's publish deliveries of its current version, one badge per channel."""
     if not items:

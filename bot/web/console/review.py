@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion, Role
 from bot.outbox.channel_set import retract_support
@@ -56,7 +56,7 @@ async def approve(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
     try:
         await lifecycle.approve(item_id, ctx.actor, ctx.config)
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     ctx.request.app[WAKEUP].notify()
@@ -68,7 +68,7 @@ async def return_item(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
     try:
         await lifecycle.return_item(item_id, ctx.actor, await _reason(ctx))
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     await ctx.flash("ok", "已退文。")
@@ -81,7 +81,7 @@ async def retract(ctx: Ctx) -> web.StreamResponse:
         outcome = await lifecycle.retract(
             item_id, ctx.actor, await _reason(ctx), retract_support(ctx.config)
         )
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
     ctx.request.app[WAKEUP].notify()
@@ -101,7 +101,7 @@ async def override(ctx: Ctx) -> web.StreamResponse:
         raise web.HTTPNotFound()
     try:
         await lifecycle.override_finding(finding.id, ctx.actor, await _reason(ctx))
-    except GongkaiError as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(finding.item_id) from exc
     await ctx.flash("ok", f"已确认预审提示 #{finding.id}。")

@@ -1,6 +1,6 @@
-"""The website's public interaction pages: the 留言 form (/feedback), the 查询码 status page
-where a writer reads the state of their message and the answer (/feedback/status), and the
-public Q&A page of selected exchanges (/qa, /qa/{id}, /qa.atom).
+"""The website's 留言 pages: the form (/feedback) and the 查询码 status page where a writer
+reads the state of their message and the answer (/feedback/status). The public Q&A page of
+selected exchanges is bot/web/public/qa.py.
 
 Server-rendered, no JavaScript needed. The form is guarded by bot/web/public/form_guard.py: a signed
 double-submit CSRF token, per-IP sliding-window limits on submissions and look-ups, and a

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.config import Config, ConfigError, FormConfig
-from bot.errors import GongkaiError
+from bot.errors import Refusal
 
 CSRF_COOKIE = "gk_form_csrf"
 CSRF_FIELD = "csrf_token"
@@ -34,7 +34,7 @@ _REUSE_SHARE = 0.5
 log = logging.getLogger(__name__)
 
 
-class CsrfError(GongkaiError):
+class CsrfError(Refusal):
     """The form's anti-forgery token is missing, forged, mismatched or expired (message in
     Chinese, shown to the writer)."""
 

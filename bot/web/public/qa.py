@@ -1,7 +1,7 @@
 """The public Q&A page (网上咨询选登) of the website: the exchanges moderators selected with
 bot/inbox/qa.py, newest first, by category, one page per entry, and an Atom feed of them.
 
-Only what bot/qa.select stored is shown (its question and answer were scrubbed of personal
+Only what bot/inbox/qa.select stored is shown (its question and answer were scrubbed of personal
 data there); a withdrawn entry's page answers 410.
 """
 

@@ -51,7 +51,7 @@ async def test_healthz_ok_right_after_a_dispatcher_heartbeat(
     config: Config, client: TestClient[Any, Any]
 ) -> None:
     dispatcher = Dispatcher(config, build_channels(config), Wakeup(), owner="test-worker")
-    await dispatcher._beat()
+    await dispatcher.beat()
     status, body = await healthz(client)
     assert status == 200
     assert body["status"] == "ok"
@@ -197,7 +197,7 @@ async def test_healthz_ok_for_a_freshly_started_worker_before_its_jobs_are_due(
     config: Config,
 ) -> None:
     dispatcher = Dispatcher(config, build_channels(config), Wakeup(), owner="fresh")
-    await dispatcher._beat()  # started just now: no job has had a chance to run yet
+    await dispatcher.beat()  # started just now: no job has had a chance to run yet
     async with await scheduler_client(config) as client:
         status, body = await healthz(client)
     assert status == 200, body
