@@ -8,6 +8,7 @@ auth, the public form guard)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -38,5 +39,8 @@ MEDIA = web.AppKey("media", MediaStore)
 FEEDBACK_GUARD = web.AppKey("feedback.guard", FormGuard)
 OPENAPI_DOC = web.AppKey("openapi_doc", dict)
 WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
+# The clock /wechat/callback checks a request's signed timestamp against: time.time, except
+# in a test that replays a fixed, signed vector and pins "now" to the vector's timestamp.
+WECHAT_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("wechat_clock")
 SUISHENBAN_CALLBACK = web.AppKey("suishenban_callback", SuishenbanCallback)
 CONSOLE = web.AppKey("console_state", ConsoleState)

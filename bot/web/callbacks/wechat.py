@@ -20,14 +20,14 @@ import hmac
 import logging
 import struct
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
-from bot.web.keys import CONFIG, INBOX, METRICS, WECHAT_CALLBACK
+from bot.web.keys import CONFIG, INBOX, METRICS, WECHAT_CALLBACK, WECHAT_CLOCK
 from bot.wechat.callback import CallbackState
 from channels.wechat import messages
 from channels.wechat.messages import Received, XmlRejected
@@ -58,6 +58,7 @@ def setup(app: web.Application) -> None:
     state = CallbackState.from_config(app[CONFIG])
     state.inbox = app[INBOX]  # the app's one inbox (its knowledge base is refreshed there)
     app[WECHAT_CALLBACK] = state
+    app[WECHAT_CLOCK] = time.time  # a test may pin it before the app starts, never production
     app.router.add_get(PATH, verify_url, name="wechat_verify")
     app.router.add_post(PATH, receive, name="wechat_callback")
     app.cleanup_ctx.append(_background)
@@ -81,13 +82,14 @@ def _live_state(request: web.Request) -> CallbackState:
     return state
 
 
-def _check_signed(state: CallbackState, query: Mapping[str, str]) -> None:
-    """The plain signature over (token, timestamp, nonce) and the timestamp's freshness."""
+def _check_signed(state: CallbackState, query: Mapping[str, str], now: Callable[[], float]) -> None:
+    """The plain signature over (token, timestamp, nonce) and the timestamp's freshness
+    against `now` (the app's WECHAT_CLOCK)."""
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
     if not _same(_sign(state.token, timestamp, nonce), query.get("signature", "")):
         raise web.HTTPForbidden(text="签名无效", content_type=TEXT)
     try:
-        skew = abs(time.time() - int(timestamp))
+        skew = abs(now() - int(timestamp))
     except ValueError as exc:
         raise web.HTTPForbidden(text="时间戳无效", content_type=TEXT) from exc
     if skew > state.settings.max_skew_seconds:
@@ -187,7 +189,7 @@ async def verify_url(request: web.Request) -> web.Response:
     """WeChat's server check when the URL is configured: echo echostr if the signature holds
     (a plain signature in every mode)."""
     state = _live_state(request)
-    _check_signed(state, request.query)
+    _check_signed(state, request.query, request.app[WECHAT_CLOCK])
     return web.Response(text=request.query.get("echostr", "")[:256], content_type=TEXT)
 
 
@@ -210,7 +212,8 @@ async def _counted_in_flight(request: web.Request) -> web.Response:
 
 
 async def _receive(state: CallbackState, request: web.Request) -> web.Response:
-    _check_signed(state, request.query)  # before reading anything an outsider sent
+    # before reading anything an outsider sent
+    _check_signed(state, request.query, request.app[WECHAT_CLOCK])
     body = await _read_body(request, state.settings.max_body_bytes)
     fields, encrypted = _open(state, request.query, body)
     try:
