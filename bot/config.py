@@ -251,7 +251,24 @@ class WechatChannelConfig(ChannelConfig):
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 15
     token_refresh_margin_seconds: Annotated[float, Field(ge=0, le=3600)] = 300
     token_lock_seconds: Annotated[float, Field(gt=0, le=300)] = 30
-    author: Annotated[str, Field(max_length=16)] = ""
+    author: str = ""
+    # draft/add limits, from the current 新增草稿 page (changelog 2025-12-19; see
+    # docs/channels/wechat.md "Limits and quotas", [S9]:
+    # https://developers.weixin.qq.com/doc/service/api/draftbox/draftmanage/api_draft_add.html).
+    # Pre-review (moderation/rules/channel_limits.py) checks them, so an item too long for
+    # WeChat is stopped before approval instead of failing on delivery.
+    # Characters of the title (title ≤ 32); a longer title needs the item's 微信标题.
+    title_max: Annotated[int, Field(ge=1, le=1000)] = 32
+    # Characters of `author` above (author ≤ 16).
+    author_max: Annotated[int, Field(ge=1, le=1000)] = 16
+    # Characters of the digest, which is the item's summary (digest ≤ 128).
+    digest_max: Annotated[int, Field(ge=1, le=10_000)] = 128
+    # The body as sent, i.e. the rendered HTML with its markup, must be shorter than this many
+    # characters and this many UTF-8 bytes ("必须少于2万字符，小于1M").
+    content_max_chars: Annotated[int, Field(ge=1, le=10_000_000)] = 20_000
+    content_max_bytes: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
+    # UTF-8 bytes of content_source_url, the 阅读原文 link to our page ("不可超过1 kb").
+    source_url_max_bytes: Annotated[int, Field(ge=1, le=100_000)] = 1024
     default_cover: str = "templates/wechat/default_cover.png"
     cover_material_type: Literal["thumb", "image"] = "thumb"
     cover_max_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
@@ -265,6 +282,15 @@ class WechatChannelConfig(ChannelConfig):
     mass_send_time: str = "20:00"
     mass_send_max_articles: Annotated[int, Field(ge=1, le=8)] = 8
     mass_send_ignore_reprint: bool = False
+
+    @model_validator(mode="after")
+    def _author_fits(self) -> WechatChannelConfig:
+        if len(self.author) > self.author_max:
+            raise ValueError(
+                f"author has {len(self.author)} characters; WeChat takes at most "
+                f"{self.author_max} (author_max) (作者不超过 {self.author_max} 字)"
+            )
+        return self
 
     @field_validator("mass_send_time")
     @classmethod

@@ -157,6 +157,9 @@ class Item(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=32)
     title = fields.CharField(max_length=500)
+    # 微信标题: the title WeChat shows when `title` is longer than its limit (32 characters);
+    # empty: WeChat gets `title`. Longer than any limit so pre-review, not the insert, says so.
+    wechat_title = fields.CharField(max_length=500, default="", db_default="")
     summary = fields.TextField(default="")
     body = fields.TextField(default="")
     column = fields.CharField(max_length=64)

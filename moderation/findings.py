@@ -22,6 +22,29 @@ class ChannelRules:
     summary_max: int
     body_max: int = 2_000_000  # characters of the Markdown body
     image_max: int = 100
+    # Limits on the body as the channel receives it (the rendered HTML, markup included): it
+    # must be shorter than this many characters / UTF-8 bytes. None: not limited. A channel
+    # with either gets a RenderedSize in ReviewContext.rendered.
+    content_max_chars: int | None = None
+    content_max_bytes: int | None = None
+    source_url_max_bytes: int | None = None  # the link back to our page, in UTF-8 bytes
+    # A snapshot field that, when not empty, is this channel's title instead of `title`
+    # (WeChat: "wechat_title"), and its label in messages (微信标题).
+    title_field: str = ""
+    title_field_label: str = ""
+
+    @property
+    def limits_content(self) -> bool:
+        return self.content_max_chars is not None or self.content_max_bytes is not None
+
+
+@dataclass(frozen=True)
+class RenderedSize:
+    """How long an item is as rendered for one channel (measured by bot/, which renders)."""
+
+    chars: int  # characters of the rendered HTML
+    bytes: int  # its UTF-8 bytes
+    source_url_bytes: int = 0  # UTF-8 bytes of the link back to our page
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class ReviewContext:
     public_channels: frozenset[str]
     columns: dict[str, tuple[str, ...]]  # column key -> kinds allowed in it
     channel_rules: dict[str, ChannelRules] = field(default_factory=dict)
+    rendered: dict[str, RenderedSize] = field(default_factory=dict)  # channel -> its rendering
     related: LinkedItem | None = None  # for an interpretation: the policy it explains
     interpretations: tuple[LinkedItem, ...] = ()  # for a policy: interpretations linking to it
     today: date | None = None  # in the office's time zone

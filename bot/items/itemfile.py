@@ -28,6 +28,7 @@ FENCE = "+++"
 FIELD_LABELS = {
     "kind": "类型",
     "title": "标题",
+    "wechat_title": "微信标题",
     "summary": "摘要",
     "body": "正文",
     "column": "栏目",

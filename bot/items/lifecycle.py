@@ -80,6 +80,7 @@ APPROVED_STATES = frozenset(
 CONTENT_FIELDS = (
     "kind",
     "title",
+    "wechat_title",
     "summary",
     "body",
     "column",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.config import Config
+from bot.items.render import Renderer
 from bot.models import Finding, Item, Kind
 from bot.outbox.channel_set import build_channels
 from moderation.findings import (
@@ -18,6 +19,7 @@ from moderation.findings import (
     FindingData,
     LinkCheck,
     LinkedItem,
+    RenderedSize,
     ReviewContext,
     ReviewSettings,
 )
@@ -67,24 +69,66 @@ async def context_for(
         query = Item.filter(related_id=snap["id"], kind=Kind.INTERPRETATION.value)
         rows = await (query.using_db(conn) if conn else query)
         interpretations = tuple(_linked(r) for r in rows)
-    built = build_channels(config)
+    rules = channel_rules(config)
     return _context(
         config,
         channels=tuple(channels),
-        channel_rules={
-            name: ChannelRules(
-                ch.label,
-                ch.limits.title_max,
-                ch.limits.summary_max,
-                ch.limits.body_max,
-                ch.limits.image_max,
-            )
-            for name, ch in built.items()
-        },
+        channel_rules=rules,
+        rendered=rendered_sizes(snap, config, [n for n in channels if n in rules], rules),
         related=related,
         interpretations=interpretations,
         check_links=check_links,
     )
+
+
+def channel_rules(config: Config) -> dict[str, ChannelRules]:
+    """What each enabled channel accepts: its limits, and for WeChat the configured draft/add
+    limits ([channels.wechat], from the current documentation) rather than the channel's."""
+    rules = {
+        name: ChannelRules(
+            ch.label,
+            ch.limits.title_max,
+            ch.limits.summary_max,
+            ch.limits.body_max,
+            ch.limits.image_max,
+        )
+        for name, ch in build_channels(config).items()
+    }
+    if "wechat" in rules:
+        w = config.channels.wechat
+        rules["wechat"] = ChannelRules(
+            rules["wechat"].label,
+            title_max=w.title_max,
+            summary_max=w.digest_max,
+            # the body is limited as rendered (content_max_*), not as Markdown
+            image_max=rules["wechat"].image_max,
+            content_max_chars=w.content_max_chars,
+            content_max_bytes=w.content_max_bytes,
+            source_url_max_bytes=w.source_url_max_bytes,
+            title_field="wechat_title",
+            title_field_label="微信标题",
+        )
+    return rules
+
+
+def rendered_sizes(
+    snap: dict[str, Any], config: Config, channels: list[str], rules: dict[str, ChannelRules]
+) -> dict[str, RenderedSize]:
+    """The snapshot rendered for each channel whose limits are on the rendered content, and
+    measured: the rule sees numbers, never bot/'s renderer."""
+    wanted = [name for name in dict.fromkeys(channels) if rules[name].limits_content]
+    if not wanted:
+        return {}
+    renderer = Renderer(config)
+    sizes = {}
+    for name in wanted:
+        content = renderer.render(snap, name)
+        sizes[name] = RenderedSize(
+            chars=len(content.html),
+            bytes=len(content.html.encode("utf-8")),
+            source_url_bytes=len(content.url.encode("utf-8")),
+        )
+    return sizes
 
 
 def _context(config: Config, **parts: Any) -> ReviewContext:

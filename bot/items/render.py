@@ -18,6 +18,16 @@ from channels.base import Content
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
+def channel_title(snap: dict[str, Any], channel: str) -> str:
+    """The title a channel shows: WeChat's own 微信标题 when one is set (its limit is shorter
+    than our titles), else the title. Snapshots older than the field have no such key."""
+    if channel == "wechat":
+        own = snap.get("wechat_title") or ""
+        if own.strip():
+            return str(own.strip())
+    return str(snap["title"])
+
+
 class Renderer:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -71,7 +81,7 @@ class Renderer:
             kind=kind.value,
             kind_label=KIND_LABELS[kind],
             column=snap.get("column", ""),
-            title=snap["title"],
+            title=channel_title(snap, channel),
             summary=snap.get("summary") or "",
             html=html,
             text=snap.get("body", ""),

@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.models import Disclosure, Kind
 
+# The limit itself is configurable ([channels.wechat] title_max) and checked at pre-review.
+WECHAT_TITLE_HELP = (
+    "微信标题：标题超过微信公众号的字数限制（默认 32 字）时填写，微信公众号使用它代替标题；"
+    "空字符串表示使用标题"
+)
+
 KindField = Annotated[
     Kind, Field(description="policy | interpretation | enforcement | notice | consultation")
 ]
@@ -33,6 +39,8 @@ class ItemFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[str, Field(min_length=1, max_length=500)]
+    # 微信标题: what WeChat shows instead of a title over its limit (pre-review says when)
+    wechat_title: Annotated[str, Field(max_length=500, description=WECHAT_TITLE_HELP)] = ""
     summary: Annotated[str, Field(max_length=2000)] = ""
     body: Annotated[str, Field(max_length=500_000)] = ""
     column: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -56,6 +64,11 @@ class ItemFields(BaseModel):
             raise ValueError("标题不能为空")
         return value.strip()
 
+    @field_validator("wechat_title")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
     @field_validator("publish_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -72,6 +85,7 @@ class ItemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    wechat_title: Annotated[str, Field(max_length=500, description=WECHAT_TITLE_HELP)] | None = None
     summary: Annotated[str, Field(max_length=2000)] | None = None
     body: Annotated[str, Field(max_length=500_000)] | None = None
     column: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -85,6 +99,11 @@ class ItemPatch(BaseModel):
     channels: list[str] | None = None
     notify: bool | None = None
     priority: Annotated[int, Field(ge=-100, le=100)] | None = None
+
+    @field_validator("wechat_title")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
 
 
 class ReasonBody(BaseModel):

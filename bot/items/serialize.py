@@ -47,6 +47,7 @@ def item_json(item: Item, *, full: bool = True) -> dict[str, Any]:
         "id": item.id,
         **coded("kind", item.kind, Kind, KIND_LABELS),
         "title": item.title,
+        "wechat_title": item.wechat_title,
         "summary": item.summary,
         "column": item.column,
         "doc_number": item.doc_number,

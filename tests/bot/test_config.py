@@ -87,3 +87,21 @@ def test_secrets_come_from_the_environment_variable_the_config_names() -> None:
     )
     assert config.secret(config.channels.webhook.secret_env) == "s3cret"
     assert config.secret("UNSET_VARIABLE") is None
+
+
+def test_wechat_draft_limits_default_to_the_current_documentation_and_can_be_overridden() -> None:
+    w = load_config(REPO / "config.toml").channels.wechat
+    assert (w.title_max, w.author_max, w.digest_max) == (32, 16, 128)
+    assert (w.content_max_chars, w.content_max_bytes, w.source_url_max_bytes) == (
+        20_000,
+        1_000_000,
+        1024,
+    )
+    assert parse_config({"channels": {"wechat": {"title_max": 40}}}).channels.wechat.title_max == 40
+
+
+def test_wechat_author_longer_than_author_max_is_refused_naming_the_limit() -> None:
+    with pytest.raises(ConfigError, match=r"author has 17 characters.*at most 16 \(author_max\)"):
+        parse_config({"channels": {"wechat": {"author": "作" * 17}}})
+    cfg = parse_config({"channels": {"wechat": {"author": "作" * 17, "author_max": 20}}})
+    assert len(cfg.channels.wechat.author) == 17

@@ -161,6 +161,24 @@ def test_patch_keeps_only_given_fields_and_refuses_publish_at(tmp_path: Path) ->
     assert "item schedule" in str(err.value)
 
 
+def test_wechat_title_is_read_from_a_file_and_an_edit(tmp_path: Path) -> None:
+    item = load_item_file(
+        write(
+            tmp_path,
+            "w.md",
+            '+++\nkind = "notice"\ntitle = "关于假期安排的通知"\n'
+            'wechat_title = " 假期安排 "\n+++\n正文',
+        )
+    )
+    assert item.wechat_title == "假期安排"
+    patch, _ = load_item_patch(write(tmp_path, "p.md", '+++\nwechat_title = "新的微信标题"\n+++\n'))
+    assert patch.model_fields_set == {"wechat_title"} and patch.wechat_title == "新的微信标题"
+    err = error(
+        tmp_path, "x.md", f'+++\nkind = "notice"\ntitle = "t"\nwechat_title = "{"长" * 501}"\n+++\n'
+    )
+    assert err.field == "wechat_title" and err.line == 4 and "微信标题" in str(err)
+
+
 # -- what is refused, and how it is named -----------------------------------------------------
 def error(tmp_path: Path, name: str, content: str | bytes) -> ItemFileError:
     path = write(tmp_path, name, content)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moderation.findings import ChannelRules, FindingData, ReviewContext
+from moderation.findings import ChannelRules, FindingData, RenderedSize, ReviewContext
 from moderation.rules import channel_limits
 from moderation.rules.channel_limits import count_images
 
@@ -98,3 +98,81 @@ def test_bad_input_never_crashes() -> None:
     findings = run(snapshot(body=ten_mb, title=None, summary=3), context("wechat"))
     assert {f.rule for f in findings} == {"channel_limits.length", "channel_limits.images"}
     assert run(snapshot(body="\x00\x1b[0m", channels=None), context()) == []
+
+
+# WeChat as pre-review sees it: draft/add limits, a 微信标题 field and the rendered content size.
+WECHAT = ChannelRules(
+    "微信公众号",
+    title_max=32,
+    summary_max=128,
+    content_max_chars=20_000,
+    content_max_bytes=1_000_000,
+    source_url_max_bytes=1024,
+    title_field="wechat_title",
+    title_field_label="微信标题",
+)
+TITLE_33 = "关于进一步做好2026年国庆节期间全市各政务服务大厅窗口开放的通知"
+
+
+def wechat_context(rendered: RenderedSize | None = None) -> ReviewContext:
+    return ReviewContext(
+        channels=("wechat", "portal"),
+        public_channels=frozenset({"wechat", "portal"}),
+        columns={},
+        channel_rules={"wechat": WECHAT, "portal": RULES["portal"]},
+        rendered={"wechat": rendered} if rendered else {},
+    )
+
+
+def test_title_over_wechat_limit_asks_for_a_wechat_title_with_the_limit_and_length() -> None:
+    assert len(TITLE_33) == 33
+    [finding] = run(snapshot(title=TITLE_33), wechat_context())
+    assert (finding.rule, finding.severity, finding.field) == (
+        "channel_limits.title",
+        "block",
+        "title",
+    )
+    assert finding.blocks
+    assert finding.message == (
+        "标题超过微信公众号 32 字的限制（当前 33 字），请填写不超过 32 字的“微信标题”。"
+    )
+
+
+def test_a_wechat_title_within_the_limit_lets_the_long_title_pass() -> None:
+    snap = snapshot(title=TITLE_33, wechat_title="2026年国庆节期间政务服务大厅开放安排")
+    assert run(snap, wechat_context()) == []
+
+
+def test_a_wechat_title_over_the_limit_is_a_finding_on_that_field() -> None:
+    snap = snapshot(title="短标题", wechat_title=TITLE_33)
+    [finding] = run(snap, wechat_context())
+    assert (finding.field, finding.severity) == ("wechat_title", "block")
+    assert "微信标题" in finding.message and "33" in finding.message and "32" in finding.message
+
+
+def test_rendered_content_at_the_limit_blocks_naming_channel_limit_and_length() -> None:
+    size = RenderedSize(chars=28_503, bytes=60_000)
+    [finding] = run(snapshot(), wechat_context(size))
+    assert (finding.rule, finding.field, finding.severity) == (
+        "channel_limits.content",
+        "body",
+        "block",
+    )
+    assert "微信公众号" in finding.message
+    assert "28,503 字符" in finding.message and "20,000 字符" in finding.message
+    # "必须少于2万字符": 19,999 passes, 20,000 does not
+    assert run(snapshot(), wechat_context(RenderedSize(chars=19_999, bytes=59_997))) == []
+    assert len(run(snapshot(), wechat_context(RenderedSize(chars=20_000, bytes=60_000)))) == 1
+
+
+def test_rendered_bytes_and_source_url_over_the_limit_block() -> None:
+    size = RenderedSize(chars=10_000, bytes=1_000_000, source_url_bytes=1025)
+    findings = run(snapshot(), wechat_context(size))
+    assert [f.rule for f in findings] == ["channel_limits.content", "channel_limits.source_url"]
+    assert "1,000,000 字节" in findings[0].message
+    assert "1025 字节" in findings[1].message
+
+
+def test_markdown_length_is_not_the_wechat_content_limit() -> None:
+    # 19,900 characters of Markdown: only the rendered size (absent here) can exceed the limit
+    assert run(snapshot(body="正" * 19_900 + "a" * 200), wechat_context()) == []

@@ -14,6 +14,7 @@ from moderation.rules.enforcement import FIELDS
 CONTEXT_CHARS = 60
 FIELD_LABELS = {
     "title": "标题",
+    "wechat_title": "微信标题",
     "summary": "摘要",
     "body": "正文",
     "doc_number": "文号",

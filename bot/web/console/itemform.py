@@ -18,7 +18,16 @@ from bot.models import Item
 from moderation.interpretation_stats import FORMS
 from moderation.rules.enforcement import CATEGORIES, FIELDS
 
-TEXT_FIELDS = ("title", "summary", "body", "doc_number", "office", "withheld_basis", "column")
+TEXT_FIELDS = (
+    "title",
+    "wechat_title",
+    "summary",
+    "body",
+    "doc_number",
+    "office",
+    "withheld_basis",
+    "column",
+)
 EDITABLE = (
     *TEXT_FIELDS,
     "disclosure",
@@ -38,6 +47,7 @@ TARGET_TYPES = (
 )
 LABELS = {
     "title": "标题",
+    "wechat_title": "微信标题",
     "summary": "摘要",
     "body": "正文",
     "doc_number": "文号",
@@ -82,6 +92,7 @@ def _strs(form: MultiDictProxy[Any], name: str) -> list[str]:
 def parse(form: MultiDictProxy[Any], tz: ZoneInfo) -> ItemForm:
     values: dict[str, Any] = {name: _str(form, name).replace("\r\n", "\n") for name in TEXT_FIELDS}
     values["title"] = values["title"].strip()
+    values["wechat_title"] = values["wechat_title"].strip()
     values["kind"] = _str(form, "kind")
     values["disclosure"] = _str(form, "disclosure") or "proactive"
     values["interpretation_forms"] = _strs(form, "interpretation_forms")

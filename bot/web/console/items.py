@@ -74,6 +74,7 @@ async def _form_page(
         categories=itemform.CATEGORIES,
         target_types=itemform.TARGET_TYPES,
         policies=await _policies(),
+        wechat_title_max=ctx.config.channels.wechat.title_max,
     )
 
 

@@ -570,3 +570,22 @@ async def test_openapi_request_bodies_and_security_come_from_the_declarations(
     # every $ref points at something that exists
     refs = {m for m in json.dumps(doc).split('"') if m.startswith("#/components/schemas/")}
     assert {r.rsplit("/", 1)[1] for r in refs} <= set(schemas)
+
+
+async def test_wechat_title_is_in_the_openapi_document_and_round_trips(
+    api: Client, tokens: Tokens
+) -> None:
+    doc = await (await api.get("/api/v1/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    for name in ("ItemCreate", "ItemPatch"):
+        assert "微信标题" in json.dumps(
+            schemas[name]["properties"]["wechat_title"], ensure_ascii=False
+        )
+    item = await create(api, tokens.editor, wechat_title="2021年政务公开工作")
+    assert item["wechat_title"] == "2021年政务公开工作"
+    resp = await api.patch(
+        f"/api/v1/items/{item['id']}", json={"wechat_title": ""}, headers=auth(tokens.editor)
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    assert body["item"]["wechat_title"] == ""
