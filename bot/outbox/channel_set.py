@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from bot.config import Config, ConfigError, SuishenbanChannelConfig
-from bot.outbox.channel_state import DbEvents, DbTokenStore, PublishedArticles
+from bot.outbox.channel_state import DbEvents, DbTokenStore, WechatCommentTargets
 from bot.outbox.claim import lease_owner
 from bot.outbox.redis_state import RedisRateLimiter, RedisTokenStore, client_for
 from channels.base import Channel
@@ -72,7 +72,8 @@ def token_store(config: Config) -> TokenStore:
 
 
 def build_wechat(config: Config) -> WechatChannel:
-    """The WeChat channel with its shared token store, events and article list."""
+    """The WeChat channel with its shared token store, events and the copies whose comments
+    it polls."""
     w = config.channels.wechat
     secret = config.secret(w.app_secret_env)
     if not secret or not w.app_id:
@@ -106,7 +107,7 @@ def build_wechat(config: Config) -> WechatChannel:
         settings,
         token_store(config),
         DbEvents("wechat"),
-        PublishedArticles("wechat", w.comment_poll_days),
+        WechatCommentTargets("wechat", w.comment_poll_days),
         config.author_key(),
         lease_owner(f"wechat-token-{secrets.token_hex(3)}"),
     )

@@ -1,7 +1,7 @@
 """Database-backed state shared by every process, in the shapes channels ask for: the access
 token store with its cross-process refresh lock (ChannelState: compare-and-set on the lock
-columns), channel events written by the callback (ChannelEvent), and the articles a channel
-published (done deliveries), whose comments are polled.
+columns), channel events written by the callback (ChannelEvent), and the WeChat article copies
+whose comments are polled (done publish deliveries and sent 群发, by their msg_data_ids).
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from bot.models import ChannelEvent, ChannelState, Delivery, DeliveryAction, DeliveryStatus
+from bot.models import (
+    ChannelEvent,
+    ChannelState,
+    Delivery,
+    DeliveryAction,
+    DeliveryStatus,
+    MassSend,
+)
+from channels.wechat.comments import CommentTarget, msg_data_id
 from channels.wechat.token import StoredToken
 
 
@@ -93,26 +101,69 @@ class DbEvents:
         return dict(row.payload) if row is not None else None
 
 
-class PublishedArticles:
-    """The remote ids of a channel's done publish deliveries within the last `days`, not
-    retracted since: the articles whose comments are polled."""
+class WechatCommentTargets:
+    """The WeChat article copies whose comments are polled (docs/channels/wechat.md Q1): the 发表
+    copy of each publish delivery done within the last `days` and not retracted since, by the
+    msg_data_id freepublish/submit returned (its checkpoint); and the 群发 copy of each item of
+    the mass sends of those days, by the msg_data_id sendall returned and the item's 0-based
+    place in the message (MassSend.checkpoint). A copy without a msg_data_id is not polled:
+    comment/* take no article_id. A retraction deletes only the 发表 copy (freepublish/delete),
+    so the 群发 copy followers received is still read."""
 
     def __init__(self, channel: str, days: int) -> None:
         self.channel = channel
         self.days = days
 
-    async def __call__(self) -> list[str]:
+    async def __call__(self) -> list[CommentTarget]:
         since = datetime.now(UTC) - timedelta(days=self.days)
         done = DeliveryStatus.DONE.value
-        rows = await Delivery.filter(
-            channel=self.channel,
-            action=DeliveryAction.PUBLISH.value,
-            status=done,
-            finished_at__gte=since,
-        ).values_list("remote_id", flat=True)
+        published = await (
+            Delivery.filter(
+                channel=self.channel,
+                action=DeliveryAction.PUBLISH.value,
+                status=done,
+                finished_at__gte=since,
+            )
+            .order_by("id")
+            .values("item_id", "remote_id", "checkpoint")
+        )
         retracted = set(
             await Delivery.filter(
                 channel=self.channel, action=DeliveryAction.RETRACT.value, status=done
             ).values_list("remote_id", flat=True)
         )
-        return [str(r) for r in dict.fromkeys(rows) if r and r not in retracted]
+        out: list[CommentTarget] = []
+        for row in published:
+            checkpoint = row["checkpoint"] or {}
+            copy = msg_data_id(checkpoint.get("msg_data_id"))
+            if copy is None or not row["remote_id"] or row["remote_id"] in retracted:
+                continue
+            index = int(checkpoint.get("msg_data_index") or 0)
+            out.append(CommentTarget(copy, index, row["item_id"], str(row["remote_id"])))
+        return out + await self._mass_copies(since)
+
+    async def _mass_copies(self, since: datetime) -> list[CommentTarget]:
+        sends = await MassSend.filter(channel=self.channel, status="sent", day__gte=since.date())
+        placed: list[tuple[int, int, int]] = []  # (msg_data_id, index, item_id)
+        for send in sends:
+            checkpoint = send.checkpoint or {}
+            copy = msg_data_id(checkpoint.get("msg_data_id"))
+            items = checkpoint.get("article_items") or []
+            if copy is not None:
+                placed += [(copy, index, int(item)) for index, item in enumerate(items)]
+        if not placed:
+            return []
+        article_of = dict(
+            await Delivery.filter(
+                channel=self.channel,
+                action=DeliveryAction.PUBLISH.value,
+                status=DeliveryStatus.DONE.value,
+                item_id__in=sorted({item for _, _, item in placed}),
+            )
+            .order_by("item_version")
+            .values_list("item_id", "remote_id")
+        )
+        return [
+            CommentTarget(copy, index, item, str(article_of.get(item) or ""), "mass")
+            for copy, index, item in placed
+        ]

@@ -234,7 +234,9 @@ class DemoLoop:
             if result.body not in ("", "success"):  # a passive answer, from the FAQ
                 log.info("sandbox demo: follower %s answered at once (FAQ auto-reply)", m.who)
         elif m.route == "wechat_comment" and self.wechat is not None and ref:
-            self.wechat.add_comment(ref, m.who, m.text)  # the inbox.poll job fetches it
+            # On the 发表 copy of the article (ref: its article_id), by the msg_data_id WeChat
+            # gave for it; the inbox.poll job fetches it.
+            self.wechat.add_comment(self.wechat.msg_data_id_of(ref), m.who, m.text)
         elif m.route in ("suishenban", "suishenban_polled") and self.suishenban is not None:
             record = self.suishenban.add_feedback(ref or "card-unknown", m.who, m.text)
             if m.route == "suishenban":

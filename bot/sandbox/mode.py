@@ -223,6 +223,7 @@ def _wechat_ledger(sim: WechatSimulator) -> dict[str, Any]:
         },
         "mass_sends": led.mass_sends,
         "custom_messages": led.custom_messages,
+        "copies": led.copies,  # msg_data_id: the 发表 or 群发 copy whose comments it keys
         "comments": led.comments,
         "callbacks": [
             {"type": c["fields"].get("Event") or c["fields"].get("MsgType"), "status": c["status"]}

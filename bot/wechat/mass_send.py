@@ -5,7 +5,10 @@ configured time (Asia/Shanghai), never more often than the account's quota allow
 The MassSend row, unique on (channel, day), is the guard: it is created once per day, claimed by
 one process (compare-and-set on its status), checkpointed after the draft, and marked sent; a
 second send the same day is refused here, not by WeChat. WeChat's clientmsgid makes a retried
-sendall return the first send's msg_id instead of sending again.
+sendall return the first send's msg_id instead of sending again (45065); a retry within a minute
+of the last is refused (45066) and tried again at least 60 s later with the same clientmsgid
+[S25]. The send's msg_data_id and each item's place in it are kept in the row's checkpoint:
+they address the comments of the 群发 copy (docs/channels/wechat.md Q1).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from bot.models import (
     MassSend,
 )
 from bot.outbox.channel_set import build_wechat
-from channels.base import ChannelError, PermanentError
-from channels.wechat.channel import WechatChannel
+from channels.base import ChannelError, PermanentError, RateLimited
+from channels.wechat.channel import MassSent, WechatChannel
+from channels.wechat.errors import MASS_RETRY_SECONDS
 
 log = logging.getLogger(__name__)
 CHANNEL = "wechat"
@@ -69,7 +73,7 @@ class MassSendPlan:
 @dataclass(frozen=True)
 class SendOutcome:
     day: date
-    status: str  # sent | already_sent | nothing | quota | busy | failed | retry
+    status: str  # sent | already_sent | nothing | quota | busy | failed | retry | waiting
     item_ids: list[int] = field(default_factory=list)
     left_out: list[int] = field(default_factory=list)
     msg_id: str = ""
@@ -184,6 +188,9 @@ class MassSender:
             return SendOutcome(day, "already_sent", row.item_ids, msg_id=row.msg_id)
         if row.status == "failed":
             return SendOutcome(day, "failed", row.item_ids, error=row.last_error)
+        retry_at = (row.checkpoint or {}).get("retry_at")
+        if row.status == "planned" and retry_at and now < datetime.fromisoformat(retry_at):
+            return SendOutcome(day, "waiting", row.item_ids, error=row.last_error)
         claimed = (
             await MassSend.filter(id=row.id)
             .filter(Q(status="planned") | Q(status="sending", updated_at__lt=now - STALE_CLAIM))
@@ -203,7 +210,7 @@ class MassSender:
         try:
             media_id = checkpoint.get("media_id")
             if not media_id:
-                articles = await self._articles(channel, row)
+                articles, placed = await self._articles(channel, row)
                 tag = articles[0]["content_source_url"]
                 found = await channel.find_draft(tag) if checkpoint.get("draft_sent") else None
                 if found is None:
@@ -211,33 +218,66 @@ class MassSender:
                     await MassSend.filter(id=row.id).update(checkpoint=checkpoint)
                     found = await channel.add_draft(articles)
                 media_id = found
-                checkpoint["media_id"] = media_id
+                # The items in the order of the draft's articles: item n is index n of the 群发.
+                checkpoint.update(media_id=media_id, article_items=placed)
                 await MassSend.filter(id=row.id).update(checkpoint=checkpoint)
-            msg_id = await channel.send_to_all(
+            sent = await channel.send_to_all(
                 media_id, f"gongkai-mass-{row.day.isoformat()}", self.cfg.mass_send_ignore_reprint
             )
         except PermanentError as exc:
             await MassSend.filter(id=row.id).update(status="failed", last_error=str(exc))
             log.error("ALERT wechat mass send of %s failed: %s", row.day, exc)
             return SendOutcome(row.day, "failed", row.item_ids, left_out, error=str(exc))
-        except ChannelError as exc:  # transient, rate-limited, unknown: the next tick retries
-            await MassSend.filter(id=row.id).update(status="planned", last_error=str(exc))
+        except ChannelError as exc:  # transient, rate-limited, unknown: a later tick retries
+            if isinstance(exc, RateLimited):
+                # 45066 (and quotas): not before the wait WeChat asks for, at least a minute
+                # when it names none [S25].
+                wait = exc.retry_after if exc.retry_after is not None else MASS_RETRY_SECONDS
+                checkpoint["retry_at"] = (now + timedelta(seconds=wait)).isoformat()
+            await MassSend.filter(id=row.id).update(
+                status="planned", last_error=str(exc), checkpoint=checkpoint
+            )
             return SendOutcome(row.day, "retry", row.item_ids, left_out, error=str(exc))
         finally:
             if own:
                 await channel.close()
+        return await self._sent(row, checkpoint, sent, left_out)
+
+    async def _sent(
+        self, row: MassSend, checkpoint: dict[str, Any], sent: MassSent, left_out: list[int]
+    ) -> SendOutcome:
+        checkpoint.pop("retry_at", None)
+        if sent.msg_data_id is not None:
+            checkpoint["msg_data_id"] = sent.msg_data_id
+        else:  # e.g. a 45065 answer, which names only the msg_id [S25]
+            log.warning(
+                "wechat mass send of %s (msg_id %s): no msg_data_id, so the comments of the "
+                "群发 copy cannot be polled",
+                row.day,
+                sent.msg_id,
+            )
         async with in_transaction() as conn:
             await (
                 MassSend.filter(id=row.id)
                 .using_db(conn)
-                .update(status="sent", msg_id=msg_id, sent_at=datetime.now(UTC), last_error="")
+                .update(
+                    status="sent",
+                    msg_id=sent.msg_id,
+                    sent_at=datetime.now(UTC),
+                    last_error="",
+                    checkpoint=checkpoint,
+                )
             )
-            details = {"day": row.day.isoformat(), "items": row.item_ids, "msg_id": msg_id}
+            details = {"day": row.day.isoformat(), "items": row.item_ids, "msg_id": sent.msg_id}
             await audit.record(conn, ACTOR, "wechat.mass_send", "mass_send", row.id, details)
-        return SendOutcome(row.day, "sent", row.item_ids, left_out, msg_id)
+        return SendOutcome(row.day, "sent", row.item_ids, left_out, sent.msg_id)
 
-    async def _articles(self, channel: WechatChannel, row: MassSend) -> list[dict[str, Any]]:
+    async def _articles(
+        self, channel: WechatChannel, row: MassSend
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The draft's articles, and the ids of the items they are, in the same order."""
         out = []
+        placed = []
         for item_id in row.item_ids:
             delivery = (
                 await Delivery.filter(
@@ -257,9 +297,10 @@ class MassSender:
             marker = str(job.checkpoint.get("marker") or content.url)
             tagged = f"{marker}{'&' if '?' in marker else '?'}mass={row.day.isoformat()}"
             out.append(await channel.article(content, job, tagged))
+            placed.append(item_id)
         if not out:
             raise PermanentError("群发计划中的稿件均已撤稿或失效，今日不再群发。")
-        return out
+        return out, placed
 
 
 async def run_mass_send(config: Config, now: datetime | None = None) -> SendOutcome | None:

@@ -1,8 +1,9 @@
 """A local WeChat Official Account API for tests and the sandbox: stable_token, uploadimg,
-add_material, draft/*, freepublish/*, message/mass/sendall, comment/list and reply/add,
-message/custom/send, with WeChat's JSON shapes and errcodes, daily quotas on a clock tests can
-move, fault injection, a ledger of what was published, and signed (safe mode: encrypted)
-callbacks pushed to the bot like WeChat does, retried when the bot is slow.
+add_material, draft/*, freepublish/*, message/mass/sendall, comment/* (wechat_comments.py),
+message/custom/send, with WeChat's JSON shapes and errcodes, daily quotas and time rules on a
+clock tests can set, fault injection, a ledger of what was published, and signed (safe mode:
+encrypted) callbacks pushed to the bot like WeChat does (wechat_callback.py), retried when the
+bot is slow. The contract it follows is docs/channels/wechat.md; rules cite its sources.
 
 Run alone: python -m channels.sandbox.wechat --port 8092 --callback-url http://127.0.0.1:8080/wechat/callback
 """
@@ -11,106 +12,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import itertools
 import random
 import secrets
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import xmltodict
 from aiohttp import web
-from wechatpy.crypto import WeChatCrypto
 
 from channels.sandbox import serve
+from channels.sandbox import wechat_publishing as publishing
+from channels.sandbox.wechat_callback import Callback, CallbackResult, post_callback, sign
+from channels.sandbox.wechat_comments import CommentDesk
+from channels.sandbox.wechat_state import Faults, Ledger, Quotas, error
+
+__all__ = [
+    "SIMULATOR",
+    "Callback",
+    "CallbackResult",
+    "Faults",
+    "Ledger",
+    "Quotas",
+    "WechatSimulator",
+    "sign",
+]
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 TOKEN_TTL = 7200
-JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass
-class Ledger:
-    """What the simulated account holds; tests count on it for exactly-once checks."""
-
-    images: list[dict[str, Any]] = field(default_factory=list)
-    materials: dict[str, dict[str, Any]] = field(default_factory=dict)
-    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)  # every draft ever added
-    publications: dict[str, dict[str, Any]] = field(default_factory=dict)  # by publish_id
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by article_id
-    deleted: list[tuple[str, int]] = field(default_factory=list)
-    mass_sends: list[dict[str, Any]] = field(default_factory=list)
-    custom_messages: list[dict[str, Any]] = field(default_factory=list)
-    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # article_id: [...]
-    calls: Counter[str] = field(default_factory=Counter)  # endpoint: requests answered
-    token_fetches: int = 0
-    force_refreshes: int = 0
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Faults:
-    """Failures to inject, per endpoint (e.g. "draft/add")."""
-
-    errcodes: dict[str, list[int]] = field(default_factory=dict)  # next answers' errcodes
-    statuses: dict[str, list[int]] = field(default_factory=dict)  # next answers' HTTP statuses
-    lose_answer: dict[str, int] = field(default_factory=dict)  # done, answer later than timeout
-    latency: dict[str, float] = field(default_factory=dict)  # seconds, before processing
-    error_rate: dict[str, tuple[float, int]] = field(default_factory=dict)  # (p, errcode)
-    holds: dict[str, asyncio.Event] = field(default_factory=dict)
-    held: Counter[str] = field(default_factory=Counter)  # requests waiting at a hold
-    lost_answer_seconds: float = 30.0
-
-    def fail(self, endpoint: str, *errcodes: int) -> None:
-        self.errcodes.setdefault(endpoint, []).extend(errcodes)
-
-    def http(self, endpoint: str, *statuses: int) -> None:
-        self.statuses.setdefault(endpoint, []).extend(statuses)
-
-    def hold(self, endpoint: str) -> asyncio.Event:
-        """Requests to `endpoint` wait until the event is set; one whose client has gone by
-        then is dropped unprocessed (it never reached WeChat)."""
-        self.holds[endpoint] = asyncio.Event()
-        return self.holds[endpoint]
-
-
-@dataclass
-class Quotas:
-    """Daily limits (Beijing day) per endpoint; used[(day, endpoint)] counts calls."""
-
-    daily: dict[str, int] = field(
-        default_factory=lambda: {
-            "freepublish/submit": 100,
-            "freepublish/get": 100,
-            "message/mass/sendall": 1,
-            "stable_token.force": 20,
-        }
-    )
-    used: Counter[tuple[date, str]] = field(default_factory=Counter)
-
-
-@dataclass
-class Callback:
-    url: str = ""
-    token: str = "sandbox-token"
-    aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
-    app_id: str = "wx-sandbox"
-    mode: str = "safe"  # plain | compatible | safe
-    tries: int = 3
-    timeout: float = 5.0
-    username: str = "gh_sandbox"
-
-
-@dataclass
-class CallbackResult:
-    status: int  # last HTTP status, 0 when no answer came
-    body: str
-    attempts: int
+# docs/channels/wechat.md "Frequency rules" (S1 S3: stable_token force_refresh): 20 a day and
+# at least 30 s apart ("否则不会刷新").
+FORCE_REFRESH_SPACING = 30
+# docs/channels/wechat.md "Frequency rules" (S25: 群发接口 clientmsgid): WeChat remembers a
+# clientmsgid for 24 h; the same one again within a minute is 45066.
+CLIENTMSGID_MEMORY, CLIENTMSGID_RETRY_AFTER = 24 * 3600, 60
 
 
 class WechatSimulator:
@@ -121,16 +59,21 @@ class WechatSimulator:
         callback: Callback | None = None,
         publish_delay: float = 0.0,
         seed: int = 0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.app_id, self.app_secret = app_id, app_secret
         self.callback = callback or Callback(app_id=app_id)
         self.publish_delay = publish_delay
         self.next_publish_status: list[int] = []  # outcomes of the next publish jobs (0 = ok)
         self.ledger, self.faults, self.quotas = Ledger(), Faults(), Quotas()
-        self.offset = 0.0  # seconds the simulated clock is ahead of the real one
+        self.clock = clock  # epoch seconds; tests may pass their own
+        self.offset = 0.0  # seconds the simulated clock is ahead of `clock`
         self.tokens: dict[str, float] = {}  # valid token: expiry (simulated epoch seconds)
         self.last_message: dict[str, float] = {}  # openid: time of the follower's last message
-        self.comments_closed: set[str] = set()
+        self.comments = CommentDesk(self.ledger.copies, self.ledger.comments)
+        self.comments_closed = self.comments.closed  # "msg_data_id:index" with comments closed
+        self.last_force: float | None = None  # when the last force refresh was done
+        self.clientmsgids: dict[str, dict[str, Any]] = {}  # clientmsgid: {msg_id, at}
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -142,7 +85,8 @@ class WechatSimulator:
 
     # -- clock and test controls ---------------------------------------------------------
     def now(self) -> float:
-        return time.time() + self.offset
+        """The simulated time (epoch seconds): every time rule and quota runs on it."""
+        return self.clock() + self.offset
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.now(), BEIJING).date()
@@ -160,17 +104,22 @@ class WechatSimulator:
         """Every issued token stops working (as after a force refresh elsewhere)."""
         self.tokens.clear()
 
-    def add_comment(self, article_id: str, openid: str, content: str, index: int = 0) -> int:
-        comments = self.ledger.comments.setdefault(f"{article_id}:{index}", [])
-        comment: dict[str, Any] = {
-            "user_comment_id": len(comments) + 1,
-            "openid": openid,
-            "create_time": int(self.now()),
-            "content": content,
-            "comment_type": 0,
-        }
-        comments.append(comment)
-        return int(comment["user_comment_id"])
+    def add_comment(self, msg_data_id: int | str, openid: str, content: str, index: int = 0) -> int:
+        """A follower comments on article `index` (0-based) of the 图文 copy msg_data_id: a 群发
+        (mass_sends[n]["msg_data_id"]) or a 发表 (msg_data_id_of(article_id)). Its
+        user_comment_id; ValueError for an id WeChat would answer 88001 to (an article_id)."""
+        return self.comments.add(msg_data_id, openid, content, index, self.now())
+
+    def remove_comment(self, msg_data_id: int | str, user_comment_id: int, index: int = 0) -> None:
+        """The follower deletes their comment: the ones after it move up a place."""
+        self.comments.remove(msg_data_id, user_comment_id, index)
+
+    def msg_data_id_of(self, article_id: str) -> int:
+        """The msg_data_id of the 发表 copy whose freepublish article_id this is."""
+        return self.comments.copy_of("publish", article_id)
+
+    def close_comments(self, msg_data_id: int, index: int = 0) -> None:
+        self.comments.closed.add(f"{msg_data_id}:{index}")
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}_{secrets.token_hex(4)}"
@@ -188,6 +137,8 @@ class WechatSimulator:
         if self.faults.statuses.get(endpoint):
             return web.Response(status=self.faults.statuses[endpoint].pop(0), text="injected")
         handler = getattr(self, "_" + endpoint.replace("/", "_"), None)
+        if endpoint.startswith("comment/"):
+            handler = self._comment
         if handler is None:
             return _err(-1, f"unknown api {endpoint}")  # what WeChat says for bad paths
         if endpoint != "stable_token":
@@ -233,8 +184,16 @@ class WechatSimulator:
         now = self.now()
         self.ledger.token_fetches += 1
         if body.get("force_refresh"):
+            # docs/channels/wechat.md "Frequency rules" (S1 S3: stable_token force_refresh):
+            # at least 30 s apart, "否则不会刷新". Which errcode that gets is unconfirmed; the
+            # page's closest is 45011 ("API 调用太频繁，请稍候再试"), used here.
+            if self.last_force is not None and now - self.last_force < FORCE_REFRESH_SPACING:
+                self.ledger.force_refused += 1
+                return _err(45011, "api minute-quota reach limit mustslower retry next minute")
+            # 20 a day; the errcode after the 20th is unconfirmed, the page lists 45009 [S1].
             if not self._quota("stable_token.force"):
                 return _err(45009, "reach max api daily quota limit")
+            self.last_force = now
             self.ledger.force_refreshes += 1
             self.tokens.clear()  # force refresh invalidates the previous token
         live = [(t, exp) for t, exp in self.tokens.items() if exp > now]
@@ -262,70 +221,21 @@ class WechatSimulator:
         got = await self._upload(request)
         if isinstance(got, web.Response):
             return got
-        name, data = got
-        if not data.startswith((JPEG, PNG)):
-            return _err(40005, "invalid file type")
-        if len(data) >= 1024 * 1024:
-            return _err(40009, "invalid image size")
-        url = f"http://mmbiz.qpic.cn/sandbox/{self._id('img')}/0?wx_fmt=png"
-        self.ledger.images.append({"name": name, "size": len(data), "url": url})
-        return web.json_response({"url": url})
+        return _json(publishing.upload_image(self.ledger, *got, self._id("img")))
 
     async def _material_add_material(self, request: web.Request) -> web.Response:
         kind = request.query.get("type", "")
         got = await self._upload(request)
         if isinstance(got, web.Response):
             return got
-        name, data = got
-        if kind not in ("image", "thumb"):
-            return _err(40004, "invalid media type")
-        if not data.startswith((JPEG, PNG)):
-            return _err(40005, "invalid file type")
-        if kind == "thumb" and len(data) > 64 * 1024:
-            return _err(40012, "invalid thumb size")
-        if len(data) > 10 * 1024 * 1024:
-            return _err(40009, "invalid image size")
-        media_id = self._id("mat")
-        url = f"http://mmbiz.qpic.cn/sandbox/{media_id}/0"
-        self.ledger.materials[media_id] = {"type": kind, "name": name, "size": len(data)}
-        return web.json_response({"media_id": media_id, "url": url})
+        return _json(publishing.add_material(self.ledger, kind, *got, self._id("mat")))
 
     async def _draft_add(self, request: web.Request) -> web.Response:
-        articles = (await request.json()).get("articles") or []
-        if not articles or len(articles) > 8:
-            return _err(45008, "article size out of limit")
-        for article in articles:
-            if not article.get("title"):
-                return _err(44003, "empty news data")
-            if not article.get("content"):
-                return _err(44004, "empty content")
-            if article.get("thumb_media_id") not in self.ledger.materials:
-                return _err(40007, "invalid media_id")
-        media_id = self._id("draft")
-        self.ledger.drafts[media_id] = {
-            "articles": articles,
-            "update_time": int(self.now()),
-            "consumed": False,
-        }
-        return web.json_response({"media_id": media_id})
+        body = await request.json()
+        return _json(publishing.draft_add(self.ledger, body, self._id("draft"), self.now()))
 
     async def _draft_batchget(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        live = [(m, d) for m, d in self.ledger.drafts.items() if not d["consumed"]]
-        live.sort(key=lambda pair: -pair[1]["update_time"])
-        offset, count = int(body.get("offset", 0)), min(int(body.get("count", 20)), 20)
-        page = live[offset : offset + count]
-        items = [
-            {
-                "media_id": m,
-                "content": {"news_item": _news(d["articles"], bool(body.get("no_content")))},
-                "update_time": d["update_time"],
-            }
-            for m, d in page
-        ]
-        return web.json_response(
-            {"total_count": len(live), "item_count": len(items), "item": items}
-        )
+        return _json(publishing.draft_batchget(self.ledger, await request.json()))
 
     async def _freepublish_submit(self, request: web.Request) -> web.Response:
         media_id = (await request.json()).get("media_id", "")
@@ -336,19 +246,23 @@ class WechatSimulator:
             return _err(45009, "reach max api daily quota limit")
         draft["consumed"] = True
         publish_id = str(next(self._ids) + 2_247_000_000)
+        msg_data_id = next(self._ids) + 2_455_000_000
         self.ledger.publications[publish_id] = {
             "media_id": media_id,
             "status": 1,
             "article_id": "",
+            "msg_data_id": msg_data_id,
             "articles": draft["articles"],
             "fail_idx": [],
         }
         task = asyncio.create_task(self._finish_publish(publish_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return web.json_response(
-            {"errcode": 0, "errmsg": "ok", "publish_id": publish_id, "msg_data_id": publish_id}
-        )
+        # docs/channels/wechat.md "Endpoints" (S16: freepublish/submit): publish_id and
+        # msg_data_id, both typed string. Whether comment/* take this msg_data_id is unconfirmed
+        # (Q1); here they do, once the publication has succeeded.
+        answer = {"errcode": 0, "errmsg": "ok", "publish_id": publish_id}
+        return web.json_response({**answer, "msg_data_id": str(msg_data_id)})
 
     async def _finish_publish(self, publish_id: str) -> None:
         if self.publish_delay:
@@ -375,70 +289,41 @@ class WechatSimulator:
                 "count": len(urls),
                 "item": [{"idx": i + 1, "article_url": u} for i, u in enumerate(urls)],
             }
-        else:
+            self.comments.add_copy(pub["msg_data_id"], "publish", len(urls), article_id)
+        elif status in (2, 4):
+            # docs/channels/wechat.md "Identifiers and index bases" (S18: fail_idx): 1-based,
+            # set only for statuses 2 and 4.
             pub["fail_idx"] = [1]
             info["fail_idx"] = [1]
         if self.callback.url:
             await self.push_event("PUBLISHJOBFINISH", {"PublishEventInfo": info})
 
     async def _freepublish_get(self, request: web.Request) -> web.Response:
-        publish_id = str((await request.json()).get("publish_id", ""))
-        pub = self.ledger.publications.get(publish_id)
-        if pub is None:
-            return _err(53600, "invalid publish_id")
-        if not self._quota("freepublish/get"):
-            return _err(45009, "reach max api daily quota limit")
-        answer: dict[str, Any] = {
-            "publish_id": publish_id,
-            "publish_status": pub["status"],
-            "fail_idx": pub["fail_idx"],
-        }
-        if pub["status"] == 0:
-            answer["article_id"] = pub["article_id"]
-            answer["article_detail"] = {
-                "count": len(pub["urls"]),
-                "item": [{"idx": i + 1, "article_url": u} for i, u in enumerate(pub["urls"])],
-            }
-        return web.json_response(answer)
+        body = await request.json()
+        quota = lambda: self._quota("freepublish/get")  # noqa: E731 - spent only if it exists
+        return _json(publishing.freepublish_get(self.ledger, body, quota))
 
     async def _freepublish_batchget(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        live = [(a, r) for a, r in self.ledger.articles.items() if not r["deleted"]]
-        live.sort(key=lambda pair: -pair[1]["update_time"])
-        offset, count = int(body.get("offset", 0)), min(int(body.get("count", 20)), 20)
-        items = []
-        for article_id, rec in live[offset : offset + count]:
-            news = _news(rec["articles"], bool(body.get("no_content")))
-            for entry, url in zip(news, rec["urls"], strict=True):
-                entry["url"] = url
-            items.append(
-                {
-                    "article_id": article_id,
-                    "content": {"news_item": news},
-                    "update_time": rec["update_time"],
-                }
-            )
-        return web.json_response(
-            {"total_count": len(live), "item_count": len(items), "item": items}
-        )
+        return _json(publishing.freepublish_batchget(self.ledger, await request.json()))
 
     async def _freepublish_delete(self, request: web.Request) -> web.Response:
         body = await request.json()
-        rec = self.ledger.articles.get(str(body.get("article_id", "")))
-        if rec is None or rec["deleted"]:
-            return _err(53600, "invalid article_id")
-        index = int(body.get("index", 0))
-        if index == 0:
-            rec["deleted"] = True
-        self.ledger.deleted.append((str(body["article_id"]), index))
-        return web.json_response({"errcode": 0, "errmsg": "ok"})
+        return _json(publishing.freepublish_delete(self.ledger, self.comments, body))
 
     async def _message_mass_sendall(self, request: web.Request) -> web.Response:
         body = await request.json()
         client_id = str(body.get("clientmsgid", ""))
-        for sent in self.ledger.mass_sends:
-            if client_id and sent["clientmsgid"] == client_id:
-                return _err(45065, "clientmsgid exist", msg_id=sent["msg_id"])
+        now = self.now()
+        earlier = self.clientmsgids.get(client_id) if client_id else None
+        if earlier is not None and now - earlier["sent_at"] < CLIENTMSGID_MEMORY:
+            # docs/channels/wechat.md "Frequency rules" (S25: 群发接口 clientmsgid): the same
+            # clientmsgid again within a minute is 45066 ("重试速度过快，请间隔1分钟重试"; the
+            # minute is counted from the last request carrying it, which is our reading);
+            # later it is 45065, and the answer carries the earlier send's msg_id.
+            last, earlier["tried_at"] = earlier["tried_at"], now
+            if now - last < CLIENTMSGID_RETRY_AFTER:
+                return _err(45066, "clientmsgid retry too fast")
+            return _err(45065, "clientmsgid exist", msg_id=earlier["msg_id"])
         media_id = (body.get("mpnews") or {}).get("media_id", "")
         draft = self.ledger.drafts.get(media_id)
         if body.get("msgtype") != "mpnews" or draft is None:
@@ -447,16 +332,23 @@ class WechatSimulator:
             return _err(40050, "invalid tag id")  # the bot always sends to all followers
         if not self._quota("message/mass/sendall"):
             return _err(45028, "has no masssend quota")
-        msg_id = str(next(self._ids) + 1_000_000_000)
+        # docs/channels/wechat.md "Endpoints" (S38 live answer): msg_id and msg_data_id are
+        # JSON numbers; the msg_data_id is what comment/* take (Q1, S32 S37).
+        msg_id = next(self._ids) + 3_147_000_000
+        msg_data_id = next(self._ids) + 2_455_800_000
         self.ledger.mass_sends.append(
             {
                 "msg_id": msg_id,
+                "msg_data_id": msg_data_id,
                 "media_id": media_id,
                 "clientmsgid": client_id,
                 "titles": [a["title"] for a in draft["articles"]],
                 "day": self.today().isoformat(),
             }
         )
+        if client_id:
+            self.clientmsgids[client_id] = {"msg_id": msg_id, "sent_at": now, "tried_at": now}
+        self.comments.add_copy(msg_data_id, "mass", len(draft["articles"]), str(msg_id))
         if self.callback.url:
             fields = {"MsgID": msg_id, "Status": "send success", "TotalCount": 100}
             fields.update(FilterCount=100, SentCount=100, ErrorCount=0)
@@ -468,49 +360,16 @@ class WechatSimulator:
                 "errcode": 0,
                 "errmsg": "send job submission success",
                 "msg_id": msg_id,
-                "msg_data_id": msg_id,
+                "msg_data_id": msg_data_id,
             }
         )
 
-    def _comments_of(self, body: dict[str, Any]) -> list[dict[str, Any]] | web.Response:
-        article_id = str(body.get("msg_data_id", ""))
-        if article_id not in self.ledger.articles or self.ledger.articles[article_id]["deleted"]:
-            return _err(88001, "msg_data is not exists")
-        if article_id in self.comments_closed:
-            return _err(88000, "without comment privilege")
-        return self.ledger.comments.setdefault(f"{article_id}:{int(body.get('index', 0))}", [])
-
-    async def _comment_list(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        begin, count = int(body.get("begin", 0)), int(body.get("count", 0))
-        if count <= 0 or count >= 50:
-            return _err(88010, "count range error. cout <= 0 or count > 50")
-        comments = self._comments_of(body)
-        if isinstance(comments, web.Response):
-            return comments
-        kind = int(body.get("type", 0))
-        chosen = [c for c in comments if kind == 0 or c["comment_type"] + 1 == kind]
-        page = chosen[begin : begin + count]
-        return web.json_response(
-            {"errcode": 0, "errmsg": "ok", "total": len(chosen), "comment": page}
-        )
-
-    async def _comment_reply_add(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        comments = self._comments_of(body)
-        if isinstance(comments, web.Response):
-            return comments
-        wanted = int(body.get("user_comment_id", 0))
-        found = [c for c in comments if c["user_comment_id"] == wanted]
-        if not found:
-            return _err(88008, "comment is not exists")
-        content = str(body.get("content", ""))
-        if not content or len(content) > 600:
-            return _err(88007, "reply content beyond max len or content len is zero")
-        if "reply" in found[0]:
-            return _err(88005, "already reply")
-        found[0]["reply"] = {"content": content, "create_time": int(self.now())}
-        return web.json_response({"errcode": 0, "errmsg": "ok"})
+    async def _comment(self, request: web.Request) -> web.Response:
+        endpoint = request.match_info["endpoint"]
+        answer = self.comments.answer(endpoint, await request.json(), self.now())
+        if answer is None:
+            return _err(-1, f"unknown api {endpoint}")
+        return web.json_response(answer)
 
     async def _message_custom_send(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -555,40 +414,12 @@ class WechatSimulator:
         comes within the timeout (3 tries, 5 s unless configured)."""
         cb = self.callback
         fields = {"ToUserName": cb.username, "CreateTime": int(self.now()), **xml_fields}
-        plain = xmltodict.unparse({"xml": fields}, full_document=False)
-        timestamp, nonce = str(int(self.now())), secrets.token_hex(8)
-        query = {"signature": sign(cb.token, timestamp, nonce), "timestamp": timestamp}
-        query["nonce"] = nonce
-        query["openid"] = str(fields.get("FromUserName", ""))
-        body = plain
-        if cb.mode in ("safe", "compatible"):
-            crypto = WeChatCrypto(cb.token, cb.aes_key, cb.app_id)
-            wrapped = xmltodict.parse(crypto.encrypt_message(plain, nonce, timestamp))["xml"]
-            query.update(encrypt_type="aes", msg_signature=wrapped["MsgSignature"])
-            extra = {"ToUserName": cb.username, "Encrypt": wrapped["Encrypt"]}
-            if cb.mode == "compatible":
-                extra = {**fields, "Encrypt": wrapped["Encrypt"]}
-            body = xmltodict.unparse({"xml": extra}, full_document=False)
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        status, text, attempts = 0, "", 0
-        for attempt in range(1, (tries or cb.tries) + 1):
-            attempts = attempt
-            try:
-                async with self._session.post(
-                    cb.url,
-                    params=query,
-                    data=body.encode(),
-                    headers={"Content-Type": "text/xml"},
-                    timeout=aiohttp.ClientTimeout(total=timeout or cb.timeout),
-                ) as resp:
-                    status, text = resp.status, await resp.text()
-                if status == 200:
-                    break
-            except (TimeoutError, aiohttp.ClientError):
-                status, text = 0, ""
-        result = CallbackResult(status, text, attempts)
-        self.ledger.callbacks.append({"fields": fields, "status": status, "attempts": attempts})
+        result = await post_callback(self._session, cb, fields, self.now(), tries, timeout)
+        self.ledger.callbacks.append(
+            {"fields": fields, "status": result.status, "attempts": result.attempts}
+        )
         return result
 
     async def _cleanup(self, app: web.Application) -> None:
@@ -607,24 +438,12 @@ class WechatSimulator:
 SIMULATOR = web.AppKey("wechat_simulator", WechatSimulator)
 
 
-def sign(token: str, timestamp: str, nonce: str) -> str:
-    """WeChat's callback signature: sha1 of the sorted token, timestamp and nonce."""
-    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
-
-
 def _err(code: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"errcode": code, "errmsg": f"{message} rid: sandbox", **extra})
+    return web.json_response(error(code, message, **extra))
 
 
-def _news(articles: list[dict[str, Any]], no_content: bool) -> list[dict[str, Any]]:
-    keys = ("title", "author", "digest", "content", "content_source_url", "thumb_media_id")
-    out = []
-    for article in articles:
-        entry = {k: article.get(k, "") for k in keys}
-        if no_content:
-            entry["content"] = ""
-        out.append(entry)
-    return out
+def _json(answer: dict[str, Any]) -> web.Response:
+    return web.json_response(answer)
 
 
 async def start_simulator(

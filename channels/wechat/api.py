@@ -18,7 +18,7 @@ import aiohttp
 
 from channels.base import OutcomeUnknown, PermanentError, TransientError
 from channels.http_session import SessionOwner
-from channels.wechat.errors import TOKEN_ERRORS, classify
+from channels.wechat.errors import TOKEN_ERRORS, TOKEN_EXPIRED, classify
 from channels.wechat.token import TokenManager, TokenStore
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,8 @@ class WechatApi(SessionOwner):
         code = int(answer.get("errcode") or 0)
         if code in TOKEN_ERRORS:
             log.warning("wechat %s: token refused (%s); refreshing once", path, code)
-            token = await self._replace(token)
+            # An expired token (42001) needs no forced refresh: normal mode gives a live one.
+            token = await self._replace(token, force=code != TOKEN_EXPIRED)
             query = {**(params or {}), "access_token": token}
             answer = await self._send(path, query, payload, irreversible)
             code = int(answer.get("errcode") or 0)
@@ -123,9 +124,9 @@ class WechatApi(SessionOwner):
         except TimeoutError as exc:
             raise TransientError("获取微信 access_token 超时，稍后重试。") from exc
 
-    async def _replace(self, bad: str) -> str:
+    async def _replace(self, bad: str, force: bool) -> str:
         try:
-            return await self.tokens.replace(bad)
+            return await self.tokens.replace(bad, force)
         except TimeoutError as exc:
             raise TransientError("刷新微信 access_token 超时，稍后重试。") from exc
 

@@ -5,8 +5,9 @@ comes from the PUBLISHJOBFINISH callback (a ChannelEvent row) or, sparingly, fre
 Every remote step is checkpointed through the Job, so a restarted worker resumes and never makes
 a second draft or a second publication; a draft/add or submit whose answer was lost is looked up
 (draft/batchget, freepublish/batchget) by a marker in the article's content_source_url.
-Retraction is freepublish/delete; comments are polled with comment/list and answered with
-comment/reply/add; follower messages are answered with message/custom/send.
+Retraction is freepublish/delete; comments of both copies of an article (发表 and 群发, by the
+msg_data_id each returned) are polled and answered in channels/wechat/comments.py; follower
+messages are answered with message/custom/send.
 """
 
 from __future__ import annotations
@@ -25,22 +26,20 @@ from channels.base import (
     ChannelLimits,
     CommentPage,
     Content,
-    IncomingComment,
     Job,
     OutcomeUnknown,
     PermanentError,
     Published,
     StillProcessing,
-    opaque_author,
 )
 from channels.wechat.api import WechatApi, WechatError
-from channels.wechat.errors import COMMENT_ALREADY_REPLIED, classify, publish_failure
+from channels.wechat.comments import ArticleComments, CommentTarget, msg_data_id
+from channels.wechat.errors import MASS_DUPLICATE, classify, publish_failure
 from channels.wechat.media import ImageFetcher, image_sources, load_cover, rewrite_images
 from channels.wechat.token import TokenStore
 
 log = logging.getLogger(__name__)
 LOOKUP_PAGES = 5  # batchget pages (20 each) searched for a lost draft or publication
-QUIET_COMMENT_ERRORS = frozenset({88000, 88001, 88002})  # comments closed or article gone
 
 
 class EventSource(Protocol):
@@ -71,6 +70,15 @@ class WechatSettings:
     comment_page_size: int = 49
 
 
+@dataclass(frozen=True)
+class MassSent:
+    """What message/mass/sendall answered: its msg_id, and the msg_data_id comment/* take (None
+    when WeChat did not say, as in a 45065 answer)."""
+
+    msg_id: str
+    msg_data_id: int | None
+
+
 class WechatChannel(Channel):
     name = "wechat"
     label = "微信公众号"
@@ -82,13 +90,14 @@ class WechatChannel(Channel):
         settings: WechatSettings,
         store: TokenStore,
         events: EventSource,
-        articles: Callable[[], Awaitable[list[str]]],
+        comment_targets: Callable[[], Awaitable[list[CommentTarget]]],
         author_key: bytes,
         owner: str,
     ) -> None:
         self.settings = settings
         self.events = events
-        self.articles = articles  # ids of our published articles whose comments are polled
+        # The copies (发表 and 群发) of our articles whose comments are polled
+        self.comment_targets = comment_targets
         self.author_key = author_key
         self.api = WechatApi(
             settings.base_urls,
@@ -101,6 +110,7 @@ class WechatChannel(Channel):
             settings.token_lock_seconds,
         )
         self.images = ImageFetcher(settings.site_url, settings.image_max_bytes)
+        self.comments = ArticleComments(self.api, self.name, author_key, settings.comment_page_size)
         self.limits = ChannelLimits(
             concurrency=settings.concurrency,
             rate_per_second=settings.rate_per_second,
@@ -224,9 +234,17 @@ class WechatChannel(Channel):
             if found is None:
                 raise
             return await self._done(job, found[0], found[1])
+        # The 发表 copy's msg_data_id (a string on the page [S16], which its own example omits):
+        # kept for comment/*, with the article's 0-based index in it (one article a draft).
+        # Whether comment/* take it is unconfirmed (docs/channels/wechat.md Q1).
+        copy = msg_data_id(answer.get("msg_data_id"))
+        if copy is None:
+            log.info("wechat freepublish/submit gave no msg_data_id: comments not polled")
         # The PUBLISHJOBFINISH event is expected first; freepublish/get only after an interval.
         await job.save(
-            publish_id=str(answer["publish_id"]), polled_at=datetime.now(UTC).timestamp()
+            publish_id=str(answer["publish_id"]),
+            polled_at=datetime.now(UTC).timestamp(),
+            **({"msg_data_id": copy, "msg_data_index": 0} if copy is not None else {}),
         )
         return None
 
@@ -312,65 +330,13 @@ class WechatChannel(Channel):
 
     # -- comments and replies ------------------------------------------------------------
     async def poll_comments(self, cursor: dict[str, Any]) -> CommentPage:
-        """New comments on our published articles; the cursor holds, per article id, how many
-        comments have been read (comment/list's begin)."""
-        found: list[IncomingComment] = []
-        moved = dict(cursor)
-        size = self.settings.comment_page_size
-        for article_id in await self.articles():
-            begin = int(moved.get(article_id, 0))
-            while True:
-                body = {"msg_data_id": article_id, "index": 0, "begin": begin, "count": size}
-                try:
-                    answer = await self.api.call("comment/list", {**body, "type": 0}, raw=True)
-                except WechatError as exc:
-                    if exc.errcode in QUIET_COMMENT_ERRORS:
-                        log.info("wechat comments of %s: %s", article_id, exc)
-                        break
-                    raise classify(exc.errcode, exc.errmsg, "comment/list") from exc
-                page = answer.get("comment") or []
-                found.extend(self._comment(article_id, 0, c) for c in page)
-                begin += len(page)
-                moved[article_id] = begin
-                if len(page) < size:
-                    break
-        return CommentPage(found, moved)
-
-    def _comment(self, article_id: str, index: int, c: dict[str, Any]) -> IncomingComment:
-        cid = c["user_comment_id"]
-        return IncomingComment(
-            channel=self.name,
-            remote_id=f"comment:{article_id}:{index}:{cid}",
-            text=str(c.get("content", "")),
-            received_at=datetime.fromtimestamp(int(c.get("create_time", 0)), UTC),
-            kind="article_comment",
-            author_ref=opaque_author(self.author_key, self.name, str(c.get("openid", ""))),
-            remote_item_ref=article_id,
-            reply_ref={
-                "type": "article_comment",
-                "msg_data_id": article_id,
-                "index": index,
-                "user_comment_id": cid,
-            },
-        )
+        """New comments on both copies of our articles (see ArticleComments for the cursor)."""
+        return await self.comments.poll(await self.comment_targets(), cursor)
 
     async def send_reply(self, reply_ref: dict[str, Any], text: str, key: str) -> str:
         kind = reply_ref.get("type")
         if kind == "article_comment":
-            body = {
-                "msg_data_id": reply_ref["msg_data_id"],
-                "index": int(reply_ref.get("index", 0)),
-                "user_comment_id": int(reply_ref["user_comment_id"]),
-                "content": text,
-            }
-            ref = f"comment-reply:{body['msg_data_id']}:{body['index']}:{body['user_comment_id']}"
-            try:
-                await self.api.call("comment/reply/add", body, raw=True)
-            except WechatError as exc:
-                if exc.errcode == COMMENT_ALREADY_REPLIED:  # our earlier, unanswered attempt
-                    return ref
-                raise classify(exc.errcode, exc.errmsg, "comment/reply/add") from exc
-            return ref
+            return await self.comments.reply(reply_ref, text)
         if kind == "custom":
             openid = str(reply_ref["openid"])
             body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
@@ -388,9 +354,14 @@ class WechatChannel(Channel):
         answer = await self.api.call("draft/add", {"articles": articles}, irreversible=True)
         return str(answer["media_id"])
 
-    async def send_to_all(self, media_id: str, client_msg_id: str, ignore_reprint: bool) -> str:
+    async def send_to_all(
+        self, media_id: str, client_msg_id: str, ignore_reprint: bool
+    ) -> MassSent:
         """message/mass/sendall of a draft to every follower; clientmsgid makes a repeat of the
-        same send return the first one's msg_id instead of sending again."""
+        same send return the first one's msg_id instead of sending again (45065), and a repeat
+        within a minute of the last is refused (45066: RateLimited, retry after 60 s with the
+        same clientmsgid) [S25]. msg_id and msg_data_id are JSON numbers [S38]; a string is
+        taken too."""
         body = {
             "filter": {"is_to_all": True},
             "mpnews": {"media_id": media_id},
@@ -401,7 +372,13 @@ class WechatChannel(Channel):
         try:
             answer = await self.api.call("message/mass/sendall", body, irreversible=True, raw=True)
         except WechatError as exc:
-            if exc.errcode == 45065 and exc.answer.get("msg_id"):
-                return str(exc.answer["msg_id"])
+            if exc.errcode == MASS_DUPLICATE and exc.answer.get("msg_id"):
+                # Already sent: the answer names the earlier send's msg_id (its msg_data_id only
+                # if WeChat adds one; the page's example has none) [S25].
+                sent = MassSent(
+                    str(exc.answer["msg_id"]), msg_data_id(exc.answer.get("msg_data_id"))
+                )
+                log.info("wechat sendall: clientmsgid %s already sent as %s", client_msg_id, sent)
+                return sent
             raise classify(exc.errcode, exc.errmsg, "message/mass/sendall") from exc
-        return str(answer["msg_id"])
+        return MassSent(str(answer["msg_id"]), msg_data_id(answer.get("msg_data_id")))

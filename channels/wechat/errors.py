@@ -21,8 +21,10 @@ from channels.base import (
 log = logging.getLogger(__name__)
 BEIJING = ZoneInfo("Asia/Shanghai")
 
-# An invalid or expired access token: refresh once (force_refresh) and retry once.
-TOKEN_ERRORS = frozenset({E.INVALID_CREDENTIAL, E.INVALID_ACCESS_TOKEN, 42001})
+# An invalid or expired access token: refresh once and retry once (a forced refresh for an
+# invalid one, at most once per 30 s; normal mode for an expired one: channels/wechat/token.py).
+TOKEN_EXPIRED = 42001
+TOKEN_ERRORS = frozenset({E.INVALID_CREDENTIAL, E.INVALID_ACCESS_TOKEN, TOKEN_EXPIRED})
 # The file named in the call is what WeChat refused.
 MEDIA_ERRORS = frozenset(
     {E.INVALID_MEDIA_TYPE, E.INVALID_FILE_TYPE, E.INVALID_FILE_SIZE, E.INVALID_MEDIA_ID}
@@ -31,8 +33,14 @@ MEDIA_ERRORS = frozenset(
 DAILY_QUOTA = int(E.OUT_OF_API_FREQ_LIMIT)  # 45009
 MINUTE_QUOTA = int(E.API_MINUTE_QUOTA_REACH_LIMIT)  # 45011
 WINDOW_CLOSED = int(E.OUT_OF_RESPONSE_TIME_LIMIT)  # 45015
-MASS_DUPLICATE = 45065  # the same clientmsgid was already sent: the answer names its msg_id
+# docs/channels/wechat.md "Errcodes" (S25): 45065 the same clientmsgid was already sent (done:
+# the answer names its msg_id); 45066 it was retried too fast (wait a minute, then send the same
+# clientmsgid again); 45067 it is too long.
+MASS_DUPLICATE = 45065
+MASS_RETRY_TOO_FAST = 45066
+MASS_RETRY_SECONDS = 60
 COMMENT_ALREADY_REPLIED = 88005
+UNKNOWN_ARTICLE = 88001  # "msg_data is not exists": a deleted article, or an id WeChat never gave
 
 _PERMANENT: dict[int, str] = {
     48001: "公众号没有调用该接口的权限（48001）。自2025年7月起，未认证的公众号不能再通过接口"
@@ -46,6 +54,7 @@ _PERMANENT: dict[int, str] = {
     45004: "摘要超过微信的长度限制（45004），请缩短摘要。",
     45002: "正文超过微信的长度限制（45002），请精简正文。",
     45028: "今日（本月）群发次数已用完（45028），请改日再群发。",
+    45067: "群发的 clientmsgid 超过长度限制（45067），这是程序错误，请联系开发人员。",
     45047: "客服消息下行条数超过上限（45047），需通过其他方式答复。",
     48002: "粉丝已拒收公众号消息（48002），需通过其他方式答复。",
     48004: "接口已被微信封禁（48004），请登录公众平台查看原因。",
@@ -88,6 +97,12 @@ def classify(errcode: int, errmsg: str, api: str = "", file: str = "") -> Channe
         )
     if errcode == MINUTE_QUOTA:
         return RateLimited(f"微信接口每分钟调用次数已达上限（45011）{where}，稍后重试。", 60)
+    if errcode == MASS_RETRY_TOO_FAST:
+        return RateLimited(
+            f"群发请求重试过快（45066）{where}：此前的群发可能已发出，一分钟后以同一 clientmsgid "
+            "再次提交，由微信判断是否已发送。",
+            MASS_RETRY_SECONDS,
+        )
     if errcode in TOKEN_ERRORS:
         return AuthError(f"微信 access_token 无效或已过期（{errcode}）{where}：{errmsg}")
     if errcode in MEDIA_ERRORS:
@@ -107,7 +122,9 @@ def classify(errcode: int, errmsg: str, api: str = "", file: str = "") -> Channe
 
 
 def publish_failure(status: int, fail_idx: list[int]) -> str:
-    """Why a freepublish job did not go out (statuses 2 to 6 of freepublish/get)."""
+    """Why a freepublish job did not go out (statuses 2 to 6 of freepublish/get). fail_idx is
+    1-based ("第一篇为 1") and means something only for statuses 2 and 4
+    (docs/channels/wechat.md "Identifiers and index bases", S17 S18)."""
     reasons = {
         2: "原创声明校验失败",
         3: "常规失败",
@@ -115,7 +132,8 @@ def publish_failure(status: int, fail_idx: list[int]) -> str:
         5: "发表成功后文章已被删除",
         6: "发表成功后文章已被系统封禁",
     }
-    which = f"，第 {'、'.join(str(i + 1) for i in fail_idx)} 篇" if fail_idx else ""
+    failed = [int(i) for i in fail_idx] if status in (2, 4) else []
+    which = f"，第 {'、'.join(str(i) for i in failed)} 篇" if failed else ""
     return (
         f"微信发表失败：{reasons.get(status, f'状态 {status}')}（publish_status={status}{which}）"
     )

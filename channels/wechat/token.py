@@ -4,18 +4,31 @@ processes), and replaced once when WeChat says it is invalid.
 
 The store is a small protocol (bot/outbox/channel_state.py implements it on ChannelState); the
 token comes from cgi-bin/stable_token, whose normal mode does not invalidate the token another
-process holds.
+process holds. A forced refresh (which does) is spaced at least 30 s apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from channels.base import RateLimited
+
+log = logging.getLogger(__name__)
 TOKEN_KEY = "wechat.token"
+# docs/channels/wechat.md "Frequency rules" (S1 S3: stable_token force_refresh): 20 a day, at
+# least 30 s apart ("否则不会刷新").
+FORCE_REFRESH_SPACING = 30.0
+
+
+class RefreshTooSoon(RateLimited):
+    """WeChat refused the token and may not be asked for a forced refresh yet."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class TokenManager:
         margin_seconds: float = 300,
         lock_seconds: float = 30,
         key: str = TOKEN_KEY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.fetch = fetch
@@ -63,6 +77,12 @@ class TokenManager:
         self.key = key
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many times this process asked WeChat (for logs and tests)
+        self.clock = clock
+        # When this manager last asked for a forced refresh. Per manager, so per process and
+        # channel object: the TokenStore protocol has no field for it and processes do not share
+        # it. What they do share keeps them from forcing twice for one refused token: a
+        # replacement another process has stored is used, not replaced again (_settled).
+        self._forced_at: float | None = None
 
     def _fresh(self, token: StoredToken | None) -> bool:
         return token is not None and token.expires_at - self.margin > datetime.now(UTC)
@@ -79,10 +99,15 @@ class TokenManager:
         async with self._lock:
             return await self._refresh(force=False, bad=None)
 
-    async def replace(self, bad: str) -> str:
-        """WeChat refused `bad`: a new token, unless another caller has already replaced it."""
+    async def replace(self, bad: str, force: bool = True) -> str:
+        """WeChat refused `bad`: a new token, unless another caller has already replaced it.
+
+        force=False asks stable_token in normal mode (enough for an expired token: it returns
+        the live one [S1]). A forced refresh is made at most once per 30 s; within that time, or
+        when WeChat refuses it, normal mode is asked, and if it returns `bad` again this raises
+        RefreshTooSoon (RateLimited) with the seconds to wait."""
         async with self._lock:
-            return await self._refresh(force=True, bad=bad)
+            return await self._refresh(force=force, bad=bad)
 
     def _settled(self, token: StoredToken | None, bad: str | None) -> bool:
         """Whether `token` answers the caller: a replacement of `bad`, or (no bad token) one
@@ -108,7 +133,7 @@ class TokenManager:
                         assert token is not None
                         await self.store.unlock(self.key, self.owner)
                         return token.value
-                    value, expires_in = await self.fetch(force)
+                    value, expires_in = await self._fetch(force, bad)
                 except BaseException:
                     await self.store.unlock(self.key, self.owner)
                     raise
@@ -122,3 +147,26 @@ class TokenManager:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("another process held the token lock too long")
             await asyncio.sleep(0.1)
+
+    async def _fetch(self, force: bool, bad: str | None) -> tuple[str, int]:
+        if not force:
+            return await self.fetch(False)
+        wait = FORCE_REFRESH_SPACING
+        if self._forced_at is not None:
+            wait = self._forced_at + FORCE_REFRESH_SPACING - self.clock()
+        if self._forced_at is None or wait <= 0:
+            self._forced_at = self.clock()
+            try:
+                return await self.fetch(True)
+            except RateLimited as exc:  # 45011 within 30 s of another's, 45009 after 20 a day
+                log.warning("wechat stable_token: forced refresh refused: %s", exc)
+                wait = exc.retry_after or FORCE_REFRESH_SPACING
+        # Normal mode: the live token, a new one if the refused one was replaced or expired.
+        value, expires_in = await self.fetch(False)
+        if value == bad:
+            raise RefreshTooSoon(
+                "微信拒绝了当前 access_token，而强制刷新每 30 秒至多一次、每天至多 20 次，"
+                f"约 {math.ceil(wait)} 秒后重试。",
+                wait,
+            )
+        return value, expires_in

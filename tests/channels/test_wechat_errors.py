@@ -36,6 +36,8 @@ TABLE: list[tuple[int, type[ChannelError], str]] = [
     (88002, PermanentError, "限制留言"),
     (88008, PermanentError, "留言不存在"),
     (45028, PermanentError, "群发次数已用完"),
+    (45066, RateLimited, "clientmsgid"),
+    (45067, PermanentError, "clientmsgid"),
     (53503, PermanentError, "发表检查"),
     (99999, PermanentError, "99999"),
 ]
@@ -70,6 +72,18 @@ def test_minute_quota_retries_after_a_minute() -> None:
     assert isinstance(error, RateLimited) and error.retry_after == 60
 
 
+def test_same_clientmsgid_retried_too_fast_waits_a_minute_not_fails() -> None:
+    error = classify(45066, "clientmsgid retry too fast", "message/mass/sendall")
+    assert isinstance(error, RateLimited) and error.retry_after == 60
+
+
 def test_publish_failure_names_the_status_and_the_failed_article() -> None:
-    assert "原创" in publish_failure(2, [1]) and "第 2 篇" in publish_failure(2, [1])
+    # fail_idx is 1-based ("第一篇为 1", S18): [1] is the first article.
+    assert "原创" in publish_failure(2, [1]) and "第 1 篇" in publish_failure(2, [1])
+    assert "第 1、3 篇" in publish_failure(4, [1, 3])
     assert "封禁" in publish_failure(6, [])
+
+
+def test_fail_idx_is_ignored_unless_the_status_is_2_or_4() -> None:
+    # freepublish/get's example for status 1 still has "fail_idx": [1] (S17; "Disagreements").
+    assert "篇" not in publish_failure(3, [1])

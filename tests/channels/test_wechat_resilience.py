@@ -12,6 +12,7 @@ import pytest
 
 from bot.models import ChannelEvent, Delivery
 from tests.channels.test_wechat import BODY, WechatEnv, make_env
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -104,10 +105,13 @@ async def test_repeated_token_error_does_not_loop(env: WechatEnv) -> None:
     item = await env.approved()
     await env.run(3)
     d = await env.delivery(item)
-    assert (d.status, d.error_class, d.attempts) == ("dead", "auth", 2)
-    # One refresh and one retry per attempt, and one more attempt from the dispatcher.
-    assert env.sim.ledger.force_refreshes == 2
-    assert env.sim.faults.errcodes["draft/add"] == [40001]
+    # One forced refresh and one retry, then one more attempt from the dispatcher; but a
+    # second forced refresh within 30 s is not asked for (stable_token: S1 S3), so that attempt
+    # waits for the 30 s to pass instead.
+    assert (d.status, d.error_class, d.attempts) == ("pending", "rate_limited", 2)
+    assert d.next_attempt_at > datetime.now(UTC) + timedelta(seconds=20)
+    assert (env.sim.ledger.force_refreshes, env.sim.ledger.force_refused) == (1, 0)
+    assert env.sim.faults.errcodes["draft/add"] == [40001, 40001]
     assert env.sim.ledger.drafts == {}
 
 
@@ -152,7 +156,11 @@ async def test_still_running_publish_comes_back_later_and_never_resubmits(
         d = await env.delivery(item)
         assert (d.status, d.error_class) == ("pending", "waiting")
         assert d.next_attempt_at > datetime.now(UTC) + timedelta(minutes=50)
-        await asyncio.sleep(0.6)
+
+        def job_finished(e: WechatEnv = env) -> bool:  # on WeChat's side, 0.5 s after submit
+            return [p["status"] for p in e.sim.ledger.publications.values()] == [0]
+
+        await wait_until(job_finished, 5, "WeChat to finish the publish job")
         checkpoint = dict(d.checkpoint, polled_at=0)  # the poll interval has passed
         await Delivery.filter(id=d.id).update(
             next_attempt_at=datetime.now(UTC), checkpoint=checkpoint

@@ -34,7 +34,9 @@ async def serve(app: web.Application) -> AsyncIterator[TestServer]:
         await server.close()
 
 
-def bot_app(seen: list[dict[str, Any]], delay: float = 0) -> web.Application:
+def bot_app(seen: list[dict[str, Any]], hold: asyncio.Event | None = None) -> web.Application:
+    """A bot that records each callback and answers "success", once `hold` is set if given."""
+
     async def receive(request: web.Request) -> web.Response:
         q = request.query
         check_signature(TOKEN, q["signature"], q["timestamp"], q["nonce"])
@@ -43,7 +45,8 @@ def bot_app(seen: list[dict[str, Any]], delay: float = 0) -> web.Application:
             crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
             body = crypto.decrypt_message(body, q["msg_signature"], q["timestamp"], q["nonce"])
         seen.append(xmltodict.parse(body)["xml"])
-        await asyncio.sleep(delay)
+        if hold is not None:
+            await hold.wait()
         return web.Response(text="success")
 
     app = web.Application()
@@ -65,14 +68,19 @@ async def test_callback_is_signed_and_in_safe_mode_encrypted(mode: str) -> None:
 
 
 async def test_slow_bot_gets_the_callback_three_times() -> None:
+    # The bot answers only after the simulator has given up; each try waits 0.5 s (WeChat: 5 s),
+    # time enough for the request to reach the bot however busy the machine is.
     seen: list[dict[str, Any]] = []
-    async for bot in serve(bot_app(seen, delay=0.5)):
+    answer = asyncio.Event()
+    async for bot in serve(bot_app(seen, hold=answer)):
         callback = Callback(str(bot.make_url("/cb")), TOKEN, AES_KEY, APP_ID, "safe")
-        callback.timeout = 0.1
+        callback.timeout = 0.5
         sim = WechatSimulator(APP_ID, callback=callback)
-        result = await sim.push_event("subscribe", {}, "o_2")
-        await sim.aclose()
-        await asyncio.sleep(0.6)
+        try:
+            result = await sim.push_event("subscribe", {}, "o_2")
+        finally:
+            answer.set()
+            await sim.aclose()
     assert (result.status, result.attempts) == (0, 3)
     assert len(seen) == 3 and {m["Event"] for m in seen} == {"subscribe"}
 

@@ -188,7 +188,9 @@ async def comments_and_replies(
         faq.body, wrapped["MsgSignature"], wrapped["TimeStamp"], wrapped["Nonce"]
     )
     assert "5个工作日" in xmltodict.parse(plain)["xml"]["Content"]
-    env.sims.wechat.add_comment(done["wechat"], "o_reader", "希望多发布这类通知。")
+    # On the 发表 copy, by the msg_data_id freepublish/submit gave for it (not its article_id).
+    copy = env.sims.wechat.msg_data_id_of(done["wechat"])
+    env.sims.wechat.add_comment(copy, "o_reader", "希望多发布这类通知。")
     await poll_channel(Inbox(config), "wechat", channels["wechat"])
     record = env.sims.suishenban.add_feedback(done["suishenban"], "u-1", "公告写得很清楚，谢谢。")
     assert await env.sims.suishenban.push_feedback(record) == 200
@@ -226,7 +228,7 @@ async def comments_and_replies(
     assert wechat["custom_messages"] == [
         {"touser": "o_follower", "content": answers[("wechat", "message")]}
     ]
-    (article_comment,) = wechat["comments"][f"{done['wechat']}:0"]
+    (article_comment,) = wechat["comments"][f"{copy}:0"]
     assert article_comment["reply"]["content"] == answers[("wechat", "article_comment")]
     ssb = await env.ledger(env.sims.ledgers["随申办模拟器"])
     assert [(r["feedback_id"], r["content"]) for r in ssb["replies"].values()] == [

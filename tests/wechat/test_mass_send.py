@@ -1,6 +1,7 @@
 """The daily 群发 (bot/wechat/mass_send.py) against the simulator: the day's notify items bundled by
-priority into one send of at most 8 articles, the rest reported as not fitting, and a second
-send the same day refused by our plan (MassSend row), never reaching WeChat."""
+priority into one send of at most 8 articles, the rest reported as not fitting, a second send
+the same day refused by our plan (MassSend row), never reaching WeChat, and a repeat of the
+same clientmsgid: refused within a minute (45066), then answered as already sent (45065)."""
 
 from __future__ import annotations
 
@@ -52,9 +53,12 @@ async def test_nine_notify_items_bundle_eight_by_priority_and_report_the_ninth(
     assert outcome.left_out == [items[0].id]
     (sent,) = env.sim.ledger.mass_sends
     assert sent["titles"] == [f"通知{n}" for n in range(8, 0, -1)]
-    assert sent["msg_id"] == outcome.msg_id
+    assert str(sent["msg_id"]) == outcome.msg_id  # a JSON number [S38], kept as text
     row = await MassSend.get(channel="wechat", day=today)
     assert (row.status, row.msg_id) == ("sent", outcome.msg_id)
+    # What the comments of the 群发 copy are read by: its msg_data_id and each item's place.
+    assert row.checkpoint["msg_data_id"] == sent["msg_data_id"]
+    assert row.checkpoint["article_items"] == [items[n].id for n in range(8, 0, -1)]
     assert await AuditEvent.filter(action="wechat.mass_send").count() == 1
     # The mass send reused the uploaded covers: no new image or material uploads.
     assert len(env.sim.ledger.materials) == 10
@@ -98,7 +102,7 @@ async def test_nothing_is_sent_without_notify_items(backend_url: str) -> None:
         assert env.sim.ledger.calls["message/mass/sendall"] == 0
 
 
-async def test_retried_send_after_a_lost_answer_is_deduplicated_by_clientmsgid(
+async def test_retry_within_a_minute_gets_45066_and_a_later_one_45065_counts_as_sent(
     backend_url: str,
 ) -> None:
     async for env in make_env(backend_url, timeout_seconds=0.5):
@@ -106,11 +110,27 @@ async def test_retried_send_after_a_lost_answer_is_deduplicated_by_clientmsgid(
         env.sim.faults.lost_answer_seconds = 1.0
         await env.approved("通知", notify=True)
         await env.run()
-        first = await run_mass_send(env.config, datetime.now(UTC))
-        assert first is not None and first.status == "retry"
-        later = datetime.now(UTC) + timedelta(seconds=1)
-        second = await run_mass_send(env.config, later)
-        assert second is not None and second.status == "sent", second
-        assert len(env.sim.ledger.mass_sends) == 1
-        assert second.msg_id == env.sim.ledger.mass_sends[0]["msg_id"]
+        now = datetime.now(UTC)
+        first = await run_mass_send(env.config, now)
+        assert first is not None and first.status == "retry"  # sent, but the answer was lost
+        # The next tick, seconds later, repeats the clientmsgid too fast for WeChat (45066): a
+        # rate-limited retry, not a failed 群发 [S25].
+        second = await run_mass_send(env.config, now + timedelta(seconds=1))
+        assert second is not None and second.status == "retry" and "45066" in second.error
+        row = await MassSend.get(channel="wechat")
+        assert row.status == "planned"
+        calls = env.sim.ledger.calls["message/mass/sendall"]
+        early = await run_mass_send(env.config, now + timedelta(seconds=30))
+        assert early is not None and early.status == "waiting"
+        assert env.sim.ledger.calls["message/mass/sendall"] == calls  # WeChat not asked
+        # A minute on (on both clocks), the same clientmsgid: already sent (45065), with the
+        # first send's msg_id.
+        env.sim.advance(61)
+        third = await run_mass_send(env.config, now + timedelta(seconds=62))
+        assert third is not None and third.status == "sent", third
+        (sent,) = env.sim.ledger.mass_sends
+        assert third.msg_id == str(sent["msg_id"])
+        row = await MassSend.get(channel="wechat")
+        assert (row.status, row.msg_id, row.last_error) == ("sent", third.msg_id, "")
+        assert "retry_at" not in row.checkpoint
         assert len(env.sim.ledger.drafts) == 2  # one article draft, one mass-send draft
