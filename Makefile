@@ -18,11 +18,16 @@ run: $(STAMP)
 
 # PYTEST_STATUS=FILE also writes pytest's own exit status to FILE: make itself exits 2 whatever
 # the failing command returned, and .ci/run needs to tell "no tests collected" (5) apart.
+# PYTEST_XDIST: the tests run in parallel, one pytest-xdist worker per CPU, and a worker that
+# runs out of tests takes some from another's queue (worksteal: the tests take from a few
+# milliseconds to a minute). `make test PYTEST_XDIST=` runs them in one process;
+# PYTEST_ARGS=-n3 (say) picks another number of workers.
+PYTEST_XDIST ?= -n auto --dist worksteal
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	status=0; $(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS) || status=$$?; \
 	$(if $(PYTEST_STATUS),echo $$status >'$(PYTEST_STATUS)';) exit $$status
 
 lint: $(STAMP)

@@ -73,16 +73,52 @@ async def pg_admin(statement: str) -> None:
         await admin.close()
 
 
-async def create_pg_database() -> str:
-    """Create a throwaway PostgreSQL database and return its URL."""
-    name = f"gk_test_{uuid.uuid4().hex[:12]}"
-    await pg_admin(f'CREATE DATABASE "{name}"')
+def worker_id() -> str:
+    """This pytest-xdist worker's id (gw0, gw1, …), "main" without xdist: in the names of what
+    tests create on shared servers, beside a random part, so a leftover says whose it was."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def create_pg_database(template: str = "") -> str:
+    """Create a throwaway PostgreSQL database (empty, or a copy of the database `template`)
+    and return its URL."""
+    name = f"gk_test_{worker_id()}_{uuid.uuid4().hex[:12]}"
+    await pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return _with_db(PG_URL, name)
 
 
 async def drop_pg_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The migrated PostgreSQL template of this process (each xdist worker has its own and runs
+# one test at a time, so nothing is connected to it while it is copied); dropped at the end.
+_pg_template = ""
+
+
+async def migrated_pg_database() -> str:
+    """A throwaway PostgreSQL database already at the current schema: a copy of a template
+    migrated once per process (migrating takes a second or two; copying a fraction of it)."""
+    global _pg_template
+    if not _pg_template:
+        url = await create_pg_database()
+        try:
+            await db.init(make_config(url), check_schema=False)
+            try:
+                await db.upgrade()
+            finally:
+                await db.close()
+        except BaseException:
+            await drop_pg_database(url)
+            raise
+        _pg_template = urlsplit(url).path.lstrip("/")
+    return await create_pg_database(template=_pg_template)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_template:
+        asyncio.run(drop_pg_database(_with_db(PG_URL, _pg_template)))
 
 
 @pytest.fixture
@@ -153,9 +189,19 @@ async def config(sqlite_url: str) -> AsyncIterator[Config]:
 
 
 @pytest.fixture
-async def pg_config(pg_url: str) -> AsyncIterator[Config]:
+async def migrated_pg_url() -> AsyncIterator[str]:
+    """A PostgreSQL database for one test already at the current schema, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("GONGKAI_TEST_PG_URL not set")
+    url = await migrated_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+@pytest.fixture
+async def pg_config(migrated_pg_url: str) -> AsyncIterator[Config]:
     """A migrated PostgreSQL database, connected for the test."""
-    cfg = make_config(pg_url)
+    cfg = make_config(migrated_pg_url)
     await db.init(cfg, check_schema=False)
     await db.upgrade()
     yield cfg
@@ -166,12 +212,13 @@ async def pg_config(pg_url: str) -> AsyncIterator[Config]:
 async def backend_url(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 ) -> AsyncIterator[str]:
-    """The database URL of each backend in turn: SQLite always (already migrated), PostgreSQL
-    when configured (empty: db.upgrade() migrates it)."""
+    """The database URL of each backend in turn, a database of the test's own already at the
+    current schema (db.upgrade() on it does nothing): SQLite always, PostgreSQL when
+    configured."""
     if request.param == "sqlite":
         yield _migrated_copy(sqlite_template, tmp_path)
         return
-    url = await create_pg_database()
+    url = await migrated_pg_database()
     yield url
     await drop_pg_database(url)
 

@@ -140,8 +140,9 @@ async def test_snapshot_reads_do_not_see_a_commit_made_in_between(backend_url: s
             writer = asyncio.create_task(_commit_from_another_process(backend_url))
             # PostgreSQL: the writer commits now and the snapshot does not see it; SQLite:
             # the writer waits for the snapshot's lock (it has not committed after 0.5 s).
-            done, _ = await asyncio.wait([writer], timeout=0.5)
-            assert (writer in done) == backend_url.startswith("postgres")
+            postgres = backend_url.startswith("postgres")
+            done, _ = await asyncio.wait([writer], timeout=10 if postgres else 0.5)
+            assert (writer in done) == postgres
             assert (await conn.execute_query_dict(count))[0]["n"] == before
         await writer
         after = (await db.connection().execute_query_dict(count))[0]["n"]

@@ -10,6 +10,7 @@ import hmac
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from channels.sandbox import simulator_url
 from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
 from scheduler.polling import poll_channel
 from tests.conftest import Staff, create_staff
+from tests.waiting import sleep_until
 
 APP_ID = "ssb-test-app"
 SECRET = "ssb-test-secret"
@@ -79,11 +81,20 @@ class Env:
         await lifecycle.submit(item.id, self.staff.editor, self.config)
         return await lifecycle.approve(item.id, self.staff.reviewer, self.config)
 
-    async def run(self, rounds: int = 1, pause: float = 0.25) -> None:
+    async def run(self, rounds: int = 1) -> None:
+        """`rounds` runs of a dispatcher, each after the earliest pending delivery's backoff."""
         for n in range(rounds):
             if n:
-                await asyncio.sleep(pause)
+                await until_next_due()
             await self.dispatcher().run_until_idle()
+
+
+async def until_next_due() -> None:
+    """Until the earliest pending delivery's next_attempt_at, at most a second (these tests'
+    backoffs are under 0.2 s; none pending: no wait)."""
+    due = await Delivery.filter(status="pending").order_by("next_attempt_at").first()
+    if due is not None:
+        await sleep_until(min(due.next_attempt_at, datetime.now(UTC) + timedelta(seconds=1)))
 
 
 async def make_env(db_url: str, max_attempts: int = 4, **suishenban: Any) -> AsyncIterator[Env]:
@@ -207,7 +218,7 @@ async def test_random_error_rate_still_publishes_every_card_once(db_url: str) ->
             await env.run()
             if {(await ssb_delivery(i)).status for i in items} == {"done"}:
                 break
-            await asyncio.sleep(0.2)
+            await until_next_due()
         assert {(await ssb_delivery(i)).status for i in items} == {"done"}
         keys = [c["key"] for c in env.sim.ledger.cards.values()]
         assert len(keys) == len(set(keys)) == len(items)

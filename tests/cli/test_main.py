@@ -5,6 +5,7 @@ audit check. CLI commands run their own event loop, so these tests are synchrono
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,12 +80,11 @@ def fresh(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def cli(fresh: Cli) -> Cli:
-    """A migrated database with alice (editor), bob (reviewer), carol (editor and reviewer)."""
-    assert "models.0001_initial" in fresh.run("db", "upgrade").output
-    fresh.run("user", "add", "alice", "--role", "editor", "--office", "办公室")
-    fresh.run("user", "add", "bob", "--role", "reviewer", "--name", "鲍勃")
-    fresh.run("user", "add", "carol", "--role", "editor", "--role", "reviewer")
+def cli(fresh: Cli, cli_template: Path) -> Cli:
+    """A migrated database with alice (editor), bob (reviewer), carol (editor and reviewer):
+    a copy of the one tests/cli/conftest.py made through the command line."""
+    fresh.db_file.parent.mkdir(parents=True)
+    shutil.copyfile(cli_template, fresh.db_file)
     return fresh
 
 

@@ -29,11 +29,11 @@ LIMIT = 3
 
 
 @pytest.fixture
-async def generic_plans(pg_url: str) -> AsyncIterator[Config]:
+async def generic_plans(migrated_pg_url: str) -> AsyncIterator[Config]:
     """A migrated PostgreSQL database whose sessions always use generic plans."""
-    name = urlsplit(pg_url).path.lstrip("/")
+    name = urlsplit(migrated_pg_url).path.lstrip("/")
     await pg_admin(f'ALTER DATABASE "{name}" SET plan_cache_mode = force_generic_plan')
-    config = make_config(pg_url)
+    config = make_config(migrated_pg_url)
     await db.init(config, check_schema=False)
     await db.upgrade()
     rows = await db.connection().execute_query_dict("SHOW plan_cache_mode")

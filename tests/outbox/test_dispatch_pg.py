@@ -269,9 +269,9 @@ async def _race(tmp_path: Path, db_url: str, n: int) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_two_worker_processes_on_postgres_deliver_1000_each_exactly_once(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, migrated_pg_url: str
 ) -> None:
-    await race(tmp_path, pg_url, 1000)
+    await race(tmp_path, migrated_pg_url, 1000)
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from bot.outbox.wakeup import Wakeup
 from channels.base import Channel, ChannelLimits, Content, Job, Published, StillProcessing
 from channels.sandbox.webhook import LEDGER, Ledger, create_app
 from tests.conftest import Staff, create_staff, make_config
+from tests.waiting import sleep_until, wait_until
 
 SECRET = "test-secret"
 
@@ -85,6 +86,15 @@ async def deliveries(item: Item) -> dict[str, Delivery]:
     return {d.channel: d for d in await Delivery.filter(item_id=item.id, action="publish")}
 
 
+async def until_due(item: Item, channel: str = "webhook") -> Delivery:
+    """Wait out the delivery's backoff: until its next_attempt_at (no wait if it is not
+    pending)."""
+    delivery = (await deliveries(item))[channel]
+    if delivery.status == "pending":
+        await sleep_until(delivery.next_attempt_at)
+    return delivery
+
+
 async def test_item_published_on_every_channel_once(env: Env) -> None:
     item = await env.approved()
     assert await env.dispatcher().run_until_idle() == 2
@@ -110,10 +120,9 @@ async def test_two_dispatchers_over_the_same_rows_publish_once(env: Env) -> None
 async def test_transient_errors_retry_with_backoff_until_success(env: Env) -> None:
     env.ledger.faults.extend([503, 502])
     item = await env.approved()
-    await env.dispatcher().run_until_idle()
-    await asyncio.sleep(0.3)
-    await env.dispatcher().run_until_idle()
-    await asyncio.sleep(0.3)
+    for _ in range(2):
+        await env.dispatcher().run_until_idle()
+        assert (await until_due(item)).status == "pending"
     await env.dispatcher().run_until_idle()
     hook = (await deliveries(item))["webhook"]
     assert (hook.status, hook.attempts) == ("done", 3)
@@ -123,9 +132,9 @@ async def test_transient_errors_retry_with_backoff_until_success(env: Env) -> No
 async def test_attempts_exhausted_marks_delivery_dead_with_reason(env: Env) -> None:
     env.ledger.faults.extend([503] * 10)
     item = await env.approved()
-    for _ in range(6):
+    for _ in range(6):  # two runs more than it takes: a dead delivery is not tried again
         await env.dispatcher().run_until_idle()
-        await asyncio.sleep(0.25)
+        await until_due(item)
     hook = (await deliveries(item))["webhook"]
     assert hook.status == "dead"
     assert hook.attempts == 4
@@ -149,7 +158,7 @@ async def test_rate_limited_waits_for_the_hint_then_succeeds(env: Env) -> None:
     hook = (await deliveries(item))["webhook"]
     assert (hook.status, hook.error_class) == ("pending", "rate_limited")
     assert hook.next_attempt_at > datetime.now(UTC) + timedelta(seconds=0.5)  # Retry-After: 1
-    await asyncio.sleep(1.1)
+    await sleep_until(hook.next_attempt_at)
     await env.dispatcher().run_until_idle()
     assert (await deliveries(item))["webhook"].status == "done"
 
@@ -168,12 +177,12 @@ async def test_lost_answer_is_looked_up_not_resent(backend_url: str) -> None:
     async for env in make_env(backend_url, latency_ms=600, timeout_seconds=0.3):
         item = await env.approved()
         await env.dispatcher().run_until_idle()
-        await asyncio.sleep(0.8)
+        await wait_until(lambda e=env: e.ledger.received, 5, "the push to reach the receiver")
         for _ in range(5):
+            await until_due(item)
             await env.dispatcher().run_until_idle()
             if (await deliveries(item))["webhook"].status == "done":
                 break
-            await asyncio.sleep(0.3)
         hook = (await deliveries(item))["webhook"]
         assert hook.status == "done", hook.last_error
         assert len(env.ledger.received) == 1
@@ -184,7 +193,8 @@ async def test_lost_answer_without_lookup_becomes_unconfirmed(backend_url: str) 
     async for env in make_env(backend_url, latency_ms=600, timeout_seconds=0.3, lookup=False):
         item = await env.approved()
         await env.dispatcher().run_until_idle()
-        await asyncio.sleep(0.8)
+        await wait_until(lambda e=env: e.ledger.received, 5, "the push to reach the receiver")
+        await until_due(item)
         await env.dispatcher().run_until_idle()
         hook = (await deliveries(item))["webhook"]
         assert hook.status == "unconfirmed"
@@ -370,10 +380,8 @@ async def test_shutdown_gives_back_unfinished_work(backend_url: str) -> None:
         await dispatcher.start()
         item = await env.approved()
         dispatcher.wakeup.notify()
-        for _ in range(50):
-            if (await deliveries(item))["webhook"].status == "running":
-                break
-            await asyncio.sleep(0.05)
+        # In flight: the push has reached the receiver, which answers only after 3 s.
+        await wait_until(lambda e=env: e.ledger.received, 10, "the push to reach the receiver")
         await dispatcher.stop(grace=0.2)
         hook = (await deliveries(item))["webhook"]
         # Given back at once; the cancelled attempt counts, for its push had reached the
@@ -429,7 +437,14 @@ async def test_lease_of_a_long_delivery_is_renewed_so_no_one_takes_it_over(
         try:
             item = await env.approved()
             first.wakeup.notify()
-            await asyncio.sleep(1.5)  # past the first lease's end
+
+            async def first_lease_end(item: Item = item) -> datetime | None:
+                hook = (await deliveries(item))["webhook"]
+                return hook.lease_expires_at if hook.status == "running" else None
+
+            lease_end = await wait_until(first_lease_end, 10, "the delivery to be claimed")
+            await sleep_until(lease_end)  # past the first lease's end
+            assert (await deliveries(item))["webhook"].status == "running"
             second = env.dispatcher("w2")
             assert await second.run_until_idle() == 0  # nothing to take over
             for _ in range(60):

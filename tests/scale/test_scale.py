@@ -10,7 +10,6 @@ read directly); the workers are real processes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import signal
@@ -89,7 +88,7 @@ async def cluster(
             redis_prefix=shared.prefix,
             **options,  # type: ignore[arg-type]
         )
-        await asyncio.to_thread(h.gongkai, config_path, "db", "upgrade")
+        # The database is migrated already (migrated_pg_url): init refuses it otherwise.
         await db.init(load_config(config_path, environ=h.env()))
         try:
             yield Cluster(config_path, remotes, tmp_path)
@@ -181,9 +180,9 @@ REJECT_EVERY = 97  # these items' webhook and WeChat deliveries are refused for 
 
 
 async def test_three_workers_deliver_3000_through_faults_and_token_loss_exactly_once(
-    tmp_path: Path, pg_url: str, shared: Shared
+    tmp_path: Path, migrated_pg_url: str, shared: Shared
 ) -> None:
-    async with cluster(tmp_path, pg_url, shared) as c:
+    async with cluster(tmp_path, migrated_pg_url, shared) as c:
         workers = c.start(3)
         try:
             await all_up(workers)
@@ -231,9 +230,12 @@ async def test_three_workers_deliver_3000_through_faults_and_token_loss_exactly_
         for chaos in (c.remotes.webhook_chaos, c.remotes.wechat_chaos):
             assert min(chaos.counts[k] for k in ("5xx", "dropped", "lost")) > 0, chaos.counts
         assert sum(r["attempts"] > 1 for r in rows) > 300
-        # Each invalidation was noticed and healed by one forced refresh (two when it landed
-        # during a refresh), whichever process saw the refused token first.
-        assert 3 <= c.remotes.sim.ledger.force_refreshes <= 6
+        # Each invalidation was healed (every delivery above ended). A process forces a refresh
+        # at most once per 30 s (stable_token's documented spacing) and otherwise asks for the
+        # current token, so the three invalidations of this short run cost each of the three
+        # processes one or two forced calls at most, not one per refused token.
+        ledger = c.remotes.sim.ledger
+        assert 1 <= ledger.force_refreshes and ledger.force_refreshes + ledger.force_refused <= 6
 
         await check_remote_ledgers(c.remotes)
         await check_database_consistent()
@@ -244,9 +246,9 @@ async def test_three_workers_deliver_3000_through_faults_and_token_loss_exactly_
 
 
 async def test_worker_killed_mid_run_has_its_deliveries_finished_by_the_others_exactly_once(
-    tmp_path: Path, pg_url: str, shared: Shared
+    tmp_path: Path, migrated_pg_url: str, shared: Shared
 ) -> None:
-    async with cluster(tmp_path, pg_url, shared, lease_seconds=3, concurrency=4) as c:
+    async with cluster(tmp_path, migrated_pg_url, shared, lease_seconds=3, concurrency=4) as c:
         workers = c.start(3)
         victim = workers[0]
         try:
@@ -278,11 +280,11 @@ async def test_worker_killed_mid_run_has_its_deliveries_finished_by_the_others_e
 
 
 async def test_sigterm_finishes_or_gives_back_in_flight_work_and_exits_cleanly(
-    tmp_path: Path, pg_url: str, shared: Shared
+    tmp_path: Path, migrated_pg_url: str, shared: Shared
 ) -> None:
     # Answers take up to 1.2 s (the faults' hold) and the grace period is 0.5 s: on SIGTERM
     # some in-flight deliveries finish, the rest are given back unfinished.
-    async with cluster(tmp_path, pg_url, shared, grace_seconds=0.5, concurrency=8) as c:
+    async with cluster(tmp_path, migrated_pg_url, shared, grace_seconds=0.5, concurrency=8) as c:
         workers = c.start(3)
         leaving = workers[0]
         try:
@@ -309,10 +311,10 @@ async def test_sigterm_finishes_or_gives_back_in_flight_work_and_exits_cleanly(
 
 
 async def test_once_per_slot_job_scheduled_in_three_processes_runs_once_per_slot(
-    tmp_path: Path, pg_url: str, shared: Shared
+    tmp_path: Path, migrated_pg_url: str, shared: Shared
 ) -> None:
     # inbox.sla every second: each worker's scheduler fires it each second.
-    async with cluster(tmp_path, pg_url, shared, chaos=False, sla_seconds=1) as c:
+    async with cluster(tmp_path, migrated_pg_url, shared, chaos=False, sla_seconds=1) as c:
         workers = c.start(3)
         try:
             await all_up(workers)

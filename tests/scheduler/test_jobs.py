@@ -25,6 +25,7 @@ from channels.base import (
 from scheduler.alerts import Alerter
 from scheduler.jobs import JobContext, JobSpec, build_scheduler, job_specs, run_job, stop_scheduler
 from scheduler.polling import poll_all
+from tests.waiting import wait_until
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
 
@@ -89,15 +90,20 @@ async def test_three_schedulers_run_each_slot_once(any_config: Config) -> None:
         return {}
 
     spec = JobSpec("test.tick", 1, True, work)
-    schedulers = [build_scheduler(context(any_config, f"p{i}"), [spec]) for i in range(3)]
+    contexts = [context(any_config, f"p{i}") for i in range(3)]
+    schedulers = [build_scheduler(ctx, [spec]) for ctx in contexts]
     for s in schedulers:
         s.start()
+
+    async def two_slots_run() -> bool:
+        done = JobSlot.filter(job="test.tick", finished_at__isnull=False)
+        return await done.count() >= 2
+
     try:
-        await asyncio.sleep(2.6)
-    finally:
-        for s in schedulers:
-            s.shutdown(wait=False)
-    await asyncio.sleep(0.1)
+        await wait_until(two_slots_run, 15, "two slots of test.tick to run")
+    finally:  # the runs in progress finish before the counts
+        for s, ctx in zip(schedulers, contexts, strict=True):
+            await stop_scheduler(s, ctx, grace=5)
     slots = await JobSlot.filter(job="test.tick").values_list("slot", flat=True)
     assert len(slots) >= 2
     assert len(slots) == len(set(slots)) == len(runs)

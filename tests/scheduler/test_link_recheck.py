@@ -22,9 +22,10 @@ from bot.config import Config
 from bot.items import lifecycle
 from bot.models import JobSlot
 from bot.outbox.channel_set import retract_support
-from scheduler.jobs import build_scheduler, run_job
+from scheduler.jobs import build_scheduler, run_job, stop_scheduler
 from tests.conftest import create_staff
 from tests.scheduler.support import config_on, context, publish, running_robot, spec
+from tests.waiting import wait_until
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -132,19 +133,20 @@ async def test_three_schedulers_run_the_nights_recheck_once(any_config: Config, 
         config = config_on(any_config, robot, review={"link_allow_private": True})
         # Due from midnight, ticking every 0.2 s: every scheduler finds the night due.
         job = dataclasses.replace(spec(config, "links.recheck"), at="00:00", tick=0.2)
-        schedulers = [build_scheduler(context(config, f"p{i}", session), [job]) for i in range(3)]
+        contexts = [context(config, f"p{i}", session) for i in range(3)]
+        schedulers = [build_scheduler(ctx, [job]) for ctx in contexts]
         for s in schedulers:
             s.start()
         try:
-            for _ in range(100):
-                await asyncio.sleep(0.1)
-                if await JobSlot.filter(job="links.recheck", finished_at__isnull=False).exists():
-                    break
-            await asyncio.sleep(0.6)  # more ticks of every scheduler after the run
-        finally:
-            for s in schedulers:
-                s.shutdown(wait=False)
-        await asyncio.sleep(0.1)
+            await wait_until(
+                lambda: JobSlot.filter(job="links.recheck", finished_at__isnull=False).exists(),
+                10,
+                "the night's recheck to finish",
+            )
+            await asyncio.sleep(0.6)  # more ticks of every scheduler after the run: none runs it
+        finally:  # the runs in progress finish before the counts
+            for s, ctx in zip(schedulers, contexts, strict=True):
+                await stop_scheduler(s, ctx, grace=5)
         rows = await JobSlot.filter(job="links.recheck")
         assert len(rows) == 1 and len(rows[0].result["broken"]) == 2
         assert len(robot.messages) == 1
