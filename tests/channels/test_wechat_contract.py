@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -23,6 +25,8 @@ from tests.channels.test_wechat import JPEG, WechatEnv, make_env
 from tests.channels.test_wechat import SECRET as ENV_SECRET
 
 APP_ID, SECRET = "wx-rules", "rules-secret"
+
+NOON = datetime(2026, 12, 7, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 class Api:
@@ -81,7 +85,9 @@ class Api:
 
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
-    sim = WechatSimulator(APP_ID, SECRET)
+    # A fixed start at Beijing noon: the daily quotas reset at Beijing midnight, which a test
+    # advancing the clock by minutes must not cross whatever the hour it runs at.
+    sim = WechatSimulator(APP_ID, SECRET, clock=lambda: NOON)
     server = TestServer(sim.app, host="127.0.0.1")
     await server.start_server()
     try:
