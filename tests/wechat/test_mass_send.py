@@ -5,11 +5,8 @@ same clientmsgid: refused within a minute (45066), then answered as already sent
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from bot.models import AuditEvent, MassSend
 from bot.wechat.mass_send import MassSender, run_mass_send
@@ -17,20 +14,6 @@ from channels.wechat.channel import WechatChannel
 from tests.channels.test_wechat import WechatEnv, make_env
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-async def env(backend_url: str) -> AsyncIterator[WechatEnv]:
-    async for e in make_env(backend_url):
-        yield e
-
-
-@pytest.fixture
-async def channel(env: WechatEnv) -> AsyncIterator[WechatChannel]:
-    ch = env.channel()
-    await ch.start()
-    yield ch
-    await ch.close()
 
 
 async def test_nine_notify_items_bundle_eight_by_priority_and_report_the_ninth(

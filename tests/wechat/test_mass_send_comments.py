@@ -5,10 +5,7 @@ each answer goes back to the copy its comment came from."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from bot import users
 from bot.inbox import ops as inbox_ops
@@ -18,21 +15,7 @@ from bot.models import Comment
 from bot.wechat.mass_send import MassSender
 from channels.wechat.channel import WechatChannel
 from scheduler.polling import poll_channel
-from tests.channels.test_wechat import WechatEnv, make_env
-
-
-@pytest.fixture
-async def env(backend_url: str) -> AsyncIterator[WechatEnv]:
-    async for e in make_env(backend_url):
-        yield e
-
-
-@pytest.fixture
-async def channel(env: WechatEnv) -> AsyncIterator[WechatChannel]:
-    ch = env.channel()
-    await ch.start()
-    yield ch
-    await ch.close()
+from tests.channels.test_wechat import WechatEnv
 
 
 async def test_comments_on_both_copies_reach_the_inbox_once_each_and_replies_go_back(
