@@ -270,8 +270,9 @@ class WechatChannelConfig(ChannelConfig):
     # UTF-8 bytes of content_source_url, the 阅读原文 link to our page ("不可超过1 kb").
     source_url_max_bytes: Annotated[int, Field(ge=1, le=100_000)] = 1024
     default_cover: str = "templates/wechat/default_cover.png"
-    cover_material_type: Literal["thumb", "image"] = "thumb"
-    cover_max_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
+    # The cover is uploaded as permanent material of type image (up to 10 MB; type thumb takes
+    # only JPG up to 64 KB): channels/wechat/covers.py.
+    cover_max_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 1024 * 1024
     image_max_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 - 1)] = 1024 * 1024 - 1
     open_comment: bool = True
     only_fans_can_comment: bool = False

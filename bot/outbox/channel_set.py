@@ -8,7 +8,13 @@ import secrets
 from pathlib import Path
 
 from bot.config import Config, ConfigError, SuishenbanChannelConfig
-from bot.outbox.channel_state import DbEvents, DbTokenStore, WechatCommentTargets
+from bot.outbox.channel_state import (
+    DbCoverStore,
+    DbEvents,
+    DbTokenStore,
+    WechatCommentTargets,
+    WechatMassCopies,
+)
 from bot.outbox.claim import lease_owner
 from bot.outbox.redis_state import RedisRateLimiter, RedisTokenStore, client_for
 from channels.base import Channel
@@ -17,7 +23,7 @@ from channels.pacing import RateLimiter, TokenBucket
 from channels.suishenban.channel import SuishenbanChannel, SuishenbanSettings
 from channels.suishenban.contract import Contract, ContractError
 from channels.webhook import WebhookChannel
-from channels.wechat.channel import WechatChannel, WechatSettings
+from channels.wechat.channel import WechatChannel, WechatRecords, WechatSettings
 from channels.wechat.token import TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +78,8 @@ def token_store(config: Config) -> TokenStore:
 
 
 def build_wechat(config: Config) -> WechatChannel:
-    """The WeChat channel with its shared token store, events and the copies whose comments
-    it polls."""
+    """The WeChat channel with what it keeps in the database or Redis (WechatRecords): the
+    shared token, events, the copies whose comments it polls or deletes, the kept covers."""
     w = config.channels.wechat
     secret = config.secret(w.app_secret_env)
     if not secret or not w.app_id:
@@ -94,8 +100,9 @@ def build_wechat(config: Config) -> WechatChannel:
         token_lock_seconds=w.token_lock_seconds,
         author=w.author,
         default_cover=cover if cover.is_absolute() else ROOT / cover,
-        cover_material_type=w.cover_material_type,
         cover_max_bytes=w.cover_max_bytes,
+        title_max=w.title_max,
+        digest_max=w.digest_max,
         image_max_bytes=w.image_max_bytes,
         open_comment=w.open_comment,
         only_fans_can_comment=w.only_fans_can_comment,
@@ -103,11 +110,16 @@ def build_wechat(config: Config) -> WechatChannel:
         publish_poll_minutes=w.publish_poll_minutes,
         comment_page_size=w.comment_page_size,
     )
+    records = WechatRecords(
+        tokens=token_store(config),
+        events=DbEvents("wechat"),
+        comment_targets=WechatCommentTargets("wechat", w.comment_poll_days),
+        mass_copies=WechatMassCopies("wechat"),
+        covers=DbCoverStore("wechat"),
+    )
     return WechatChannel(
         settings,
-        token_store(config),
-        DbEvents("wechat"),
-        WechatCommentTargets("wechat", w.comment_poll_days),
+        records,
         config.author_key(),
         lease_owner(f"wechat-token-{secrets.token_hex(3)}"),
     )

@@ -1,5 +1,6 @@
 """A local WeChat Official Account API for tests and the sandbox: stable_token, uploadimg,
-add_material, draft/*, freepublish/*, message/mass/sendall, comment/* (wechat_comments.py),
+material/* (add, del, count), draft/*, freepublish/*, message/mass/sendall and delete,
+comment/* (wechat_comments.py),
 message/custom/send, with WeChat's JSON shapes and errcodes, daily quotas and time rules on a
 clock tests can set, fault injection, a ledger of what was published, and signed (safe mode:
 encrypted) callbacks pushed to the bot like WeChat does (wechat_callback.py), retried when the
@@ -28,12 +29,13 @@ from channels.sandbox import serve
 from channels.sandbox import wechat_publishing as publishing
 from channels.sandbox.wechat_callback import Callback, CallbackResult, post_callback, sign
 from channels.sandbox.wechat_comments import CommentDesk
-from channels.sandbox.wechat_state import Faults, Ledger, Quotas, error
+from channels.sandbox.wechat_state import DraftLimits, Faults, Ledger, Quotas, error
 
 __all__ = [
     "SIMULATOR",
     "Callback",
     "CallbackResult",
+    "DraftLimits",
     "Faults",
     "Ledger",
     "Quotas",
@@ -49,6 +51,10 @@ FORCE_REFRESH_SPACING = 30
 # docs/channels/wechat.md "Frequency rules" (S25: 群发接口 clientmsgid): WeChat remembers a
 # clientmsgid for 24 h; the same one again within a minute is 45066.
 CLIENTMSGID_MEMORY, CLIENTMSGID_RETRY_AFTER = 24 * 3600, 60
+# docs/channels/wechat.md "Endpoints" (S8 get_materialcount, S12 draft/count): these two are
+# GET; every other endpoint used is POST. The wrong method is refused with the global table's
+# 43001 需要 GET 请求 / 43002 需要 POST 请求 [S40] (stable_token's page lists 43002 [S1]).
+GET_ENDPOINTS = frozenset({"draft/count", "material/get_materialcount"})
 
 
 class WechatSimulator:
@@ -66,6 +72,7 @@ class WechatSimulator:
         self.publish_delay = publish_delay
         self.next_publish_status: list[int] = []  # outcomes of the next publish jobs (0 = ok)
         self.ledger, self.faults, self.quotas = Ledger(), Faults(), Quotas()
+        self.draft_limits = DraftLimits()
         self.clock = clock  # epoch seconds; tests may pass their own
         self.offset = 0.0  # seconds the simulated clock is ahead of `clock`
         self.tokens: dict[str, float] = {}  # valid token: expiry (simulated epoch seconds)
@@ -80,7 +87,7 @@ class WechatSimulator:
         self._session: aiohttp.ClientSession | None = None
         self.app = web.Application(client_max_size=20 * 1024 * 1024)
         self.app[SIMULATOR] = self
-        self.app.router.add_post("/cgi-bin/{endpoint:.+}", self._handle)
+        self.app.router.add_route("*", "/cgi-bin/{endpoint:.+}", self._handle)
         self.app.on_cleanup.append(self._cleanup)
 
     # -- clock and test controls ---------------------------------------------------------
@@ -141,6 +148,9 @@ class WechatSimulator:
             handler = self._comment
         if handler is None:
             return _err(-1, f"unknown api {endpoint}")  # what WeChat says for bad paths
+        wanted = "GET" if endpoint in GET_ENDPOINTS else "POST"
+        if request.method != wanted:
+            return _err(43001 if wanted == "GET" else 43002, f"require {wanted} method")
         if endpoint != "stable_token":
             refused = self._check_token(request.query.get("access_token", ""))
             if refused is not None:
@@ -228,11 +238,24 @@ class WechatSimulator:
         got = await self._upload(request)
         if isinstance(got, web.Response):
             return got
-        return _json(publishing.add_material(self.ledger, kind, *got, self._id("mat")))
+        media_id = self._id("mat")
+        return _json(publishing.add_material(self.ledger, self.quotas, kind, *got, media_id))
+
+    async def _material_del_material(self, request: web.Request) -> web.Response:
+        return _json(publishing.del_material(self.ledger, await _body(request)))
+
+    async def _material_get_materialcount(self, request: web.Request) -> web.Response:
+        return _json(publishing.material_count(self.ledger))
 
     async def _draft_add(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        return _json(publishing.draft_add(self.ledger, body, self._id("draft"), self.now()))
+        body = await _body(request)
+        answer = publishing.draft_add(
+            self.ledger, self.draft_limits, body, self._id("draft"), self.now()
+        )
+        return _json(answer)
+
+    async def _draft_count(self, request: web.Request) -> web.Response:
+        return _json(publishing.draft_count(self.ledger))
 
     async def _draft_batchget(self, request: web.Request) -> web.Response:
         return _json(publishing.draft_batchget(self.ledger, await request.json()))
@@ -309,6 +332,10 @@ class WechatSimulator:
     async def _freepublish_delete(self, request: web.Request) -> web.Response:
         body = await request.json()
         return _json(publishing.freepublish_delete(self.ledger, self.comments, body))
+
+    async def _message_mass_delete(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json(publishing.mass_delete(self.ledger, self.comments, body))
 
     async def _message_mass_sendall(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -444,6 +471,15 @@ def _err(code: int, message: str, **extra: Any) -> web.Response:
 
 def _json(answer: dict[str, Any]) -> web.Response:
     return web.json_response(answer)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object a POST carries; {} for anything else (its fields then fail the checks)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 async def start_simulator(

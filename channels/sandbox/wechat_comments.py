@@ -45,10 +45,16 @@ class CommentDesk:
         """A 图文 that went out: kind "mass" (ref: its msg_id) or "publish" (ref: article_id)."""
         self.copies[msg_data_id] = {"kind": kind, "count": count, "ref": ref, "deleted": False}
 
-    def delete_copies(self, kind: str, ref: str) -> None:
+    def delete_copies(self, kind: str, ref: str, article: int = 0) -> None:
+        """The copy of that kind and ref is deleted: article `article` (1-based, as
+        freepublish/delete and message/mass/delete number them [S21][S27]) or, for 0, all of
+        it; the comments of what was deleted answer 88001 from now on."""
         for copy in self.copies.values():
             if (copy["kind"], copy["ref"]) == (kind, ref):
-                copy["deleted"] = True
+                if article == 0:
+                    copy["deleted"] = True
+                else:
+                    copy.setdefault("gone", set()).add(article - 1)
 
     def copy_of(self, kind: str, ref: str) -> int:
         """The msg_data_id of the copy of that kind and ref (a 发表's article_id, a 群发's
@@ -162,6 +168,8 @@ class CommentDesk:
         index = body.get("index", 0)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < copy["count"]:
             return None
+        if index in copy.get("gone", ()):
+            return None  # that one article was deleted
         return f"{msg_data_id}:{index}"
 
     def _list(self, msg_data_id: int | str, index: int) -> list[dict[str, Any]] | dict[str, Any]:

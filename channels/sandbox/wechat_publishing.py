@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.sandbox.wechat_comments import CommentDesk
-from channels.sandbox.wechat_state import Ledger, error
+from channels.sandbox.wechat_state import DraftLimits, Ledger, Quotas, error
 
 OK = {"errcode": 0, "errmsg": "ok"}
 JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+GIF87, GIF89, BMP = b"GIF87a", b"GIF89a", b"BM"
 
 
 def upload_image(ledger: Ledger, name: str, data: bytes, image_id: str) -> dict[str, Any]:
@@ -28,35 +29,92 @@ def upload_image(ledger: Ledger, name: str, data: bytes, image_id: str) -> dict[
 
 
 def add_material(
-    ledger: Ledger, kind: str, name: str, data: bytes, media_id: str
+    ledger: Ledger, quotas: Quotas, kind: str, name: str, data: bytes, media_id: str
 ) -> dict[str, Any]:
-    # [S6]: image up to 10 MB, thumb up to 64 KB (the simulator also takes PNG thumbs).
+    """material/add_material of a file already read [S6] (docs/channels/wechat.md "Endpoints"):
+    type image: bmp/png/jpeg/jpg/gif up to 10 MB; type thumb: JPG only, up to 64 KB (40012, the
+    global table's 不合法的缩略图文件大小 [S40]); the library holds at most quotas.materials of
+    each type (S6 S8; the errcode for a full library is documented nowhere: -1 is used)."""
     if kind not in ("image", "thumb"):
         return error(40004, "invalid media type")
-    if not data.startswith((JPEG, PNG)):
+    allowed = (JPEG,) if kind == "thumb" else (JPEG, PNG, GIF87, GIF89, BMP)
+    if not data.startswith(allowed):
         return error(40005, "invalid file type")
     if kind == "thumb" and len(data) > 64 * 1024:
         return error(40012, "invalid thumb size")
     if len(data) > 10 * 1024 * 1024:
         return error(40009, "invalid image size")
+    held = sum(1 for m in ledger.materials.values() if m["type"] == kind)
+    if held >= quotas.materials.get(kind, 1000):
+        return error(-1, f"material count of type {kind} reach limit")
     url = f"http://mmbiz.qpic.cn/sandbox/{media_id}/0"
     ledger.materials[media_id] = {"type": kind, "name": name, "size": len(data)}
     return {"media_id": media_id, "url": url}
 
 
-def draft_add(ledger: Ledger, body: dict[str, Any], media_id: str, now: float) -> dict[str, Any]:
-    articles = body.get("articles") or []
-    if not articles or len(articles) > 8:
+def del_material(ledger: Ledger, body: dict[str, Any]) -> dict[str, Any]:
+    """material/del_material {media_id} [S7]: 40007 for a media_id the library does not hold."""
+    media_id = body.get("media_id")
+    if not isinstance(media_id, str) or media_id not in ledger.materials:
+        return error(40007, "invalid media_id")
+    del ledger.materials[media_id]
+    ledger.deleted_materials.append(media_id)
+    return dict(OK)
+
+
+def material_count(ledger: Ledger) -> dict[str, Any]:
+    """material/get_materialcount (GET) [S8]: numbers per type; a thumb is not an image."""
+    kinds = [m["type"] for m in ledger.materials.values()]
+    counts = {f"{k}_count": kinds.count(k) for k in ("voice", "video", "image")}
+    return {**counts, "news_count": 0}
+
+
+def draft_add(
+    ledger: Ledger, limits: DraftLimits, body: dict[str, Any], media_id: str, now: float
+) -> dict[str, Any]:
+    """draft/add [S9][S10]: at most limits.articles articles, each with a title, content and a
+    permanent thumb_media_id (40007 otherwise), within the field limits of DraftLimits."""
+    articles = body.get("articles")
+    if not isinstance(articles, list) or not articles or len(articles) > limits.articles:
         return error(45008, "article size out of limit")
     for article in articles:
-        if not article.get("title"):
+        if not isinstance(article, dict):
             return error(44003, "empty news data")
-        if not article.get("content"):
-            return error(44004, "empty content")
+        refused = _over_limit(article, limits)
+        if refused is not None:
+            return refused
         if article.get("thumb_media_id") not in ledger.materials:
             return error(40007, "invalid media_id")
     ledger.drafts[media_id] = {"articles": articles, "update_time": int(now), "consumed": False}
     return {"media_id": media_id}
+
+
+def _over_limit(article: dict[str, Any], limits: DraftLimits) -> dict[str, Any] | None:
+    fields = {k: article.get(k) or "" for k in ("title", "author", "digest", "content")}
+    source = article.get("content_source_url") or ""
+    if not all(isinstance(v, str) for v in (*fields.values(), source)):
+        return error(40008, "invalid message type")  # a field that is not a string
+    if not fields["title"]:
+        return error(44003, "empty news data")
+    if not fields["content"]:
+        return error(44004, "empty content")
+    if len(fields["title"]) > limits.title:
+        return error(45003, "title size out of limit")
+    if len(fields["author"]) > limits.author:
+        return error(45110, "author size out of limit")
+    if len(fields["digest"]) > limits.digest:
+        return error(45004, "description size out of limit")
+    content = fields["content"]
+    if len(content) >= limits.content_chars or len(content.encode()) >= limits.content_bytes:
+        return error(45002, "content size out of limit")
+    if len(source.encode()) > limits.source_url_bytes:
+        return error(41039, "invalid content_source_url")
+    return None
+
+
+def draft_count(ledger: Ledger) -> dict[str, Any]:
+    """draft/count (GET) [S12]: the drafts still in the draft box."""
+    return {**OK, "total_count": sum(1 for d in ledger.drafts.values() if not d["consumed"])}
 
 
 def draft_batchget(ledger: Ledger, body: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +182,37 @@ def freepublish_delete(
     if rec is None or rec["deleted"]:
         return error(53600, "invalid article_id")
     # [S21]: index is 1-based; 0 or absent deletes every article of the publication.
-    index = int(body.get("index", 0))
+    index = body.get("index", 0)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        return error(40008, "invalid index")
     if index == 0:
         rec["deleted"] = True
-        comments.delete_copies("publish", article_id)  # its comments go with it (88001)
+    comments.delete_copies("publish", article_id, index)  # its comments go with it (88001)
     ledger.deleted.append((article_id, index))
+    return dict(OK)
+
+
+def mass_delete(ledger: Ledger, comments: CommentDesk, body: dict[str, Any]) -> dict[str, Any]:
+    """message/mass/delete {msg_id, article_idx} [S27][S25]: msg_id is the number sendall
+    returned; article_idx is 1-based, 0 or absent deletes the whole message; 40060 for an
+    article_idx past the message [S40]. An unknown msg_id answers 40059 (a community report,
+    unconfirmed). The article pages of what was deleted close, and so do their comments
+    (88001); followers keep the card. Deleting again what is already gone answers ok (the pages
+    say nothing else; unconfirmed)."""
+    msg_id, index = body.get("msg_id"), body.get("article_idx", 0)
+    if isinstance(msg_id, str) and msg_id.isdigit():
+        msg_id = int(msg_id)
+    sent = [m for m in ledger.mass_sends if m["msg_id"] == msg_id and not isinstance(msg_id, bool)]
+    if not sent:
+        return error(40059, "invalid msg id")
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 0 <= index <= len(sent[0]["titles"])
+    ):
+        return error(40060, "invalid article_idx")
+    sent[0].setdefault("deleted", []).append(index)
+    comments.delete_copies("mass", str(msg_id), index)
     return dict(OK)
 
 

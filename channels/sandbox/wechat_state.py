@@ -20,7 +20,8 @@ class Ledger:
     """What the simulated account holds; tests count on it for exactly-once checks."""
 
     images: list[dict[str, Any]] = field(default_factory=list)
-    materials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    materials: dict[str, dict[str, Any]] = field(default_factory=dict)  # permanent, live
+    deleted_materials: list[str] = field(default_factory=list)  # media_ids, in order
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)  # every draft ever added
     publications: dict[str, dict[str, Any]] = field(default_factory=dict)  # by publish_id
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by article_id
@@ -76,3 +77,24 @@ class Quotas:
         }
     )
     used: Counter[tuple[date, str]] = field(default_factory=Counter)
+    # docs/channels/wechat.md "Limits and quotas" (S6 S8: 永久素材 总数上限): images and 图文
+    # together 100,000, every other type 1000 (thumb counted as "other": unconfirmed). Tests set
+    # these low to show the channel reuses and frees its covers.
+    materials: dict[str, int] = field(default_factory=lambda: {"image": 100_000, "thumb": 1000})
+
+
+@dataclass
+class DraftLimits:
+    """draft/add's field limits, from the current 新增草稿 page (docs/channels/wechat.md
+    "Limits and quotas", S9 S10), in characters unless named bytes. Which errcode each field
+    gets is unconfirmed: the page lists none; the global table's 45003 (标题), 45004 (描述),
+    45002 (消息内容) are used, 45110 for the author (third-party tables), and draft/update's
+    41039 for content_source_url [S15][S40]."""
+
+    title: int = 32
+    author: int = 16
+    digest: int = 128
+    content_chars: int = 20_000  # "必须少于2万字符": at most 19,999
+    content_bytes: int = 1024 * 1024  # "小于1M"
+    source_url_bytes: int = 1024  # "不可超过1 kb"
+    articles: int = 8  # 45008 "图文消息超过限制" [S35][S40]

@@ -5,7 +5,9 @@ comes from the PUBLISHJOBFINISH callback (a ChannelEvent row) or, sparingly, fre
 Every remote step is checkpointed through the Job, so a restarted worker resumes and never makes
 a second draft or a second publication; a draft/add or submit whose answer was lost is looked up
 (draft/batchget, freepublish/batchget) by a marker in the article's content_source_url.
-Retraction is freepublish/delete; comments of both copies of an article (发表 and 群发, by the
+Retraction deletes every copy: the 发表 with freepublish/delete and each 群发 that carried the
+item with message/mass/delete, and then the covers no article uses any more
+(channels/wechat/covers.py); comments of both copies of an article (发表 and 群发, by the
 msg_data_id each returned) are polled and answered in channels/wechat/comments.py; follower
 messages are answered with message/custom/send.
 """
@@ -31,9 +33,12 @@ from channels.base import (
     PermanentError,
     Published,
     StillProcessing,
+    TransientError,
 )
 from channels.wechat.api import WechatApi, WechatError
 from channels.wechat.comments import ArticleComments, CommentTarget, msg_data_id
+from channels.wechat.covers import MISSING as MISSING_MEDIA
+from channels.wechat.covers import Covers, CoverStore
 from channels.wechat.errors import MASS_DUPLICATE, classify, publish_failure
 from channels.wechat.media import ImageFetcher, image_sources, load_cover, rewrite_images
 from channels.wechat.token import TokenStore
@@ -45,6 +50,29 @@ LOOKUP_PAGES = 5  # batchget pages (20 each) searched for a lost draft or public
 class EventSource(Protocol):
     async def event(self, key: str) -> dict[str, Any] | None:
         """The payload of the channel event stored under key (e.g. "publish:123"), or None."""
+
+
+@dataclass(frozen=True)
+class MassCopy:
+    """One article of a sent 群发: message/mass/delete's msg_id and 1-based article_idx [S27],
+    and how the console names it."""
+
+    msg_id: int | str
+    article_idx: int
+    label: str
+
+
+@dataclass(frozen=True)
+class WechatRecords:
+    """What the channel keeps and reads outside WeChat (the database: bot/outbox/channel_state.py):
+    the shared access token, callback events, the copies whose comments are polled, the 群发
+    copies of a published article (by its article_id), and the kept covers."""
+
+    tokens: TokenStore
+    events: EventSource
+    comment_targets: Callable[[], Awaitable[list[CommentTarget]]]
+    mass_copies: Callable[[str], Awaitable[list[MassCopy]]]
+    covers: CoverStore
 
 
 @dataclass(frozen=True)
@@ -60,8 +88,9 @@ class WechatSettings:
     token_lock_seconds: float = 30
     author: str = ""
     default_cover: Path = Path("templates/wechat/default_cover.png")
-    cover_material_type: str = "thumb"
-    cover_max_bytes: int = 64 * 1024
+    cover_max_bytes: int = 1024 * 1024
+    title_max: int = 32  # draft/add's limits (docs/channels/wechat.md "Limits and quotas")
+    digest_max: int = 128
     image_max_bytes: int = 1024 * 1024
     open_comment: bool = True
     only_fans_can_comment: bool = False
@@ -88,34 +117,32 @@ class WechatChannel(Channel):
     def __init__(
         self,
         settings: WechatSettings,
-        store: TokenStore,
-        events: EventSource,
-        comment_targets: Callable[[], Awaitable[list[CommentTarget]]],
+        records: WechatRecords,
         author_key: bytes,
         owner: str,
     ) -> None:
         self.settings = settings
-        self.events = events
-        # The copies (发表 and 群发) of our articles whose comments are polled
-        self.comment_targets = comment_targets
+        self.records = records
+        self.events = records.events
         self.author_key = author_key
         self.api = WechatApi(
             settings.base_urls,
             settings.app_id,
             settings.app_secret,
             settings.timeout,
-            store,
+            records.tokens,
             owner,
             settings.token_margin_seconds,
             settings.token_lock_seconds,
         )
         self.images = ImageFetcher(settings.site_url, settings.image_max_bytes)
         self.comments = ArticleComments(self.api, self.name, author_key, settings.comment_page_size)
+        self.covers = Covers(self.api, records.covers)
         self.limits = ChannelLimits(
             concurrency=settings.concurrency,
             rate_per_second=settings.rate_per_second,
-            title_max=64,
-            summary_max=120,
+            title_max=settings.title_max,
+            summary_max=settings.digest_max,
             body_max=20_000,
             can_retract=True,
             can_lookup=True,
@@ -150,7 +177,7 @@ class WechatChannel(Channel):
 
     async def article(self, content: Content, job: Job, marker: str) -> dict[str, Any]:
         """The draft article for content: images uploaded (once each, checkpointed) and
-        rewritten, the cover uploaded as permanent material."""
+        rewritten, the cover one kept permanent material (channels/wechat/covers.py)."""
         sources = image_sources(content.html)
         uploaded: dict[str, str] = dict(job.checkpoint.get("images") or {})
         for src in sources:
@@ -164,7 +191,7 @@ class WechatChannel(Channel):
         return {
             "title": content.title,
             "author": self.settings.author,
-            "digest": content.summary[:120],
+            "digest": content.summary[: self.settings.digest_max],
             "content": rewrite_images(content.html, uploaded),
             "content_source_url": marker,
             "thumb_media_id": thumb,
@@ -182,9 +209,7 @@ class WechatChannel(Channel):
                 log.info("wechat cover: first image not usable (%s); default cover", exc)
         if upload is None:
             upload = load_cover(self.settings.default_cover, limit)
-        params = {"type": self.settings.cover_material_type}
-        answer = await self.api.call("material/add_material", params=params, upload=upload)
-        thumb = str(answer["media_id"])
+        thumb = await self.covers.media_id(upload)
         await job.save(thumb_media_id=thumb)
         return thumb
 
@@ -199,7 +224,7 @@ class WechatChannel(Channel):
         article = await self.article(content, job, marker)
         await job.save(draft_sent=True)
         try:
-            answer = await self.api.call("draft/add", {"articles": [article]}, irreversible=True)
+            answer = await self.add_draft_answer([article], job)
         except OutcomeUnknown:
             found = await self._find_quietly("draft/batchget", marker)
             if found is None:
@@ -208,6 +233,22 @@ class WechatChannel(Channel):
         media_id = str(answer["media_id"])
         await job.save(media_id=media_id)
         return media_id
+
+    async def add_draft_answer(self, articles: list[dict[str, Any]], job: Job) -> dict[str, Any]:
+        """draft/add's answer. 40007 names a thumb_media_id WeChat no longer has: a kept cover
+        deleted (release_unused) just after this delivery took it. It is forgotten and the
+        attempt retried soon, which uploads the cover again."""
+        try:
+            return await self.api.call(
+                "draft/add", {"articles": articles}, irreversible=True, raw=True
+            )
+        except WechatError as exc:
+            thumb = job.checkpoint.get("thumb_media_id")
+            if exc.errcode == MISSING_MEDIA and thumb:
+                await self.covers.forget(str(thumb))
+                await job.save(thumb_media_id=None, draft_sent=False)
+                raise TransientError("封面素材已不在微信素材库中，将重新上传封面后再试。") from exc
+            raise classify(exc.errcode, exc.errmsg, "draft/add") from exc
 
     async def _submit(self, media_id: str, job: Job, marker: str) -> Published | None:
         """freepublish/submit; returns the publication if an earlier, unanswered submit is
@@ -318,20 +359,65 @@ class WechatChannel(Channel):
         return Published(*found) if found else None
 
     async def retract(self, published: Published, job: Job) -> None:
-        resent = bool(job.checkpoint.get("delete_sent"))
-        await job.save(delete_sent=True)
-        body = {"article_id": published.remote_id, "index": 0}
-        try:
-            await self.api.call("freepublish/delete", body, raw=True)
-        except WechatError as exc:
-            if not (exc.errcode == 53600 and resent):  # gone by our earlier, unanswered delete
-                raise classify(exc.errcode, exc.errmsg, "freepublish/delete") from exc
+        """Delete every copy of the article: the 发表 (freepublish/delete, index 0 = all of it
+        [S21]) and each 群发 article that carried it (message/mass/delete with its 1-based
+        article_idx [S27]; a separate copy, docs/channels/wechat.md Q2). Each copy's outcome is
+        kept in the checkpoint ("copies": the console's 投递 page shows them); a copy already
+        deleted is not asked again. Then the covers no article uses any more are deleted."""
+        copies: list[dict[str, Any]] | None = job.checkpoint.get("copies")
+        if copies is None:
+            copies = [{"copy": "publish", "label": "发表", "article_id": published.remote_id}]
+            for mass in await self.records.mass_copies(published.remote_id):
+                copies.append(
+                    {
+                        "copy": "mass",
+                        "label": mass.label,
+                        "msg_id": mass.msg_id,
+                        "article_idx": mass.article_idx,
+                    }
+                )
+            await job.save(copies=copies)
+        failed = []
+        for copy in copies:
+            if copy.get("deleted_at"):
+                continue
+            resent = bool(copy.get("sent"))
+            copy["sent"] = True
+            await job.save(copies=copies)
+            try:
+                await self._delete_copy(copy, resent)
+            except PermanentError as exc:
+                copy["result"] = f"未能删除：{exc}"
+                failed.append(f"{copy['label']}：{exc}")
+            else:
+                copy.update(result="已删除", deleted_at=datetime.now(UTC).isoformat())
+            await job.save(copies=copies)
+        if failed:
+            raise PermanentError("撤稿未完成，" + "；".join(failed))
         await job.save(deleted_at=datetime.now(UTC).isoformat())
+        try:
+            await self.covers.release_unused(published.remote_id)
+        except (ChannelError, TimeoutError) as exc:  # the retraction itself is done
+            log.warning("wechat covers not released after retracting %s: %s", published, exc)
+
+    async def _delete_copy(self, copy: dict[str, Any], resent: bool) -> None:
+        if copy["copy"] == "publish":
+            api, body = "freepublish/delete", {"article_id": copy["article_id"], "index": 0}
+            gone = 53600  # our earlier, unanswered delete took it
+        else:
+            api = "message/mass/delete"
+            body = {"msg_id": copy["msg_id"], "article_idx": copy["article_idx"]}
+            gone = 40059
+        try:
+            await self.api.call(api, body, raw=True)
+        except WechatError as exc:
+            if not (exc.errcode == gone and resent):
+                raise classify(exc.errcode, exc.errmsg, api) from exc
 
     # -- comments and replies ------------------------------------------------------------
     async def poll_comments(self, cursor: dict[str, Any]) -> CommentPage:
         """New comments on both copies of our articles (see ArticleComments for the cursor)."""
-        return await self.comments.poll(await self.comment_targets(), cursor)
+        return await self.comments.poll(await self.records.comment_targets(), cursor)
 
     async def send_reply(self, reply_ref: dict[str, Any], text: str, key: str) -> str:
         kind = reply_ref.get("type")

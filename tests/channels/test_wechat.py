@@ -215,7 +215,7 @@ async def test_item_published_as_article_with_uploaded_images_and_cover(env: Wec
     assert all(i["url"] in article["content"] for i in env.sim.ledger.images)
     # The cover is the first body image, uploaded as thumb material.
     cover = env.sim.ledger.materials[article["thumb_media_id"]]
-    assert (cover["type"], cover["name"]) == ("thumb", "one.png")
+    assert (cover["type"], cover["name"]) == ("image", "one.png")
     assert article["digest"] == "政务公开日活动安排"
     assert article["content_source_url"].endswith(
         f"/items/{item.id}?gk={d.checkpoint['marker'].split('gk=')[1]}"

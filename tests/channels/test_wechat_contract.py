@@ -273,3 +273,126 @@ async def test_wechatpy_lists_and_answers_comments_by_the_msg_data_id_sendall_re
     assert got["errcodes"] == (88001, 88001)  # index 1 does not exist; a msg_id is no msg_data_id
     stored = api.sim.ledger.comments[f"{got['sent']['msg_data_id']}:0"][0]
     assert stored["reply"]["content"] == "请在线报名。"
+
+
+def wechatpy_client(api: Api) -> WeChatClient:
+    client = WeChatClient(APP_ID, SECRET, access_token=api.token)
+    client.API_BASE_URL = str(api.server.make_url("/cgi-bin/"))  # in place of api.weixin.qq.com
+    return client
+
+
+def errcode_of(call: Any) -> int:
+    with pytest.raises(WeChatClientException) as refused:
+        call()
+    return int(refused.value.errcode)
+
+
+async def test_wechatpy_drafts_over_the_documented_limits_are_refused(api: Api) -> None:
+    """draft/add's limits [S9][S10]: title 32, author 16, digest 128 characters, content under
+    20,000 characters, content_source_url up to 1 KB; the codes are the global table's."""
+    client = wechatpy_client(api)
+
+    def attempt() -> dict[str, Any]:
+        thumb = client.material.add("image", ("cover.jpg", JPEG, "image/jpeg"))["media_id"]
+        fine = {"title": "题" * 32, "content": "<p>正文</p>", "thumb_media_id": thumb}
+        fine.update(author="作" * 16, digest="摘" * 128)
+
+        def draft(**change: Any) -> Any:
+            return lambda: client.draft.add([{**fine, **change}])
+
+        return {
+            "fine": client.draft.add([fine])["media_id"],
+            "title": errcode_of(draft(title="题" * 33)),
+            "author": errcode_of(draft(author="作" * 17)),
+            "digest": errcode_of(draft(digest="摘" * 129)),
+            "content": errcode_of(draft(content="<p>" + "字" * 19_993 + "</p>")),
+            "source": errcode_of(draft(content_source_url="https://a.cn/?" + "q" * 1011)),
+            "thumb": errcode_of(draft(thumb_media_id="not-a-material")),
+            "nine": errcode_of(lambda: client.draft.add([fine] * 9)),
+        }
+
+    got = await asyncio.to_thread(attempt)
+    assert got.pop("fine")
+    assert got == {
+        "title": 45003,
+        "author": 45110,
+        "digest": 45004,
+        "content": 45002,
+        "source": 41039,
+        "thumb": 40007,
+        "nine": 45008,
+    }
+    assert len(api.sim.ledger.drafts) == 1
+    # The limits are the simulator's configuration: a deployment's stricter page is one change.
+    api.sim.draft_limits.title = 20
+    answer = await api.call("draft/add", {"articles": [{"title": "题" * 21, "content": "x"}]})
+    assert answer["errcode"] == 45003
+
+
+async def test_wechatpy_thumbs_are_jpg_up_to_64_kb_and_the_library_has_a_quota(api: Api) -> None:
+    """material/add_material [S6]: a thumb is a JPG of at most 64 KB (40005 for a PNG, 40012
+    for a larger one); an image may be a PNG; the library holds a settable number of each type;
+    del_material frees a place; get_materialcount is GET and counts them [S7][S8]."""
+    client = wechatpy_client(api)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(100)
+    big_jpeg = JPEG[:-2] + bytes(65 * 1024) + b"\xff\xd9"
+    api.sim.quotas.materials["image"] = 2
+
+    def attempt() -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "png_thumb": errcode_of(lambda: client.material.add("thumb", ("c.png", png))),
+            "big_thumb": errcode_of(lambda: client.material.add("thumb", ("c.jpg", big_jpeg))),
+            "thumb": client.material.add("thumb", ("c.jpg", JPEG))["media_id"],
+        }
+        first = client.material.add("image", ("c.png", png))["media_id"]
+        client.material.add("image", ("c.jpg", big_jpeg))
+        out["full"] = errcode_of(lambda: client.material.add("image", ("d.jpg", JPEG)))
+        out["count"] = client.material.get_count()
+        client.material.delete(first)
+        out["again"] = client.material.add("image", ("d.jpg", JPEG))["media_id"]
+        out["gone"] = errcode_of(lambda: client.material.delete(first))
+        return out
+
+    got = await asyncio.to_thread(attempt)
+    assert (got["png_thumb"], got["big_thumb"]) == (40005, 40012)
+    assert got["thumb"] and got["again"]
+    assert got["full"] == -1  # the errcode of a full library is documented nowhere
+    assert got["count"]["image_count"] == 2 and got["count"]["news_count"] == 0
+    assert got["gone"] == 40007
+    assert len(api.sim.ledger.materials) == 3  # two images and the thumb
+
+
+async def test_each_endpoint_answers_only_its_documented_method(api: Api) -> None:
+    """draft/count and material/get_materialcount are GET [S8][S12]; the rest POST. The wrong
+    method is 43001 / 43002 [S40]; wechatpy's own calls use the right ones."""
+    url = api.server.make_url("/cgi-bin/draft/count")
+    async with api.http.post(url, params={"access_token": api.token}, json={}) as resp:
+        assert (await resp.json())["errcode"] == 43001
+    url = api.server.make_url("/cgi-bin/draft/add")
+    async with api.http.get(url, params={"access_token": api.token}) as resp:
+        assert (await resp.json())["errcode"] == 43002
+    await api.draft(["通知"])
+    client = wechatpy_client(api)
+    counted = await asyncio.to_thread(client.draft.count)
+    assert counted["total_count"] == 1
+
+
+async def test_wechatpy_deletes_a_mass_message_and_its_comments_go(api: Api) -> None:
+    """message/mass/delete {msg_id, article_idx} [S27]: article_idx is 1-based and absent
+    deletes the whole message (wechatpy sends none); the deleted articles' comments answer
+    88001; an article_idx past the message is 40060, an unknown msg_id 40059."""
+    sent = await api.sendall(await api.draft(["通知", "解读", "图解"]))
+    mass = sent["msg_data_id"]
+    for index in range(3):
+        api.sim.add_comment(mass, "o_reader", f"第 {index + 1} 篇的留言", index)
+    one = await api.call("message/mass/delete", {"msg_id": sent["msg_id"], "article_idx": 2})
+    assert one["errcode"] == 0
+    listed = [(await api.call("comment/list", comment_list(mass, i)))["errcode"] for i in range(3)]
+    assert listed == [0, 88001, 0]  # the second article (index 1 in comment/*) is gone
+    past = {"msg_id": sent["msg_id"], "article_idx": 4}
+    assert (await api.call("message/mass/delete", past))["errcode"] == 40060
+    assert (await api.call("message/mass/delete", {"msg_id": 1}))["errcode"] == 40059
+    client = wechatpy_client(api)
+    await asyncio.to_thread(client.message.delete_mass, sent["msg_id"])
+    listed = [(await api.call("comment/list", comment_list(mass, i)))["errcode"] for i in range(3)]
+    assert listed == [88001, 88001, 88001]

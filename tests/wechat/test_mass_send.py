@@ -43,8 +43,11 @@ async def test_nine_notify_items_bundle_eight_by_priority_and_report_the_ninth(
     assert row.checkpoint["msg_data_id"] == sent["msg_data_id"]
     assert row.checkpoint["article_items"] == [items[n].id for n in range(8, 0, -1)]
     assert await AuditEvent.filter(action="wechat.mass_send").count() == 1
-    # The mass send reused the uploaded covers: no new image or material uploads.
-    assert len(env.sim.ledger.materials) == 10
+    # The ten articles share the default cover, kept once (two deliveries uploading it at the
+    # same moment keep the first and delete the other); the mass send reused it too.
+    assert len(env.sim.ledger.materials) == 1
+    uploads = env.sim.ledger.calls["material/add_material"]
+    assert uploads - len(env.sim.ledger.deleted_materials) == 1
     after = await sender.plan_for(today)
     assert (after.status, len(after.articles)) == ("sent", 8)
 

@@ -5,28 +5,21 @@ each answer goes back to the copy its comment came from."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bot import users
 from bot.inbox import ops as inbox_ops
 from bot.inbox.ingest import Inbox
 from bot.inbox.replies import ReplySender
 from bot.models import Comment
-from bot.wechat.mass_send import MassSender
 from channels.wechat.channel import WechatChannel
 from scheduler.polling import poll_channel
 from tests.channels.test_wechat import WechatEnv
+from tests.wechat.conftest import published_and_mass_sent
 
 
 async def test_comments_on_both_copies_reach_the_inbox_once_each_and_replies_go_back(
     env: WechatEnv, channel: WechatChannel
 ) -> None:
-    first = await env.approved("关于开展政务公开日活动的通知", notify=True, priority=2)
-    second = await env.approved("政务公开日活动解读", notify=True, priority=1)
-    await env.run()
-    outcome = await MassSender(env.config, channel).send_due(datetime.now(UTC))
-    assert outcome is not None and outcome.status == "sent", outcome
-    (mass,) = env.sim.ledger.mass_sends
+    first, second, mass = await published_and_mass_sent(env, channel)
     published = env.sim.msg_data_id_of((await env.delivery(second)).remote_id)
     # The second item is the 群发's second article (index 1), and has its own 发表 copy; each
     # list numbers its comments from 1, so only the msg_data_id tells them apart.
