@@ -15,6 +15,7 @@ from bot.outbox.channel_set import retract_support
 from bot.wechat.mass_send import MassSender
 from channels.wechat.channel import WechatChannel
 from tests.channels.test_wechat import WechatEnv
+from tests.waiting import sleep_until
 from tests.web.console.test_auth import client_for, login
 from tests.wechat.conftest import make_env, published_and_mass_sent
 
@@ -118,3 +119,23 @@ async def test_covers_are_shared_within_the_material_quota_and_freed_on_retracti
         cover = (await env.delivery(again)).checkpoint["thumb_media_id"]
         assert cover not in (one_cover, other_cover) and cover in env.sim.ledger.materials
         assert len(other_items) == 6 and env.sim.ledger.calls["material/add_material"] == 3
+
+
+async def test_a_kept_cover_wechat_no_longer_has_is_uploaded_again(env: WechatEnv) -> None:
+    first = await env.approved("关于开展政务公开日活动的通知")
+    await env.run()
+    kept = (await env.delivery(first)).checkpoint["thumb_media_id"]
+    # Deleted behind our back (on mp.weixin.qq.com, or by a retraction racing this delivery).
+    del env.sim.ledger.materials[kept]
+    second = await env.approved("政务公开日活动解读")
+    await env.run()
+    row = await env.delivery(second)
+    assert (row.status, row.error_class) == ("pending", "transient"), row.last_error
+    assert "封面素材已不在微信素材库中" in row.last_error
+    await sleep_until(row.next_attempt_at)  # the retry, after the dispatcher's backoff
+    await env.run()
+    row = await env.delivery(second)
+    assert row.status == "done", row.last_error
+    assert row.checkpoint["thumb_media_id"] != kept
+    assert set(env.sim.ledger.materials) == {row.checkpoint["thumb_media_id"]}
+    assert len(env.sim.ledger.drafts) == 2  # no draft was made with the missing cover
