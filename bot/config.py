@@ -134,6 +134,23 @@ class MediaConfig(_Section):
     allowed_types: Annotated[tuple[MediaType, ...], Field(min_length=1)] = MEDIA_TYPES
 
 
+class PublicConfig(_Section):
+    """The public pages and feeds (bot/site/): built once per change and served from memory."""
+
+    # Cache-Control for a proxy or CDN in front: reuse a page for max_age_seconds, then serve
+    # it stale for stale_while_revalidate_seconds more while fetching it again. A retraction
+    # reaches such a cache within their sum (docs/deploy.md), so keep both short.
+    max_age_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    stale_while_revalidate_seconds: Annotated[int, Field(ge=0, le=86_400)] = 30
+    # Memory each web process may hold in built pages (all codings); the least recently used
+    # go first, and are built again on their next request.
+    cache_bytes: Annotated[int, Field(ge=1024 * 1024, le=16 * 1024**3)] = 128 * 1024 * 1024
+    # How often a web process reads the site version. On SQLite this is how a change made by
+    # another process (or by this process's worker) reaches its pages; on PostgreSQL NOTIFY
+    # does that at once and this is a safety net.
+    follow_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 0.5
+
+
 class WebConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -144,6 +161,7 @@ class WebConfig(_Section):
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     console: ConsoleConfig = ConsoleConfig()
     media: MediaConfig = MediaConfig()
+    public: PublicConfig = PublicConfig()
 
 
 class DispatcherConfig(_Section):

@@ -65,6 +65,15 @@ async def keep_session(conn: Any) -> None:
     transactions, LISTEN has a connection of its own (bot/outbox/wakeup.py) and nothing runs SET."""
 
 
+def listen_params(config: Config) -> dict[str, Any] | None:
+    """asyncpg.connect() arguments for a LISTEN connection of its own (PostgreSQL), else None."""
+    if not config.database.is_postgres:
+        return None
+    params = tortoise_config(config)["connections"]["default"]["credentials"]
+    keys = ("host", "port", "user", "password", "database")
+    return {k: params[k] for k in keys if params.get(k) is not None}
+
+
 def connection() -> BaseDBAsyncClient:
     return connections.get("default")
 

@@ -58,18 +58,9 @@ async def serve(
     runner: web.AppRunner | None = None
     async with contextlib.AsyncExitStack() as stack:
         if role in ("worker", "all"):
-            if config.database.is_postgres:
-                params = db.tortoise_config(config)["connections"]["default"]["credentials"]
-                await stack.enter_async_context(
-                    listen_postgres(
-                        wakeup,
-                        {
-                            k: params[k]
-                            for k in ("host", "port", "user", "password", "database")
-                            if params.get(k) is not None
-                        },
-                    )
-                )
+            params = db.listen_params(config)
+            if params is not None:
+                await stack.enter_async_context(listen_postgres(wakeup, params))
             else:
                 path = Path(
                     db.tortoise_config(config)["connections"]["default"]["credentials"]["file_path"]

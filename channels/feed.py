@@ -5,7 +5,6 @@ website's 留言 form are shown on its 查询码 page (send_reply)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +75,9 @@ class FeedMeta:
     self_url: str  # URL of this feed document, without the format suffix
     site_url: str
     feed_id: str
+    # The feed's last change: its newest entry's, or later (an item left it, or the
+    # templates changed); an empty feed's too, so it never goes backwards.
+    updated: datetime
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,6 @@ class FeedEntry:
     content: Content
     published: datetime
     updated: datetime
-
-
-def validator(entries: list[FeedEntry]) -> tuple[str, datetime | None]:
-    """(ETag, Last-Modified) for a list of entries: changes whenever any entry does."""
-    digest = hashlib.sha256()
-    for e in entries:
-        line = f"{e.content.item_id}:{e.content.version}:{e.updated.isoformat()}:{e.content.title}"
-        digest.update(f"{line}\n".encode())
-    last = max((e.updated for e in entries), default=None)
-    return f'"{digest.hexdigest()[:32]}"', last
 
 
 def _generator(meta: FeedMeta, entries: list[FeedEntry], ext: str) -> FeedGenerator:
@@ -104,7 +96,9 @@ def _generator(meta: FeedMeta, entries: list[FeedEntry], ext: str) -> FeedGenera
     fg.link(href=f"{meta.self_url}.{ext}", rel="self")
     fg.link(href=meta.site_url, rel="alternate")
     fg.language("zh-CN")
-    fg.updated(max((e.updated for e in entries), default=datetime(2020, 1, 1, tzinfo=UTC)))
+    fg.updated(meta.updated)
+    fg.lastBuildDate(meta.updated)  # feedgen's default is the time of building: other bytes
+    fg.load_extension("dc")  # RSS has no author without an e-mail address: dc:creator
     # feedgen prepends entries; add oldest first so the newest comes first in the document.
     for e in reversed(entries):
         fe = fg.add_entry()
@@ -119,6 +113,7 @@ def _generator(meta: FeedMeta, entries: list[FeedEntry], ext: str) -> FeedGenera
         fe.category(term=e.content.kind, label=e.content.kind_label)
         if e.content.office:
             fe.author(name=e.content.office)
+            fe.dc.dc_creator(e.content.office)
     return fg
 
 

@@ -51,6 +51,11 @@ def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
     data: dict[str, Any] = {"database": {"url": db_url}}
     for key, value in sections.items():
         data[key] = value
+    # Web processes read the site version often here: tests wait for a change to reach the
+    # pages (tests/web/conftest.py SiteClient), and should not wait long.
+    web = dict(data.get("web") or {})
+    web["public"] = {"follow_poll_seconds": 0.05, **(web.get("public") or {})}
+    data["web"] = web
     return parse_config(
         data,
         "test",

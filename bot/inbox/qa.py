@@ -21,6 +21,7 @@ from bot import audit
 from bot.actors import Actor
 from bot.errors import Refusal
 from bot.models import Comment, CommentReply, CommentStatus, QaEntry, ReplyStatus, Role
+from bot.site import version as site_version
 from moderation.rules.privacy import KIND_NAMES, find_personal_data, mask_personal_data
 
 # What a published question or answer may be at most, in characters.
@@ -206,6 +207,7 @@ async def select(
                 "removed": list(dict.fromkeys(q.removed + a.removed)),
             },
         )
+        await site_version.announce(conn)  # the 选登 pages and feed show it
     return entry
 
 
@@ -236,6 +238,7 @@ async def withdraw(entry_id: int, actor: Actor, reason: str) -> QaEntry:
             entry.id,
             {"comment_id": entry.comment_id, "reason": reason.strip()},
         )
+        await site_version.announce(conn)  # its page answers 410 and it leaves the feed
         await entry.refresh_from_db(using_db=conn)
     return entry
 

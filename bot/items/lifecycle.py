@@ -35,6 +35,7 @@ from bot.models import (
     Role,
 )
 from bot.outbox import store as outbox
+from bot.site import version as site_version
 from moderation.findings import FindingData, LinkCheck
 
 S = ItemStatus
@@ -553,6 +554,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
             },
         )
         await outbox.notify(conn)
+        await site_version.announce(conn)  # its page answers 410 and it leaves the feeds
     return Outcome(item, cannot_retract=cannot)
 
 
@@ -629,4 +631,5 @@ async def set_validity(item_id: int, actor: Actor, validity: str, reason: str) -
             item.id,
             {"validity": validity, "reason": reason.strip()},
         )
+        await site_version.announce(conn)  # its page and the feeds show the mark
     return item

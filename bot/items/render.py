@@ -3,9 +3,12 @@ channel's template for the item's kind (templates/<channel>/<kind>.html, else it
 
 from __future__ import annotations
 
+import html as htmllib
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -16,6 +19,8 @@ from bot.models import DISCLOSURE_LABELS, KIND_LABELS, Disclosure, Kind
 from channels.base import Content
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# A link or image reference in the HTML markdown-it writes (attributes always double-quoted).
+_REFERENCE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
 
 
 def channel_title(snap: dict[str, Any], channel: str) -> str:
@@ -40,21 +45,31 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["local"] = self.local_time
+        self.env.filters["iso"] = self.iso_time
 
     def local_time(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(self.tz).strftime(fmt) if value else ""
 
+    def iso_time(self, value: datetime) -> str:
+        """A <time datetime> value: local time to the second (HTML allows at most three
+        fractional digits; we show none)."""
+        return value.astimezone(self.tz).isoformat(timespec="seconds")
+
     def item_url(self, item_id: int) -> str:
         return f"{self.config.app.public_base_url}/items/{item_id}"
 
-    def body_html(self, body: str) -> str:
-        # Uploaded images and attachments are written as /media/… in bodies; feed readers,
-        # the 随申办 app and WeChat's fetch cannot resolve a path, so links go out absolute.
+    def body_html(self, body: str, base: str = "") -> str:
+        """The Markdown body as HTML with every link and image absolute: feed readers, the
+        随申办 app and WeChat's fetch cannot resolve a path such as /media/x.png or ../items/2.
+        Relative references are resolved against `base` (the item's page; default the site)."""
         html = self.markdown.render(body or "")
-        base = self.config.app.public_base_url.rstrip("/")
-        return html.replace('src="/media/', f'src="{base}/media/').replace(
-            'href="/media/', f'href="{base}/media/'
-        )
+        root = base or self.config.app.public_base_url.rstrip("/") + "/"
+
+        def absolute(m: re.Match[str]) -> str:
+            ref = htmllib.unescape(m.group(2))
+            return m.group(1) + htmllib.escape(urljoin(root, ref), quote=True) + m.group(3)
+
+        return _REFERENCE.sub(absolute, html)
 
     def template(self, channel: str, kind: str) -> jinja2.Template:
         return self.env.select_template([f"{channel}/{kind}.html", f"{channel}/item.html"])
@@ -63,7 +78,7 @@ class Renderer:
         self, snap: dict[str, Any], channel: str, approved_at: datetime | None = None
     ) -> Content:
         kind = Kind(snap["kind"])
-        body_html = self.body_html(snap.get("body", ""))
+        body_html = self.body_html(snap.get("body", ""), self.item_url(snap["id"]))
         column = self.config.columns.get(snap.get("column", ""))
         context = {
             "item": snap,

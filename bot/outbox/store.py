@@ -36,6 +36,7 @@ from bot.models import (
 )
 from bot.outbox.claim import Claim
 from bot.outbox.settle import settle_items
+from bot.site import version as site_version
 from bot.timeutil import aware
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,8 @@ class Outbox:
             events = [_event(o) for o in finished]
             events += await settle_items(conn, {o.delivery.item_id for o in finished})
             await audit.record_many(conn, events)
+            if any(o.delivery.channel == site_version.PUBLIC_CHANNEL for o in finished):
+                await site_version.announce(conn)  # an item appeared, changed or left
         return set(ids) - owned
 
     async def release(self, delivery_ids: Sequence[int], untried: bool = True) -> int:

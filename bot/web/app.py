@@ -7,18 +7,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from bot import db
 from bot.config import Config
 from bot.inbox.ingest import Inbox
 from bot.items import prereview
 from bot.items.linkcheck import LinkChecker, retracted_items
-from bot.items.render import Renderer
+from bot.items.render import TEMPLATES, Renderer
 from bot.metrics import Metrics
 from bot.outbox.wakeup import Wakeup
+from bot.site import version
+from bot.site.cache import SiteCache
+from bot.site.follow import Follower
+from bot.site.serve import PublicSite
 from bot.web.api import routes as api
 from bot.web.callbacks import suishenban as suishenban_callback
 from bot.web.callbacks import wechat as wechat_callback
@@ -37,7 +43,7 @@ from bot.web.console import (
     review,
 )
 from bot.web.console import frame as console
-from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, WAKEUP
+from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SITE, SITE_FOLLOWER, WAKEUP
 from bot.web.ops import health, metrics
 from bot.web.public import feedback, media, qa
 from bot.web.public import pages as public
@@ -71,7 +77,32 @@ async def _knowledge(app: web.Application) -> AsyncIterator[None]:
                 log.exception("building the knowledge base failed")
             await asyncio.sleep(minutes * 60)
 
-    task = asyncio.create_task(refresh())
+    async with _running(refresh()):
+        yield
+
+
+async def _public_site(app: web.Application) -> AsyncIterator[None]:
+    """The built public pages follow the site version (bot/site/follow.py) while the app
+    runs; the epoch (templates and configuration) is read first, so Last-Modified is never
+    earlier than the bytes' shape."""
+    config, site = app[CONFIG], app[SITE]
+    site.epoch = await version.epoch(config, TEMPLATES)
+    follower = Follower(
+        site.cache,
+        config.web.public.follow_poll_seconds,
+        db.listen_params(config),
+        rebuild=site.rebuild,
+    )
+    app[SITE_FOLLOWER] = follower
+    async with _running(follower.run()):
+        yield
+    await follower.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """A background task for the app's lifetime, cancelled when the app stops."""
+    task = asyncio.create_task(job)
     try:
         yield
     finally:
@@ -93,13 +124,15 @@ def create_app(
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
     app[RENDERER] = Renderer(config)
+    app[SITE] = PublicSite(config, SiteCache(config.web.public.cache_bytes), app[RENDERER])
+    app.cleanup_ctx.append(_public_site)
     app[WAKEUP] = wakeup or Wakeup()
     app[LINKS] = None
     app.cleanup_ctx.append(_link_checker)
     app[INBOX] = Inbox(config)
     app.cleanup_ctx.append(_knowledge)
     app.on_startup.append(_warm_up)
-    public.setup(app)
+    public.setup(app)  # /items/{id}, /feeds/…, /assets/ (the public site's stylesheet)
     media.setup(app)  # /media/{name}: uploaded images and attachments
     api.setup(app)
     health.setup(app)

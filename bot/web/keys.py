@@ -20,6 +20,8 @@ from bot.items.media import MediaStore
 from bot.items.render import Renderer
 from bot.metrics import Metrics
 from bot.outbox.wakeup import Wakeup
+from bot.site.follow import Follower
+from bot.site.serve import PublicSite
 from bot.web.console.auth import ConsoleState
 from bot.web.public.form_guard import FormGuard
 from bot.wechat.callback import CallbackState
@@ -44,3 +46,7 @@ WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
 WECHAT_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("wechat_clock")
 SUISHENBAN_CALLBACK = web.AppKey("suishenban_callback", SuishenbanCallback)
 CONSOLE = web.AppKey("console_state", ConsoleState)
+# The built public pages and feeds of this process, and their builders (bot/site/serve.py).
+SITE = web.AppKey("site", PublicSite)
+# What keeps SITE in step with the site version (bot/site/follow.py); tests read its counters.
+SITE_FOLLOWER = web.AppKey("site_follower", Follower)

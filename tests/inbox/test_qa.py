@@ -27,6 +27,7 @@ from bot.outbox.channel_set import build_channels
 from bot.web.app import create_app
 from channels.base import IncomingComment
 from tests.conftest import make_config
+from tests.web.conftest import SiteClient
 
 Client = TestClient[web.Request, web.Application]
 ID_CARD = "11010519491231002X"  # valid check digit (GB 11643)
@@ -46,7 +47,7 @@ async def qa_config(sqlite_url: str) -> AsyncIterator[Config]:
 
 @pytest.fixture
 async def site(qa_config: Config) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(create_app(qa_config), host="127.0.0.1")) as client:
+    async with SiteClient(TestServer(create_app(qa_config), host="127.0.0.1")) as client:
         yield client
 
 

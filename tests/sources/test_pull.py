@@ -337,7 +337,14 @@ async def test_own_rss_output_is_read_with_categories_and_office(
         office="普惠金融处",
     )
     when = datetime(2026, 3, 2, tzinfo=UTC)
-    meta = FeedMeta("金融局", "", "https://jrj.example.cn/feeds/all", "https://jrj.example.cn", "x")
+    meta = FeedMeta(
+        "金融局",
+        "",
+        "https://jrj.example.cn/feeds/all",
+        "https://jrj.example.cn",
+        "x",
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
     url = upstream.put(
         "/rss", rss(meta, [FeedEntry(content, when, when)]), ctype="application/rss+xml"
     )

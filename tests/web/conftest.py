@@ -18,8 +18,11 @@ from bot.models import Item
 from bot.outbox.channel_set import build_channels, retract_support
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.wakeup import Wakeup
+from bot.site import version as site_version
 from bot.web.app import create_app
+from bot.web.keys import SITE_FOLLOWER
 from tests.conftest import Staff
+from tests.waiting import wait_until
 from tests.web.console.test_auth import Client as ConsoleClient
 from tests.web.console.test_auth import client_for, console_db, console_staff
 
@@ -51,10 +54,31 @@ def build_app(config: Config) -> web.Application:
     return create_app(config)
 
 
+async def site_caught_up(app: web.Application, seconds: float = 10) -> None:
+    """Until the app's built pages follow the site version committed now (its follower has
+    read it): what a reader gets once a change is announced."""
+    committed = await site_version.current()
+    follower = app[SITE_FOLLOWER]
+    await wait_until(
+        lambda: follower.seen is not None and follower.seen >= committed,
+        seconds,
+        f"the web process to follow site version {committed}",
+    )
+
+
+class SiteClient(TestClient[web.Request, web.Application]):
+    """A test client that reads its own writes: each request waits (with a deadline) until the
+    app has followed every site change committed before it."""
+
+    async def _request(self, method: str, path: Any, **kwargs: Any) -> Any:
+        await site_caught_up(self.app)
+        return await super()._request(method, path, **kwargs)
+
+
 @pytest.fixture
 async def client(config: Config) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     server = TestServer(build_app(config), host="127.0.0.1")
-    async with TestClient(server) as test_client:
+    async with SiteClient(server) as test_client:
         yield test_client
 
 

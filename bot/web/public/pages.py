@@ -1,5 +1,6 @@
 """The public website: Atom, RSS and JSON feeds (all items and one per column) and a page per
-item, built from the feed channel's completed deliveries, with conditional GET on each.
+item, built from the feed channel's completed deliveries. Each is built once per site change
+(keys "item:<id>" and "feed:<column>:<format>", bot/site/) and served from memory.
 
 An item is public while it is not retracted and some version of it has a done `feed` publish
 delivery; it shows the highest such version. A retracted item that had been public answers 410.
@@ -7,10 +8,10 @@ delivery; it shows the highest such version. A retracted item that had been publ
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,13 +26,11 @@ from bot.models import (
     ItemVersion,
     Kind,
 )
-from bot.web.keys import CONFIG, RENDERER
-from bot.web.public.http import (
-    HTML,
-    conditional,
-    not_found,
-    page,
-)
+from bot.site.built import build
+from bot.site.cache import Result
+from bot.site.serve import PublicSite
+from bot.web.keys import CONFIG, RENDERER, SITE
+from bot.web.public.http import not_found, site_of
 from bot.web.public.published import (
     FEED_CHANNEL,
     ITEM_ID,
@@ -45,14 +44,14 @@ from channels import feed as feeds
 ALL = "all"
 
 FORMATS: dict[str, tuple[Callable[[feeds.FeedMeta, list[feeds.FeedEntry]], bytes], str]] = {
-    "atom": (feeds.atom, "application/atom+xml"),
-    "rss": (feeds.rss, "application/rss+xml"),
-    "json": (feeds.json_feed, "application/feed+json"),
+    "atom": (feeds.atom, "application/atom+xml; charset=utf-8"),
+    "rss": (feeds.rss, "application/rss+xml; charset=utf-8"),
+    "json": (feeds.json_feed, "application/feed+json; charset=utf-8"),
 }
 
 
 # -- feeds ---------------------------------------------------------------------------------
-def feed_meta(config: Config, key: str) -> feeds.FeedMeta | None:
+def feed_meta(config: Config, key: str, updated: datetime) -> feeds.FeedMeta | None:
     base = config.app.public_base_url
     title = config.channels.feed.title
     if key == ALL:
@@ -69,6 +68,7 @@ def feed_meta(config: Config, key: str) -> feeds.FeedMeta | None:
         self_url=f"{base}/feeds/{key}",
         site_url=f"{base}/",
         feed_id=f"{base}/feeds/{key}",
+        updated=updated,
     )
 
 
@@ -105,85 +105,111 @@ async def marked_invalid(item_ids: list[int]) -> dict[int, tuple[str, datetime]]
     }
 
 
-async def companions(item: Item) -> list[dict[str, Any]]:
+async def companions(item: Item) -> tuple[list[dict[str, Any]], datetime | None]:
     """三同步: a policy's page links its published interpretations, an interpretation's page
-    its policy."""
+    its policy; each by its published title. Also when the newest of them was published."""
     if item.kind == Kind.POLICY.value:
         candidates = await Item.filter(related_id=item.id, kind=Kind.INTERPRETATION.value)
     elif item.related_id:
         candidates = await Item.filter(id=item.related_id)
     else:
-        return []
+        return [], None
+    live = [c for c in candidates if c.status != ItemStatus.RETRACTED.value]
+    pubs = [p for p in [await publication(c.id) for c in live] if p is not None]
+    snapshots = await versions_for(pubs)
     out = []
-    for other in candidates:
-        if other.status != ItemStatus.RETRACTED.value and await publication(other.id):
-            out.append(
-                {"id": other.id, "title": other.title, "kind": KIND_LABELS[Kind(other.kind)]}
-            )
-    return out
+    for pub in pubs:
+        version = snapshots.get((pub.item_id, pub.version))
+        if version is not None:
+            snap = version.snapshot
+            kind = KIND_LABELS[Kind(snap["kind"])]
+            out.append({"id": pub.item_id, "title": snap["title"], "kind": kind})
+    return out, max((p.updated for p in pubs), default=None)
+
+
+class PublicPages:
+    """The builders of the item pages and feeds (registered with the app's PublicSite)."""
+
+    def __init__(self, site: PublicSite, renderer: Renderer) -> None:
+        self.site = site
+        self.renderer = renderer
+        self.config = site.config
+        site.register("item", self.item)
+        site.register("feed", self.feed)
+
+    async def feed(self, key: str) -> Result:
+        _, name, fmt = key.split(":")
+        column = None if name == ALL else name
+        entries = await feed_entries(
+            self.renderer, column, self.config.channels.feed.entries_per_feed
+        )
+        # The feed's last change: its newest entry, or an item leaving it; never earlier.
+        last = self.site.later(
+            max((e.updated for e in entries), default=None), await last_retraction(column)
+        )
+        assert last is not None  # the site epoch is set at start-up
+        meta = feed_meta(self.config, name, last)
+        if meta is None or fmt not in FORMATS:
+            return self.site.page("public/not_found.html", 404), False
+        write, content_type = FORMATS[fmt]
+        body = write(meta, entries)
+        return build(body, content_type, last_modified=last, headers=self.site.headers), True
+
+    async def item(self, key: str) -> Result:
+        item = await Item.get_or_none(id=int(key.partition(":")[2]))
+        pub = await publication(item.id) if item is not None else None
+        if item is None or pub is None:  # never public: its existence is not disclosed either
+            return self.site.page("public/not_found.html", 404), False
+        if item.status == ItemStatus.RETRACTED.value:
+            last = self.site.later(item.retracted_at)
+            gone = {"retracted_at": item.retracted_at, "item_id": item.id}
+            return self.site.page("public/gone.html", 410, last, **gone), True
+        version = await ItemVersion.get_or_none(item_id=item.id, version=pub.version)
+        if version is None:
+            return self.site.page("public/not_found.html", 404), False
+        snap = version.snapshot
+        column = self.config.columns.get(snap.get("column", ""))
+        linked, linked_at = await companions(item)
+        # item.updated_at: a validity mark (or any later change of the row) moves it too.
+        last = self.site.later(pub.updated, linked_at, item.updated_at)
+        return self.site.page(
+            "public/item.html",
+            200,
+            last,
+            item=snap,
+            body_html=self.renderer.body_html(
+                snap.get("body", ""), self.renderer.item_url(item.id)
+            ),
+            kind_label=KIND_LABELS[Kind(snap["kind"])],
+            column_key=snap.get("column", "") if column else "",
+            column_label=column.name if column else snap.get("column", ""),
+            published=pub.published,
+            updated=pub.updated,
+            url=self.renderer.item_url(item.id),
+            validity_label=VALIDITY_LABELS.get(item.validity, "") if item.validity else "",
+            companions=linked,
+        ), True
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
-    config = request.app[CONFIG]
-    key, fmt = request.match_info["column"], request.match_info["format"]
-    meta = feed_meta(config, key)
-    if meta is None or fmt not in FORMATS:
+    name, fmt = request.match_info["column"], request.match_info["format"]
+    if fmt not in FORMATS or (name != ALL and name not in request.app[CONFIG].columns):
         return not_found(request)
-    column = None if key == ALL else key
-    entries = await feed_entries(
-        request.app[RENDERER], column, config.channels.feed.entries_per_feed
-    )
-    etag, last = feeds.validator(entries)
-    retracted = await last_retraction(column)
-    if retracted is not None and (last is None or retracted > last):
-        last = retracted
-        # The entries alone may repeat an earlier list (e.g. the retracted item was the only
-        # one added since); the ETag must still differ from the one the client holds.
-        etag = f'"{hashlib.sha256(f"{etag}:{retracted.isoformat()}".encode()).hexdigest()[:32]}"'
-    build, content_type = FORMATS[fmt]
-    return conditional(request, build(meta, entries), content_type, etag, last)
+    return await site_of(request).serve(request, f"feed:{name}:{fmt}")
 
 
-# -- pages ---------------------------------------------------------------------------------
 async def item_page(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["id"]
     if not ITEM_ID.fullmatch(raw):
         return not_found(request)
-    item = await Item.get_or_none(id=int(raw))
-    if item is None:
-        return not_found(request)
-    pub = await publication(item.id)
-    if pub is None:
-        return not_found(request)  # never public: its existence is not disclosed either
-    if item.status == ItemStatus.RETRACTED.value:
-        return page(
-            request, "public/gone.html", status=410, retracted_at=item.retracted_at, item_id=item.id
-        )
-    version = await ItemVersion.get_or_none(item_id=item.id, version=pub.version)
-    if version is None:
-        return not_found(request)
-    renderer = request.app[RENDERER]
-    config = request.app[CONFIG]
-    snap = version.snapshot
-    column = config.columns.get(snap.get("column", ""))
-    html = renderer.page(
-        "public/item.html",
-        item=snap,
-        body_html=renderer.body_html(snap.get("body", "")),
-        kind_label=KIND_LABELS[Kind(snap["kind"])],
-        column_key=snap.get("column", "") if column else "",
-        column_label=column.name if column else snap.get("column", ""),
-        published=pub.published,
-        updated=pub.updated,
-        url=renderer.item_url(item.id),
-        validity_label=VALIDITY_LABELS.get(item.validity, "") if item.validity else "",
-        companions=await companions(item),
-    ).encode()
-    # The ETag covers the bytes, so a template or configuration change is seen by clients too.
-    etag = f'"{hashlib.sha256(html).hexdigest()[:32]}"'
-    return conditional(request, html, HTML, etag, pub.updated)
+    return await site_of(request).serve(request, f"item:{int(raw)}")
+
+
+STATIC = Path(__file__).resolve().parents[3] / "static" / "public"
 
 
 def setup(app: web.Application) -> None:
+    PublicPages(app[SITE], app[RENDERER])
+    app.router.add_static("/assets", STATIC, append_version=False)
     app.router.add_get(r"/feeds/{column}.{format}", feed, name="public.feed")
     app.router.add_get("/items/{id}", item_page, name="public.item")

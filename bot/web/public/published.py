@@ -13,8 +13,9 @@ from tortoise.expressions import Q
 from tortoise.functions import Max, Min
 
 from bot.models import Delivery, DeliveryAction, DeliveryStatus, ItemStatus, ItemVersion
+from bot.site.version import PUBLIC_CHANNEL
 
-FEED_CHANNEL = "feed"
+FEED_CHANNEL = PUBLIC_CHANNEL
 # Large enough for any real id, small enough never to overflow a 64-bit integer column.
 ITEM_ID = re.compile(r"[0-9]{1,15}")
 

@@ -1,0 +1,125 @@
+"""Keep a web process's built pages in step with the site version (bot/site/version.py).
+
+On PostgreSQL a connection of its own LISTENs to gongkai_site: a notification (sent at the
+commit of a change) makes the process read the version and, if it moved, drop its built pages.
+When that connection is lost, the follower reconnects and drops everything (changes may have
+been missed meanwhile). It also reads the version every `poll_seconds` as a safety net. On
+SQLite (one machine, possibly several processes) the poll is the signal: a read of one row by
+its key, off the request path.
+
+After a change, the pages that were built are built again in the background, most recently
+used first, so that the next readers of a hot page find it ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.site import version
+from bot.site.cache import SiteCache
+
+log = logging.getLogger(__name__)
+REWARM = 200  # pages built again after a change, most recently used first
+
+
+class Follower:
+    def __init__(
+        self,
+        cache: SiteCache,
+        poll_seconds: float,
+        listen_params: dict[str, Any] | None,
+        rebuild: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.poll_seconds = poll_seconds
+        self.listen_params = listen_params  # asyncpg.connect() arguments; None: poll only
+        self.rebuild = rebuild
+        self.seen: int | None = None
+        self.changed = asyncio.Event()  # set by a notification
+        self.resyncs = 0  # full resynchronisations (start and every reconnect)
+        self._warming: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        """Follow until cancelled; a failure (the database or the listener away) is logged,
+        and the follower starts over a poll interval later with a full resynchronisation."""
+        while True:
+            try:
+                if self.listen_params is None:
+                    await self.resync()
+                    await self._poll_forever()
+                else:
+                    await self._listen()  # resynchronises once LISTEN is in place
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("following site changes failed (%s); starting over", exc)
+            await self._wait(self.poll_seconds)
+
+    async def resync(self) -> None:
+        """Drop every built page and take the version now committed as seen."""
+        self.seen = await version.current()
+        self.resyncs += 1
+        self._after_change(self.cache.invalidate())
+
+    async def check(self) -> bool:
+        """Read the version; drop the built pages if it moved. True if it did."""
+        now = await version.current()
+        if now == self.seen:
+            return False
+        self.seen = now
+        self._after_change(self.cache.invalidate())
+        return True
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        assert self.listen_params is not None
+        conn = await asyncpg.connect(**self.listen_params)
+        lost = asyncio.Event()
+        try:
+            conn.add_termination_listener(lambda *_: lost.set())
+            await conn.add_listener(version.CHANNEL, lambda *_: self.changed.set())
+            await self.resync()  # whatever changed before LISTEN took effect
+            while not lost.is_set() and not conn.is_closed():
+                await self._wait(self.poll_seconds)
+                await self.check()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await self._wait(self.poll_seconds)
+            await self.check()
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), seconds)
+        self.changed.clear()
+
+    def _after_change(self, keys: list[str]) -> None:
+        if self.rebuild is None or not keys:
+            return
+        if self._warming is not None:
+            self._warming.cancel()
+        self._warming = asyncio.create_task(self._warm(list(reversed(keys))[:REWARM]))
+
+    async def _warm(self, keys: list[str]) -> None:
+        assert self.rebuild is not None
+        for key in keys:
+            try:
+                await self.rebuild(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("building %s again after a site change failed", key)
+
+    async def aclose(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
