@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Outside validators from npm the tests run (tests/js/package.json: the JSON Feed schema).
+NODE_STAMP := tests/js/node_modules/.installed
 
 .PHONY: run test lint migrations clean
 
@@ -11,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
 
 # Sandbox mode migrates its own database (data/sandbox/gongkai.db).
 run: $(STAMP)
@@ -23,7 +29,7 @@ run: $(STAMP)
 # milliseconds to a minute). `make test PYTEST_XDIST=` runs them in one process;
 # PYTEST_ARGS=-n3 (say) picks another number of workers.
 PYTEST_XDIST ?= -n auto --dist worksteal
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,4 +46,4 @@ migrations: $(STAMP)
 	$(BIN)/python -m bot.cli.make_migration $(NAME)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

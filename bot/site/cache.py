@@ -45,11 +45,17 @@ class SiteCache:
     def peek(self, key: str) -> Built | None:
         return self._entries.get(key)
 
-    async def get(self, key: str, build: Builder) -> Built:
+    def hit(self, key: str) -> Built | None:
+        """The built page for key if it is held (a request's whole work on the hot path)."""
         built = self._entries.get(key)
         if built is not None:
             self._entries.move_to_end(key)
             self.hits += 1
+        return built
+
+    async def get(self, key: str, build: Builder) -> Built:
+        built = self.hit(key)
+        if built is not None:
             return built
         slot = (key, self.generation)
         pending = self._building.get(slot)

@@ -24,6 +24,7 @@ from bot.site.cache import SiteCache
 
 log = logging.getLogger(__name__)
 REWARM = 200  # pages built again after a change, most recently used first
+RETRY_SECONDS = 1.0  # at most this long between attempts while the database is away
 
 
 class Follower:
@@ -44,20 +45,22 @@ class Follower:
         self._warming: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        """Follow until cancelled; a failure (the database or the listener away) is logged,
-        and the follower starts over a poll interval later with a full resynchronisation."""
+        """Follow until cancelled. A lost listener reconnects at once; a failure (the database
+        away) is logged and retried within a second or the poll interval, whichever is
+        shorter. Every start over is a full resynchronisation."""
         while True:
             try:
                 if self.listen_params is None:
                     await self.resync()
                     await self._poll_forever()
                 else:
-                    await self._listen()  # resynchronises once LISTEN is in place
+                    await self._listen()  # returns when the connection is lost
+                    continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("following site changes failed (%s); starting over", exc)
-            await self._wait(self.poll_seconds)
+            await self._wait(min(self.poll_seconds, RETRY_SECONDS))
 
     async def resync(self) -> None:
         """Drop every built page and take the version now committed as seen."""
@@ -81,7 +84,13 @@ class Follower:
         conn = await asyncpg.connect(**self.listen_params)
         lost = asyncio.Event()
         try:
-            conn.add_termination_listener(lambda *_: lost.set())
+
+            def on_lost(*_: object) -> None:
+                log.warning("site change listener lost; reconnecting")
+                lost.set()
+                self.changed.set()  # wake the loop below
+
+            conn.add_termination_listener(on_lost)
             await conn.add_listener(version.CHANNEL, lambda *_: self.changed.set())
             await self.resync()  # whatever changed before LISTEN took effect
             while not lost.is_set() and not conn.is_closed():

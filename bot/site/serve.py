@@ -60,6 +60,8 @@ def cache_control(config: Config) -> str:
 
 
 def _etag_matches(header: str, etag: str) -> bool:
+    if header == etag:  # what a client that kept our ETag sends back
+        return True
     if header.strip() == "*":
         return True
     strong = etag.removeprefix("W/")
@@ -127,7 +129,10 @@ class PublicSite:
         await self.built(key)
 
     async def serve(self, request: web.Request, key: str) -> web.Response:
-        return respond(request, await self.built(key))
+        built = self.cache.hit(key)
+        if built is None:
+            built = await self.built(key)
+        return respond(request, built)
 
     def later(self, *moments: datetime | None) -> datetime | None:
         """Last-Modified: the latest of the moments given and the site epoch."""

@@ -43,10 +43,11 @@ from bot.web.console import (
     review,
 )
 from bot.web.console import frame as console
-from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SITE, SITE_FOLLOWER, WAKEUP
+from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SCOPES, SITE, SITE_FOLLOWER, WAKEUP
 from bot.web.ops import health, metrics
 from bot.web.public import feedback, media, qa
 from bot.web.public import pages as public
+from bot.web.scopes import Scopes
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def create_app(
     into, when it runs one (else the app makes its own)."""
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
+    app[SCOPES] = Scopes()
+    app[SCOPES].install(app)
     app[RENDERER] = Renderer(config)
     app[SITE] = PublicSite(config, SiteCache(config.web.public.cache_bytes), app[RENDERER])
     app.cleanup_ctx.append(_public_site)

@@ -24,6 +24,7 @@ from bot.site.follow import Follower
 from bot.site.serve import PublicSite
 from bot.web.console.auth import ConsoleState
 from bot.web.public.form_guard import FormGuard
+from bot.web.scopes import Scopes
 from bot.wechat.callback import CallbackState
 
 CONFIG = web.AppKey("config", Config)
@@ -46,6 +47,8 @@ WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
 WECHAT_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("wechat_clock")
 SUISHENBAN_CALLBACK = web.AppKey("suishenban_callback", SuishenbanCallback)
 CONSOLE = web.AppKey("console_state", ConsoleState)
+# Middlewares that run only under a path prefix (/api, /console): bot/web/scopes.py.
+SCOPES = web.AppKey("middleware_scopes", Scopes)
 # The built public pages and feeds of this process, and their builders (bot/site/serve.py).
 SITE = web.AppKey("site", PublicSite)
 # What keeps SITE in step with the site version (bot/site/follow.py); tests read its counters.

@@ -5,12 +5,9 @@ SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
 import select
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.models import Item, WorkerHeartbeat
 from tests.conftest import create_staff, free_port, make_config
+from tests.processes import gongkai
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,21 +49,7 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
     await db.upgrade()
     staff = await create_staff()
     config_file = worker_config(tmp_path / "c.toml", backend_url)
-    log = (tmp_path / "worker.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli.main",
-        "--config",
-        str(config_file),
-        "run",
-        "--role",
-        "worker",
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = await gongkai(config_file, tmp_path / "worker.log", "run", "--role", "worker")
     try:
         for _ in range(200):  # the worker is up once it has written a heartbeat
             if await WorkerHeartbeat.exists():
@@ -92,7 +76,6 @@ async def test_worker_process_wakes_on_approval_from_another_process_and_stops_o
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-        log.close()
         await db.close()
 
 
@@ -139,23 +122,7 @@ async def test_web_process_queues_a_burst_of_new_connections_up_to_web_backlog(
         f'[database]\nurl = "{db_url}"\n\n[web]\nport = {port}\nbacklog = 1024\n',
         encoding="utf-8",
     )
-    log = (tmp_path / "web.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        *(
-            sys.executable,
-            "-m",
-            "bot.cli.main",
-            "--config",
-            str(config_file),
-            "run",
-            "--role",
-            "web",
-        ),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = await gongkai(config_file, tmp_path / "web.log", "run", "--role", "web")
     try:
         for _ in range(300):  # up once it accepts a connection
             assert proc.returncode is None, (tmp_path / "web.log").read_text()
@@ -175,4 +142,3 @@ async def test_web_process_queues_a_burst_of_new_connections_up_to_web_backlog(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-        log.close()

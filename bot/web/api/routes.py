@@ -37,6 +37,7 @@ from bot.models import (
 from bot.outbox.channel_set import retract_support
 from bot.web.api import openapi
 from bot.web.api.errors import (
+    API_ROOT,
     PREFIX,
     ApiError,
     api_errors,
@@ -46,7 +47,7 @@ from bot.web.api.errors import (
     validation_error,
 )
 from bot.web.api.openapi import Route
-from bot.web.keys import CONFIG, LINKS, OPENAPI_DOC, WAKEUP
+from bot.web.keys import CONFIG, LINKS, OPENAPI_DOC, SCOPES, WAKEUP
 
 MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # IntField: a larger id cannot exist, and must not reach the database
@@ -397,4 +398,4 @@ def setup(app: web.Application) -> None:
     """Register the API routes and the middleware that answers every /api/ path in JSON."""
     app[OPENAPI_DOC] = openapi.document(ROUTES)
     openapi.register(app, ROUTES, _wrap)
-    app.middlewares.append(api_errors)
+    app[SCOPES].add(API_ROOT, api_errors)  # every failure under /api as JSON

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_session
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.web.console import csrf
 from bot.web.console.auth import ConsoleState, LoginThrottle, Passwords
 from bot.web.console.core import PREFIX, STATIC, Route, make_env, register
-from bot.web.keys import CONFIG, CONSOLE
+from bot.web.keys import CONFIG, CONSOLE, SCOPES
 
 log = logging.getLogger(__name__)
 COOKIE = "gongkai_console"
@@ -64,27 +64,16 @@ def setup(
         httponly=True,
         samesite="Lax",
     )
-    app.middlewares.append(_console_only(aiohttp_session.session_middleware(storage)))
-    app.middlewares.append(csrf.middleware)
+    # Only under /console: the rest of the site (API, feeds, callbacks) never gets a session
+    # cookie, nor the session middleware's checks on its responses (bot/web/scopes.py).
+    app[SCOPES].add(PREFIX, aiohttp_session.session_middleware(storage))
+    app[SCOPES].add(PREFIX, csrf.middleware)
     for method, path, handler in open_routes:
         app.router.add_route(method, path, handler)
     for routes in pages:
         register(app, routes)
     app.router.add_get(PREFIX, _to_queue)
     app.router.add_static(f"{PREFIX}/static", STATIC, append_version=False)
-
-
-def _console_only(middleware: Middleware) -> Middleware:
-    """Sessions only under /console: the rest of the site (API, feeds, callbacks) never gets a
-    session cookie, nor the session middleware's checks on its responses."""
-
-    @web.middleware
-    async def scoped(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
-            return await middleware(request, handler)
-        return await handler(request)
-
-    return scoped
 
 
 async def _to_queue(request: web.Request) -> web.StreamResponse:

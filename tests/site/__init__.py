@@ -1,0 +1,1 @@
+"""Tests of the built public site (bot/site/)."""
