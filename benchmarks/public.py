@@ -215,7 +215,16 @@ async def main(args: argparse.Namespace) -> None:
             log = (Path(tmp) / "gongkai.log").open("wb")
             env = {**os.environ, "GONGKAI_AUTHOR_KEY": "bench", "PYTHONUNBUFFERED": "1"}
             gongkai = await asyncio.create_subprocess_exec(
-                *[sys.executable, "-m", "bot.cli.main", "--config", str(config_file), "run"],
+                *[
+                    sys.executable,
+                    "-m",
+                    "bot.cli.main",
+                    "--config",
+                    str(config_file),
+                    "run",
+                    "--role",
+                    args.role,
+                ],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -224,7 +233,7 @@ async def main(args: argparse.Namespace) -> None:
             bare: asyncio.subprocess.Process | None = None
             try:
                 gk = f"http://127.0.0.1:{gk_port}"
-                await wait_up(gk + "/healthz")
+                await wait_up(gk + "/feeds/all.atom")
                 spec = await capture(gk, paths)
                 spec_file = Path(tmp) / "bare.json"
                 spec_file.write_text(json.dumps(spec), encoding="utf-8")
@@ -236,7 +245,8 @@ async def main(args: argparse.Namespace) -> None:
                 await wait_up(bare_url + paths[0])
                 await same_answers(gk, bare_url, paths)
                 print(
-                    f"database: {args.db}; {args.items} items; wrk -t1 -c{args.connections} "
+                    f"database: {args.db}; gongkai run --role {args.role}; {args.items} items; "
+                    f"wrk -t1 -c{args.connections} "
                     f"-d{args.seconds}s; Accept-Encoding: {ENCODING}"
                 )
                 print(f"{'request':<34}{'bare req/s':>12}{'Gongkai req/s':>15}{'ratio':>8}")
@@ -269,4 +279,7 @@ if __name__ == "__main__":
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--role", choices=["all", "web"], default="all", help="gongkai run --role (default: all)"
+    )
     asyncio.run(main(parser.parse_args()))
