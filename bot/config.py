@@ -126,9 +126,12 @@ class MediaConfig(_Section):
     # Directory of the stored files (relative to the working directory); every web process
     # must see the same directory.
     dir: str = "data/media"
-    # Largest image: WeChat takes body images below 1 MB, so a larger image would fail there.
-    # WeChat takes body images below 1 MB: one byte under, so an image fits both
+    # Largest image: WeChat takes body images below 1 MB: one byte under, so an image fits both
     max_image_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 1024 * 1024 - 1
+    # Most pixels (width x height, read from the file's header) an image may have, here and in
+    # WeChat articles: a few hundred KB can claim 40000 x 40000 pixels, gigabytes once decoded
+    # by a browser or by WeChat (a decompression bomb).
+    max_image_pixels: Annotated[int, Field(ge=1_000_000, le=200_000_000)] = 40_000_000
     max_attachment_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = 20 * 1024 * 1024
     # The accepted types, decided by the file's bytes (never by its name).
     allowed_types: Annotated[tuple[MediaType, ...], Field(min_length=1)] = MEDIA_TYPES

@@ -73,10 +73,11 @@ class LinkChecker:
         self._cache: OrderedDict[str, tuple[float, _Outcome]] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[tuple[_Outcome, bool]]] = {}
         base = URL(own_base_url.rstrip("/"))
-        self._own_scheme = base.scheme
-        self._own_host = (base.host or "").lower()
-        self._own_port = base.port
-        self._own_path = re.compile(re.escape(base.path.rstrip("/")) + r"/items/(\d+)/?")
+        self._own_origin = _origin(base)
+        self._own_default_port = base.is_default_port()
+        self._own_prefix = base.path.rstrip("/")
+        self._own_raw_prefix = base.raw_path.rstrip("/")
+        self._own_path = re.compile(re.escape(self._own_prefix) + r"/items/(\d+)/?")
 
     @classmethod
     def from_config(
@@ -119,18 +120,35 @@ class LinkChecker:
 
     def own_item(self, url: str) -> int | None:
         """The id of our own item a URL points at (public_base_url/items/{id}), else None."""
-        try:
-            parsed = URL(url)
-        except (ValueError, TypeError):
+        parsed = _parse(url)
+        if parsed is None:
             return None
-        if not parsed.absolute or (parsed.host or "").lower() != self._own_host:
-            return None
-        # http and https on the default ports are the same site for this purpose.
-        same_port = parsed.port == self._own_port or (
-            parsed.explicit_port is None and parsed.scheme != self._own_scheme
+        scheme, host, _ = origin = _origin(parsed)
+        # Answered from the database, never fetched: so an http link to our https site (both
+        # on their default ports) may count as ours too. Any other port or host does not.
+        same_site = origin == self._own_origin or (
+            host == self._own_origin[1]
+            and scheme in ("http", "https")
+            and parsed.is_default_port()
+            and self._own_default_port
         )
         match = self._own_path.fullmatch(parsed.path)
-        return int(match.group(1)) if same_port and match else None
+        return int(match.group(1)) if same_site and match else None
+
+    def own_site(self, url: str | URL) -> bool:
+        """Whether a URL is on our own site: exactly public_base_url's scheme, host and port (a
+        default port may be written or left out), at or below its path. Only such links may be
+        fetched when the host is internal; every other port or scheme of the same host is not
+        our site, and probing it would be SSRF."""
+        parsed = _parse(url)
+        if parsed is None or _origin(parsed) != self._own_origin:
+            return False
+        segments = parsed.path.split("/")
+        if "." in segments or ".." in segments:
+            return False  # an encoded "../" that a proxy in front would resolve out of our path
+        return _below(parsed.path, self._own_prefix) and _below(
+            parsed.raw_path, self._own_raw_prefix
+        )
 
     async def _outcome(self, url: str) -> _Outcome:
         cached = self._cache.get(url)
@@ -165,8 +183,11 @@ class LinkChecker:
                 return links.timed_out(url, self.timeout), False
             except (ValueError, aiohttp.InvalidURL):
                 return links.unreachable(url, "地址格式错误"), True
-            except _InternalAddress:
-                return links.unreachable(url, "指向内部网络地址，不予访问"), True
+            except _InternalAddress as exc:
+                if exc.url == URL(url):
+                    return links.unreachable(url, "指向内部网络地址，不予访问"), True
+                cause = f"重定向到内部网络地址 {exc.url}，不予访问"
+                return links.unreachable(url, cause), True
             except aiohttp.ClientSSLError:
                 return links.unreachable(url, "网站证书无效"), False
             except aiohttp.ClientConnectorDNSError:
@@ -201,14 +222,15 @@ class LinkChecker:
 
     async def _refuse_internal(self, url: URL) -> None:
         """A link staff put in an item must not make the server probe its own network (SSRF):
-        hosts inside it are refused, our own site excepted, unless config allows them. Each
-        redirect hop is checked too. The connector resolves the name again, so a name that
-        changes its answer in between is not caught: a proxy in front is the full fix."""
-        host = (url.host or "").lower()
-        if self.allow_private or host == self._own_host:
+        hosts inside it are refused, unless config allows them. Our own site is excepted, but
+        only its exact scheme, host, port and path (own_site): another port of the same host
+        is someone else's service. Each redirect hop is checked too. The connector resolves
+        the name again, so a name that changes its answer in between is not caught: a proxy in
+        front is the full fix."""
+        if self.allow_private or self.own_site(url):
             return
-        if await _internal(host.strip("[]")):
-            raise _InternalAddress(host)
+        if await _internal((url.host or "").lower().strip("[]")):
+            raise _InternalAddress(url)
 
     async def _request(self, url: URL) -> tuple[int, str, str]:
         """(status, reason, Location) of HEAD, or of GET when the server refuses HEAD. The body
@@ -226,6 +248,27 @@ class LinkChecker:
 
 class _InternalAddress(Exception):
     """The link's host is (or resolves to) a loopback, private, link-local or reserved address."""
+
+    def __init__(self, url: URL) -> None:
+        super().__init__(str(url))
+        self.url = url
+
+
+def _parse(url: str | URL) -> URL | None:
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+    except (ValueError, TypeError):
+        return None
+    return parsed if parsed.absolute else None
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in, so http://h == http://h:80."""
+    return url.scheme.lower(), (url.host or "").lower(), url.port
+
+
+def _below(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
 
 
 async def _internal(host: str) -> bool:

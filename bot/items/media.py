@@ -1,6 +1,7 @@
 """Uploaded images and attachments on disk: typed by their bytes, images stripped of their
-metadata, stored once under a content-addressed name (sha256 prefix + extension), written
-atomically, with a small JSON sidecar keeping the original file name for display.
+metadata and refused above [web.media] max_image_pixels (read from the header), stored once
+under a content-addressed name (sha256 prefix + extension), written atomically, with a small
+JSON sidecar keeping the original file name for display.
 
 Layout of the directory ([web.media] dir): `<32 hex>.<ext>` (the file, served at /media/…) and
 `<32 hex>.<ext>.json` (display name, type, size, pixel size). Uploads in progress are
@@ -65,6 +66,11 @@ class MediaTooLarge(MediaError):
     status_code = 413
 
 
+class MediaTooManyPixels(MediaTooLarge):
+    """An image whose header claims more pixels than [web.media] max_image_pixels: a small
+    file can decode to gigabytes in a browser or at WeChat (a decompression bomb)."""
+
+
 class MediaRefused(MediaError):
     """Not a type we accept (by its bytes)."""
 
@@ -79,6 +85,14 @@ def human_size(size: int) -> str:
     if round(size / 1024, 1) < 1024:  # 1,048,575 bytes reads "1.0 MB", not "1024.0 KB"
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def pixels_label(pixels: int) -> str:
+    """A pixel count as people read it, exactly: "16 亿像素", "4000 万像素", "12,345,678 像素"."""
+    for unit, name in ((100_000_000, "亿"), (10_000, "万")):
+        if pixels >= unit and pixels % unit == 0:
+            return f"{pixels // unit} {name}像素"
+    return f"{pixels:,} 像素"
 
 
 def display_name(raw: str, ext: str) -> str:
@@ -298,6 +312,7 @@ class Upload:
     def _store_image(self) -> StoredMedia:
         assert self.family is not None
         image = clean_image(bytes(self.head), self.family)
+        self._check_pixels(image.width, image.height)
         name = f"{hashlib.sha256(image.data).hexdigest()[:NAME_CHARS]}.{self.family}"
         self.store.root.mkdir(parents=True, exist_ok=True)
         created = self.store.write_atomically(name, image.data)
@@ -310,6 +325,17 @@ class Upload:
             image.height,
             created,
         )
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        """Refuse an image whose header claims more pixels than allowed; the dimensions come
+        from the header (clean_image), no pixel is decoded."""
+        limit = self.store.cfg.max_image_pixels
+        if width * height > limit:
+            raise MediaTooManyPixels(
+                f"图片「{self.filename}」尺寸为 {width} × {height} 像素"
+                f"（{pixels_label(width * height)}），超过图片像素上限 {pixels_label(limit)}，"
+                "未保存：请缩小尺寸后重新上传。"
+            )
 
     def _store_attachment(self) -> StoredMedia:
         assert self.file is not None and self.tmp is not None and self.family is not None

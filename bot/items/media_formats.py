@@ -142,6 +142,8 @@ def clean_png(data: bytes) -> CleanImage:
             if kind != b"IHDR" or length != 13:
                 raise FormatError("PNG 文件头不正确")
             size = struct.unpack(">II", body[:8])
+            if 0 in size:
+                raise FormatError("PNG 文件头不正确（图片宽度或高度为 0）")
         if kind[0] & 0x20 == 0 and kind not in _PNG_CRITICAL:
             raise FormatError(f"PNG 含有无法识别的关键数据块 {kind.decode('latin-1')!r}")
         if kind in _PNG_CRITICAL or kind in _PNG_KEEP:

@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.models import Disclosure, Kind
 
@@ -23,16 +32,34 @@ KindField = Annotated[
 ]
 
 
+# Ids are 32-bit integers in PostgreSQL: anything larger names nothing (and would overflow).
+MAX_ID = 2_147_483_647
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no publication time lies before this
+RelatedId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Priority = Annotated[StrictInt, Field(ge=-100, le=100)]
+
+
 def utc_publish_time(value: datetime | None) -> datetime | None:
-    """A publication time as aware UTC; a naive or unrepresentable time is refused."""
+    """A publication time as aware UTC; a naive, unrepresentable or pre-2000 time is refused."""
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("发布时间必须带时区，例如 2026-12-01T09:00:00+08:00")
     try:
-        return value.astimezone(UTC)
+        aware = value.astimezone(UTC)
     except OverflowError as exc:
         raise ValueError("发布时间超出可表示的范围") from exc
+    if aware < EARLIEST:
+        raise ValueError("发布时间应在 2000 年之后")
+    return aware
+
+
+def time_text(value: Any) -> Any:
+    """A time is written as text (ISO 8601 with a time zone) or given as a datetime: a number
+    (seconds since 1970) is refused rather than read as a date."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("应为带时区的日期时间文本，例如 2026-12-01T09:00:00+08:00")
+    return value
 
 
 class ItemFields(BaseModel):
@@ -48,14 +75,14 @@ class ItemFields(BaseModel):
     office: Annotated[str, Field(max_length=128)] = ""
     disclosure: Disclosure = Disclosure.PROACTIVE
     withheld_basis: str = ""
-    related_id: Annotated[int, Field(ge=1)] | None = None
+    related_id: RelatedId | None = None
     interpretation_forms: list[str] = Field(default_factory=list)
     enforcement: dict[str, Any] = Field(default_factory=dict)
     publish_at: datetime | None = None
     channels: list[str] = Field(default_factory=list)
     # In the day's WeChat mass send (群发), ranked by priority (higher first)
-    notify: bool = False
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    notify: StrictBool = False
+    priority: Priority = 0
 
     @field_validator("title")
     @classmethod
@@ -69,6 +96,11 @@ class ItemFields(BaseModel):
     def _stripped(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("publish_at", mode="before")
+    @classmethod
+    def _written(cls, value: Any) -> Any:
+        return time_text(value)
+
     @field_validator("publish_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -77,6 +109,9 @@ class ItemFields(BaseModel):
 
 class ItemCreate(ItemFields):
     kind: KindField
+
+
+NULLABLE = frozenset({"related_id"})  # null in a patch clears the link to a policy
 
 
 class ItemPatch(BaseModel):
@@ -93,12 +128,23 @@ class ItemPatch(BaseModel):
     office: Annotated[str, Field(max_length=128)] | None = None
     disclosure: Disclosure | None = None
     withheld_basis: str | None = None
-    related_id: Annotated[int, Field(ge=1)] | None = None
+    related_id: RelatedId | None = None
     interpretation_forms: list[str] | None = None
     enforcement: dict[str, Any] | None = None
     channels: list[str] | None = None
-    notify: bool | None = None
-    priority: Annotated[int, Field(ge=-100, le=100)] | None = None
+    notify: StrictBool | None = None
+    priority: Priority | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        """A field given as null is refused by name, except those null clears (related_id):
+        leaving a field out is how a patch keeps it."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None and key in cls.model_fields and key not in NULLABLE:
+                    raise ValueError(f"字段 {key} 不能为 null：不修改请省略该字段")
+        return data
 
     @field_validator("wechat_title")
     @classmethod
@@ -114,6 +160,11 @@ class ReasonBody(BaseModel):
 class ScheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     publish_at: datetime | None = Field(description="带时区的时间；null 表示立即发布")
+
+    @field_validator("publish_at", mode="before")
+    @classmethod
+    def _written(cls, value: Any) -> Any:
+        return time_text(value)
 
     @field_validator("publish_at")
     @classmethod

@@ -104,6 +104,7 @@ def build_wechat(config: Config) -> WechatChannel:
         title_max=w.title_max,
         digest_max=w.digest_max,
         image_max_bytes=w.image_max_bytes,
+        image_max_pixels=config.web.media.max_image_pixels,
         open_comment=w.open_comment,
         only_fans_can_comment=w.only_fans_can_comment,
         publish_wait_seconds=w.publish_wait_seconds,

@@ -1,11 +1,15 @@
 """The WeChat callback endpoint's state, apart from the web: its secrets resolved once, the
-message crypto, the writer that stores messages and, where this process relays them itself, the
-relay to the inbox (bot/web/callbacks/wechat.py serves the endpoint with it)."""
+message crypto, the memory of signed queries against replays, the writer that stores messages
+and, where this process relays them itself, the relay to the inbox (bot/web/callbacks/wechat.py
+serves the endpoint with it)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
@@ -16,6 +20,52 @@ from bot.wechat.events import InboxPort
 from bot.wechat.relay import MessageRelay
 
 log = logging.getLogger(__name__)
+
+# Signed queries the replay memory holds at most (the default of 随申办's callback_nonce_cache).
+# Only WeChat can sign a query, so filling it takes that many real callbacks within the window.
+REPLAY_MEMORY_SIZE = 100_000
+
+
+@dataclass
+class SignedQueries:
+    """The signed queries seen within the freshness window, each with a digest of the body it
+    came with: this process's memory, bounded, like the 随申办 callback's nonce memory
+    (channels/suishenban/contract.py: ReplayGuard, which remembers a nonce alone: there the
+    signature covers the body).
+
+    In plain and compatible mode the URL signature, sha1(sort(token, timestamp, nonce)), does
+    not cover the body, so a query captured once could carry any body within the window. WeChat
+    itself sends a query again only to retry a push whose answer was late or lost, and a retry
+    is the same request: same query, byte-identical body. So a signature seen before is
+    WeChat's retry when the body's digest matches (accepted; the message's MsgId or the event's
+    key stores it once, as ever) and a replay when it does not (refused). The key is the
+    signature alone: it stands for (token, timestamp, nonce), and also catches the same signed
+    string split differently (the parts are sorted and joined before hashing)."""
+
+    window_seconds: float
+    max_size: int = REPLAY_MEMORY_SIZE
+    _seen: OrderedDict[str, tuple[float, bytes]] = field(default_factory=OrderedDict)
+
+    def check_and_remember(self, signature: str, body: bytes, now: float) -> bool:
+        """False for a replay (the signature was seen with another body); True for a new
+        signature, now remembered with the body's digest, and for WeChat's retry of one."""
+        while self._seen and next(iter(self._seen.values()))[0] <= now:
+            self._seen.popitem(last=False)
+        digest = hashlib.sha256(body).digest()
+        seen = self._seen.get(signature)
+        if seen is not None:
+            return hmac.compare_digest(seen[1], digest)
+        if len(self._seen) >= self.max_size:
+            # Full of live entries: forgetting the oldest reopens it to a replay, which the
+            # timestamp window still bounds.
+            self._seen.popitem(last=False)
+        # A timestamp may be up to the window ahead of our clock and is accepted until the
+        # window after it: twice the window from now covers every moment it could come again.
+        self._seen[signature] = (now + 2 * self.window_seconds, digest)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 @dataclass
@@ -31,6 +81,8 @@ class CallbackState:
     # for every message and checks the signature that _open has already checked.
     cipher: PrpCrypto | None = None
     author_key: bytes = b""
+    # Signed queries seen, in the modes whose body the signature does not cover (from_config)
+    replays: SignedQueries | None = None
     # Whether this process hands the stored messages to the inbox itself (relay_in_workers off)
     relay_here: bool = True
     # The inbox the messages go to; tests may set a wrapper before the app starts.
@@ -50,6 +102,9 @@ class CallbackState:
         state = cls(config, wechat.enabled, relay_here=not wechat.callback.relay_in_workers)
         if not state.enabled:
             return state
+        if wechat.message_mode != "safe":
+            # Safe mode needs none: its body is signed (msg_signature) and cannot be swapped.
+            state.replays = SignedQueries(wechat.callback.max_skew_seconds)
         problems = []
         state.token = config.secret(wechat.callback_token_env) or ""
         if not state.token:

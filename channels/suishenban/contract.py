@@ -342,10 +342,11 @@ class Contract:
         expected = self.signature(secret, method, path, timestamp, nonce, body, app_id)
         if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
             raise SignatureRejected(40001, "签名无效")
-        try:
-            skew = abs(now - int(timestamp))
-        except ValueError as exc:
-            raise SignatureRejected(40002, "时间戳无效") from exc
+        # Seconds since 1970 in at most 12 ASCII digits: checked before any arithmetic (a
+        # longer one would overflow a float, and non-ASCII digits are no timestamp).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise SignatureRejected(40002, "时间戳无效")
+        skew = abs(now - int(timestamp))
         if skew > max_skew:
             raise SignatureRejected(40002, "时间戳超出允许范围")
         if guard is not None and not guard.check_and_remember(nonce, now):

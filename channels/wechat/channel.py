@@ -92,6 +92,7 @@ class WechatSettings:
     title_max: int = 32  # draft/add's limits (docs/channels/wechat.md "Limits and quotas")
     digest_max: int = 128
     image_max_bytes: int = 1024 * 1024
+    image_max_pixels: int = 40_000_000  # [web.media] max_image_pixels: body images and covers
     open_comment: bool = True
     only_fans_can_comment: bool = False
     publish_wait_seconds: float = 20
@@ -135,7 +136,9 @@ class WechatChannel(Channel):
             settings.token_margin_seconds,
             settings.token_lock_seconds,
         )
-        self.images = ImageFetcher(settings.site_url, settings.image_max_bytes)
+        self.images = ImageFetcher(
+            settings.site_url, settings.image_max_bytes, settings.image_max_pixels
+        )
         self.comments = ArticleComments(self.api, self.name, author_key, settings.comment_page_size)
         self.covers = Covers(self.api, records.covers)
         self.limits = ChannelLimits(
@@ -208,7 +211,9 @@ class WechatChannel(Channel):
             except PermanentError as exc:
                 log.info("wechat cover: first image not usable (%s); default cover", exc)
         if upload is None:
-            upload = load_cover(self.settings.default_cover, limit)
+            upload = load_cover(
+                self.settings.default_cover, limit, max_pixels=self.settings.image_max_pixels
+            )
         thumb = await self.covers.media_id(upload)
         await job.save(thumb_media_id=thumb)
         return thumb

@@ -160,7 +160,7 @@ class ArticleComments:
             channel=self.channel,
             remote_id=f"comment:{target.msg_data_id}:{target.index}:{cid}",
             text=str(c.get("content", "")),
-            received_at=datetime.fromtimestamp(int(c.get("create_time", 0)), UTC),
+            received_at=_created(c.get("create_time")),
             kind="article_comment",
             author_ref=opaque_author(self.author_key, self.channel, str(c.get("openid", ""))),
             item_id=target.item_id,
@@ -198,3 +198,14 @@ class ArticleComments:
                 log.warning("wechat comment/reply/add: 88001 for msg_data_id %s", mdi)
             raise classify(exc.errcode, exc.errmsg, "comment/reply/add") from exc
         return ref
+
+
+def _created(value: Any) -> datetime:
+    """When a comment was written: comment/list's create_time (seconds, a JSON number [S32]);
+    a value that is no such number (absent, text, out of range) is taken as now, so that one
+    odd comment cannot stop the polling of the others."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**11:
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 11:
+        return datetime.fromtimestamp(int(value), UTC)
+    return datetime.now(UTC)

@@ -4,6 +4,7 @@ classify a message or event into what is stored for it (its key, kind, time and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,10 @@ KNOWN_KINDS = frozenset(
 )
 # WeChat's deepest structure is xml/PublishEventInfo/article_detail/item/article_url.
 MAX_DEPTH = 6
+# The integers WeChat sends (times in seconds, counts, statuses) are far shorter; within 18
+# digits every one fits a 64-bit column and a datetime conversion fails cleanly (XmlRejected).
+MAX_DIGITS = 18
+INTEGER = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
 
 
 class XmlRejected(ValueError):
@@ -136,10 +141,12 @@ def _text(fields: Mapping[str, Any], name: str, required: bool = False) -> str:
 
 
 def _int(value: Any, name: str) -> int:
-    try:
-        return int(str(value).strip() or "0")
-    except ValueError as exc:
-        raise XmlRejected(f"字段 {name} 应为整数，收到 {str(value)[:40]!r}") from exc
+    """An integer field (CreateTime, counts, statuses): ASCII digits, at most MAX_DIGITS, checked
+    before int() (which also takes "1_0", other scripts' digits and thousands of digits)."""
+    text = str(value).strip() or "0"
+    if not INTEGER.fullmatch(text):
+        raise XmlRejected(f"字段 {name} 应为不超过 {MAX_DIGITS} 位的整数，收到 {text[:40]!r}")
+    return int(text)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -40,7 +40,9 @@ SECRET = "ssb-test-secret"
 ENV = {"GONGKAI_SUISHENBAN_SECRET": SECRET, "GONGKAI_AUTHOR_KEY": "test-author-key"}
 
 
-def ssb_config(db_url: str, base_url: str, max_attempts: int = 4, **suishenban: Any) -> Config:
+def ssb_config(
+    db_url: str, base_url: str, max_attempts: int = 4, backoff: float = 0.05, **suishenban: Any
+) -> Config:
     section = {"enabled": True, "app_id": APP_ID, "api_base_url": base_url}
     section.update(suishenban)
     return parse_config(
@@ -48,8 +50,8 @@ def ssb_config(db_url: str, base_url: str, max_attempts: int = 4, **suishenban: 
             "database": {"url": db_url},
             "channels": {"suishenban": section},
             "dispatcher": {
-                "backoff_base_seconds": 0.05,
-                "backoff_max_seconds": 0.2,
+                "backoff_base_seconds": backoff,
+                "backoff_max_seconds": max(0.2, backoff * 4),
                 "lease_seconds": 5,
                 "max_attempts": max_attempts,
             },
@@ -97,9 +99,11 @@ async def until_next_due() -> None:
         await sleep_until(min(due.next_attempt_at, datetime.now(UTC) + timedelta(seconds=1)))
 
 
-async def make_env(db_url: str, max_attempts: int = 4, **suishenban: Any) -> AsyncIterator[Env]:
+async def make_env(
+    db_url: str, max_attempts: int = 4, backoff: float = 0.05, **suishenban: Any
+) -> AsyncIterator[Env]:
     runner, sim = await start_simulator(app_id=APP_ID, app_secret=SECRET, seed=7)
-    config = ssb_config(db_url, simulator_url(runner), max_attempts, **suishenban)
+    config = ssb_config(db_url, simulator_url(runner), max_attempts, backoff, **suishenban)
     await db.init(config, check_schema=False)
     await db.upgrade()
     try:
@@ -226,19 +230,22 @@ async def test_random_error_rate_still_publishes_every_card_once(db_url: str) ->
         assert env.sim.ledger.injected >= 2
 
 
-async def test_dropped_answer_is_looked_up_and_no_second_card_is_made(env: Env) -> None:
-    env.sim.faults.drop["push"] = 1
-    env.sim.faults.codes["lookup"] = [50001]  # the first lookup fails too: outcome unknown
-    item = await env.approved()
-    await env.run()
-    delivery = await ssb_delivery(item)
-    assert (delivery.status, delivery.error_class) == ("pending", "unknown")
-    assert "结果未知" in delivery.last_error
-    await env.run(rounds=3)
-    delivery = await ssb_delivery(item)
-    assert delivery.status == "done", delivery.last_error
-    assert len(env.sim.ledger.cards) == 1 and env.sim.ledger.push_requests == 1
-    assert delivery.remote_id == next(iter(env.sim.ledger.cards))
+async def test_dropped_answer_is_looked_up_and_no_second_card_is_made(db_url: str) -> None:
+    # A backoff of a second: the first run ends with the delivery waiting (on a slow database
+    # a 0.05 s backoff could come due while the run still has the feed delivery in flight).
+    async for env in make_env(db_url, backoff=1.0):
+        env.sim.faults.drop["push"] = 1
+        env.sim.faults.codes["lookup"] = [50001]  # the first lookup fails too: outcome unknown
+        item = await env.approved()
+        await env.run()
+        delivery = await ssb_delivery(item)
+        assert (delivery.status, delivery.error_class) == ("pending", "unknown")
+        assert "结果未知" in delivery.last_error
+        await env.run(rounds=3)
+        delivery = await ssb_delivery(item)
+        assert delivery.status == "done", delivery.last_error
+        assert len(env.sim.ledger.cards) == 1 and env.sim.ledger.push_requests == 1
+        assert delivery.remote_id == next(iter(env.sim.ledger.cards))
 
 
 async def test_dropped_answer_found_by_the_immediate_lookup_finishes_in_one_attempt(

@@ -1,6 +1,7 @@
 """The WeChat channel against the WeChat simulator over real HTTP on 127.0.0.1, through the
 dispatcher: publishing with images and a cover, resuming after a crash without a second draft,
-the daily quota and the next day's retry, token invalidation, lost answers, retraction."""
+the daily quota and the next day's retry, token invalidation, lost answers, retraction; and the
+image checks (type, size, pixels read from the header) on their own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 import xmltodict
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import check_signature
 
@@ -27,16 +30,23 @@ from bot.models import ChannelEvent, Delivery, Item
 from bot.outbox.channel_set import build_channels, retract_support
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.wakeup import Wakeup
+from channels.base import PermanentError
 from channels.sandbox.wechat import Callback, WechatSimulator
 from channels.wechat.channel import WechatChannel
+from channels.wechat.media import check_image, image_size
 from tests.conftest import Staff, create_staff, make_config
 
 APP_ID, SECRET = "wx-test", "test-secret"  # make_config's GONGKAI_WEBHOOK_SECRET
 TOKEN, AES_KEY = "cb-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
-def png(width: int = 8, height: int = 8) -> bytes:
-    raw = (b"\x00" + b"\x10\x20\x30" * width) * height
+def png(width: int = 8, height: int = 8, rows: int | None = None) -> bytes:
+    """An RGB PNG of width x height; with `rows`, its IDAT holds only that many rows (a header
+    claiming a huge picture in a small file)."""
+    if rows is None:
+        raw = (b"\x00" + b"\x10\x20\x30" * width) * height
+    else:
+        raw = (b"\x00" + b"\x10\x20\x30" * min(width, 64)) * rows
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -51,12 +61,23 @@ def png(width: int = 8, height: int = 8) -> bytes:
     )
 
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200) + b"\xff\xd9"
+def jpeg(width: int = 16, height: int = 16) -> bytes:
+    """SOI, APP0 (JFIF), a frame header (SOF0) of width x height, filler, EOI: enough for
+    WeChat's checks and ours, which read headers and decode nothing."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width) + b"\x03\x01\x22\x00"
+    sof += b"\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + app0 + sof + bytes(200) + b"\xff\xd9"
+
+
+JPEG = jpeg()
 SITE_FILES = {
     "one.png": png(),
     "two.jpg": JPEG,
     "huge.png": png() + random.Random(1).randbytes(1_100_000),  # over 1 MB
     "anim.gif": b"GIF89a" + bytes(64),
+    "bomb.png": png(40_000, 40_000, rows=1),  # a few hundred bytes, 1.6 billion pixels
+    "wide.jpg": jpeg(2001, 500),
 }
 
 
@@ -241,7 +262,14 @@ async def test_image_from_another_site_is_refused_naming_it(env: WechatEnv) -> N
     assert env.sim.ledger.drafts == {}
 
 
-@pytest.mark.parametrize(("name", "words"), [("huge.png", "超过 1024 KB"), ("anim.gif", "JPG")])
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("huge.png", "超过 1024 KB"),
+        ("anim.gif", "JPG"),
+        ("bomb.png", "40000 × 40000 像素（16 亿像素），超过图片像素上限 4000 万像素"),
+    ],
+)
 async def test_oversize_or_wrong_type_image_is_permanent_naming_the_file(
     env: WechatEnv, name: str, words: str
 ) -> None:
@@ -251,6 +279,50 @@ async def test_oversize_or_wrong_type_image_is_permanent_naming_the_file(
     assert d.status == "dead"
     assert name in d.last_error and words in d.last_error
     assert env.sim.ledger.images == []
+
+
+async def test_the_pixel_limit_is_web_media_max_image_pixels(env: WechatEnv) -> None:
+    media = env.config.web.media.model_copy(update={"max_image_pixels": 1_000_000})
+    web_cfg = env.config.web.model_copy(update={"media": media})
+    config = env.config.model_copy(update={"web": web_cfg})
+    item = await env.approved(body="![横幅](/files/wide.jpg)")
+    await Dispatcher(config, build_channels(config), Wakeup(), owner="w1").run_until_idle()
+    d = await env.delivery(item)
+    assert (d.status, d.error_class) == ("dead", "permanent")
+    assert "wide.jpg" in d.last_error and "2001 × 500 像素" in d.last_error
+    assert "上限 100 万像素" in d.last_error
+    assert env.sim.ledger.images == []
+
+
+def test_check_image_refuses_an_image_above_the_pixel_limit_and_takes_one_at_it() -> None:
+    assert check_image("a.png", png(1000, 1000, rows=1), 1024 * 1024, max_pixels=1_000_000)
+    assert check_image("b.jpg", jpeg(1000, 1000), 1024 * 1024, max_pixels=1_000_000)
+    for name, data in (("c.png", png(1000, 1001, rows=1)), ("d.jpg", jpeg(1001, 1000))):
+        with pytest.raises(PermanentError, match=rf"「{name}」尺寸为 10\d\d × 10\d\d 像素"):
+            check_image(name, data, 1024 * 1024, max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(200) + b"\xff\xd9",  # no frame header
+        b"\xff\xd8\xff\xda\x00\x08" + bytes(200) + b"\xff\xd9",  # a scan before any frame
+        png()[:20],  # cut inside IHDR
+        png(0, 8),
+        jpeg(16, 0),
+    ],
+    ids=["jpeg-no-frame", "jpeg-scan-first", "png-cut", "png-zero-width", "jpeg-zero-height"],
+)
+def test_check_image_refuses_an_image_whose_size_cannot_be_read(data: bytes) -> None:
+    with pytest.raises(PermanentError, match=r"「坏图」无法读取尺寸.*不是有效的 JPG/PNG 图片"):
+        check_image("坏图", data, 1024 * 1024, max_pixels=40_000_000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([b"\xff\xd8", b"\x89PNG\r\n\x1a\n"]), st.binary(max_size=300))
+def test_image_size_reads_any_bytes_without_raising(magic: bytes, rest: bytes) -> None:
+    size = image_size(magic + rest)
+    assert size is None or (size[0] > 0 and size[1] > 0)
 
 
 async def test_retraction_deletes_the_published_article(env: WechatEnv) -> None:

@@ -21,7 +21,7 @@ from bot.items.schemas import ItemCreate, ItemPatch
 from bot.models import Finding, Item, ItemStatus, User
 from moderation.findings import LinkProblem, ReviewContext
 from moderation.rules.links import check
-from tests.conftest import Staff
+from tests.conftest import Staff, free_port
 
 SLOW_SECONDS = 2.0
 TIMEOUT = 0.5
@@ -88,6 +88,9 @@ def make_app(site: Site) -> web.Application:
         await asyncio.sleep(0.1)
         return web.Response(text="ok")
 
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
     async def get_only(request: web.Request) -> web.Response:
         if request.method == "HEAD":
             raise web.HTTPMethodNotAllowed("HEAD", ["GET"])
@@ -105,11 +108,11 @@ def make_app(site: Site) -> web.Application:
     app.router.add_get("/slow", slow)
     app.router.add_get("/pause/{n}", pause)
     app.router.add_route("*", "/get-only", get_only)
+    app.router.add_get("/redirect", redirect)
     return app
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[Site]:
+async def serving() -> AsyncIterator[Site]:
     # The app's handlers record into the Site, and the Site needs the server for its URLs.
     server = TestServer(web.Application(), host="127.0.0.1")
     s = Site(server)
@@ -117,6 +120,20 @@ async def site() -> AsyncIterator[Site]:
     await server.start_server()
     yield s
     await server.close()
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async for s in serving():
+        yield s
+
+
+@pytest.fixture
+async def other(site: Site) -> AsyncIterator[Site]:
+    """A second server on the same host, another port: a service beside our site (Redis, SSH,
+    an admin console) that a link must not reach."""
+    async for s in serving():
+        yield s
 
 
 @pytest.fixture
@@ -366,19 +383,19 @@ async def test_rule_end_to_end_with_real_checker_and_database(
     assert site.hits["/ok"] == 1 and site.hits["/missing"] == 1
 
 
+async def notice_with(body: str, title: str, staff: Staff, config: Config) -> Item:
+    """A draft notice by the editor with this body."""
+    data = {"kind": "notice", "title": title, "body": body, "office": "办公室"}
+    return await lifecycle.create_item(ItemCreate.model_validate(data), staff.editor, config)
+
+
 async def test_submit_and_edit_check_links_before_their_transaction(
     site: Site, session: aiohttp.ClientSession, config: Config, staff: Staff
 ) -> None:
     links = LinkChecker.from_config(session, config, retracted_lookup=retracted_items)
     links.allow_private = True  # the test site is on 127.0.0.1
     body = f"详见[办事指南]({site.url('/missing')})。"
-    item = await lifecycle.create_item(
-        ItemCreate.model_validate(
-            {"kind": "notice", "title": "关于办事指南更新的通知", "body": body, "office": "办公室"}
-        ),
-        staff.editor,
-        config,
-    )
+    item = await notice_with(body, "关于办事指南更新的通知", staff, config)
     outcome = await lifecycle.submit(item.id, staff.editor, config, links)
     assert outcome.item.status == "returned"
     broken = next(f for f in outcome.findings if f.rule == "links.broken")
@@ -404,3 +421,131 @@ async def test_links_into_the_servers_own_network_are_refused_not_fetched(
     assert site.hits.get("/ok", 0) == 0
     own_site = answers["https://gk.example.gov.cn/a"]  # our own host is never refused
     assert own_site is None or "内部网络地址" not in own_site.message
+
+
+# --- the own-site exemption is one origin, not one host (SSRF) ------------------------------
+
+
+def own_site_checker(
+    session: aiohttp.ClientSession, base: str, lookup: Lookup | None = None
+) -> LinkChecker:
+    """A checker whose public_base_url is a local test server, with the SSRF guard on."""
+    return LinkChecker(
+        session,
+        timeout=TIMEOUT,
+        concurrency=4,
+        cache_seconds=60,
+        own_base_url=base,
+        retracted_lookup=lookup or Lookup(set()),
+    )
+
+
+def base_of(site: Site) -> str:
+    return site.url("/").rstrip("/")
+
+
+async def test_own_host_on_another_port_or_scheme_is_refused_not_fetched(
+    site: Site, other: Site, session: aiohttp.ClientSession
+) -> None:
+    lookup = Lookup({5})
+    c = own_site_checker(session, base_of(site), lookup)
+    port = site.server.port
+    beside, closed = other.url("/ok"), f"http://127.0.0.1:{free_port()}/"
+    other_scheme = f"https://127.0.0.1:{port}/ok"
+    own_page, own_item = site.url("/ok"), site.url("/items/5")
+    answers = await c([beside, closed, other_scheme, own_page, own_item])
+    for url in (beside, closed, other_scheme):
+        problem = must(answers[url])
+        assert problem.severity == "block"
+        assert "指向内部网络地址，不予访问" in problem.message and url in problem.message
+    assert sum(other.hits.values()) == 0  # the service beside our site was never asked
+    # Our own site itself is still checked over the network, and its items from the database.
+    assert answers[own_page] is None and site.hits["/ok"] == 1
+    assert "链接指向已撤稿的条目 #5" in must(answers[own_item]).message
+    assert lookup.asked == [[5]] and site.hits["/items/5"] == 0
+
+
+async def test_own_site_is_the_exact_origin_with_default_ports_equivalent(
+    session: aiohttp.ClientSession,
+) -> None:
+    c = own_site_checker(session, "http://127.0.0.1/gk")
+    assert c.own_site("http://127.0.0.1/gk/feed.xml")
+    assert c.own_site("http://127.0.0.1:80/gk/feed.xml")  # the default port, written out
+    assert c.own_site("HTTP://127.0.0.1/gk")
+    assert not c.own_site("http://127.0.0.1:8080/gk/feed.xml")
+    assert not c.own_site("https://127.0.0.1/gk/feed.xml")
+    assert not c.own_site("http://localhost/gk/feed.xml")
+    assert not c.own_site("http://127.0.0.1/gkx")  # a sibling path, not below ours
+    assert not c.own_site("http://127.0.0.1/admin")
+    assert not c.own_site("http://127.0.0.1/gk/..%2Fadmin")
+    assert not c.own_site("http://127.0.0.1:80@127.0.0.1:22/gk")  # userinfo, then port 22
+    assert c.own_item("http://127.0.0.1:80/gk/items/3") == 3
+    assert c.own_item("http://127.0.0.1:8080/gk/items/3") is None
+    # An http link to our https site on the default ports is answered from the database (no
+    # request is made); an http link when our https site has its own port is not ours.
+    assert (
+        own_site_checker(session, "https://gk.example.gov.cn").own_item(
+            "http://gk.example.gov.cn/items/3"
+        )
+        == 3
+    )
+    assert (
+        own_site_checker(session, "https://gk.example.gov.cn:8443").own_item(
+            "http://gk.example.gov.cn/items/3"
+        )
+        is None
+    )
+
+
+async def test_own_base_path_limits_what_is_fetched_on_an_internal_host(
+    site: Site, session: aiohttp.ClientSession
+) -> None:
+    c = own_site_checker(session, site.url("/chain"))
+    inside, outside = site.url("/chain/3"), site.url("/ok")
+    escaped = f"{site.url('/chain')}/..%2Fok"
+    answers = await c([inside, outside, escaped])
+    assert answers[inside] is None and site.hits["/chain/0"] == 1  # redirects below the base
+    for url in (outside, escaped):
+        assert "内部网络地址" in must(answers[url]).message
+    assert site.hits["/ok"] == 0
+
+
+async def test_redirect_to_the_own_host_on_another_port_is_refused(
+    site: Site, other: Site, session: aiohttp.ClientSession
+) -> None:
+    c = own_site_checker(session, base_of(site))
+    hidden = other.url("/ok")
+    via_redirect = str(site.server.make_url("/redirect").with_query(to=hidden))
+    via_name = str(
+        site.server.make_url("/redirect").with_query(to=f"http://localhost:{other.server.port}/ok")
+    )
+    to_own = str(site.server.make_url("/redirect").with_query(to=site.url("/chain/1")))
+    answers = await c([via_redirect, via_name, to_own])
+    problem = must(answers[via_redirect])
+    assert problem.severity == "block"
+    assert f"重定向到内部网络地址 {hidden}，不予访问" in problem.message
+    assert via_redirect in problem.message
+    assert "重定向到内部网络地址" in must(answers[via_name]).message
+    assert sum(other.hits.values()) == 0  # neither hop reached the service beside our site
+    assert answers[to_own] is None and site.hits["/chain/0"] == 1  # our own site: followed
+
+
+async def test_submit_refuses_a_link_to_the_own_host_on_another_port(
+    site: Site, other: Site, session: aiohttp.ClientSession, config: Config, staff: Staff
+) -> None:
+    ours = config.model_copy(
+        update={"app": config.app.model_copy(update={"public_base_url": base_of(site)})}
+    )
+    links = LinkChecker.from_config(session, ours, retracted_lookup=retracted_items)
+    gone = await make_item(ItemStatus.RETRACTED)
+    beside, own = other.url("/ok"), site.url(f"/items/{gone}")
+    body = f"详见[内部系统]({beside})与[原公告]({own})。"
+    item = await notice_with(body, "关于系统迁移的通知", staff, ours)
+    outcome = await lifecycle.submit(item.id, staff.editor, ours, links)
+    assert outcome.item.status == "returned"
+    by_rule = {f.rule: f for f in outcome.findings}
+    refused = by_rule["links.broken"]
+    assert "指向内部网络地址" in refused.message and beside in refused.message
+    assert body[refused.span[0] : refused.span[1]] == beside
+    assert f"#{gone}" in by_rule["links.retracted"].message
+    assert sum(other.hits.values()) == 0 and sum(site.hits.values()) == 0

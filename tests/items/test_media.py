@@ -3,8 +3,8 @@ without their metadata (EXIF GPS, PNG text) and otherwise unchanged, content-add
 (one file for the same content), size limits that leave nothing behind, Office/OFD containers
 told apart, safe display names and Markdown snippets.
 
-The file builders at the top (png, jpeg_with_exif, cfb, zip_file) are shared with
-tests/web/public/test_media.py."""
+The file builders at the top (png, png_claiming, jpeg_claiming, jpeg_with_exif, cfb, zip_file)
+are shared with tests/web/public/test_media.py."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from pydantic import ValidationError
 
 from bot.config import MediaConfig
 from bot.items.media import (
@@ -26,6 +27,7 @@ from bot.items.media import (
     MediaRefused,
     MediaStore,
     MediaTooLarge,
+    MediaTooManyPixels,
     display_name,
     media_names,
 )
@@ -65,6 +67,24 @@ def png(width: int = 8, height: int = 8, extra: bytes = b"", pad: int = 0) -> by
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small, well-formed PNG whose IHDR claims width x height pixels while its IDAT holds
+    one row: the shape of a decompression bomb without its gigabytes."""
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(b"\x00" + bytes(3 * min(width, 64))))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """JPEG with its frame header (SOF0) claiming width x height; the data stays 16x16."""
+    at = JPEG.index(b"\xff\xc0\x00\x11\x08")
+    return JPEG[: at + 5] + struct.pack(">HH", height, width) + JPEG[at + 9 :]
 
 
 def exif_segment(orientation: int = 6) -> bytes:
@@ -282,6 +302,56 @@ def test_an_oversize_image_is_refused_while_streaming_naming_the_file(
             upload.write(bytes(64 * 1024))  # refused at the first chunk past 1 MiB
     assert "大图.png" in str(caught.value) and "1.0 MB" in str(caught.value)
     assert upload.size <= 1024 * 1024 + 64 * 1024
+    assert stored_files(store) == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [("炸弹.png", png_claiming(40_000, 40_000)), ("炸弹.jpg", jpeg_claiming(40_000, 40_000))],
+    ids=["png", "jpeg"],
+)
+def test_an_image_claiming_more_pixels_than_the_limit_is_refused_naming_its_size(
+    store: MediaStore, filename: str, data: bytes
+) -> None:
+    assert len(data) < 1024  # small on disk, 1.6 billion pixels once decoded
+    with pytest.raises(MediaTooManyPixels) as caught:
+        store.save(filename, data)
+    message = str(caught.value)
+    assert filename in message and "40000 × 40000 像素" in message
+    assert "上限 4000 万像素" in message  # the default [web.media] max_image_pixels
+    assert 400 <= caught.value.status_code < 500
+    assert stored_files(store) == []
+
+
+def test_the_pixel_limit_is_the_configured_one_and_inclusive(tmp_path: Path) -> None:
+    store = MediaStore(MediaConfig(dir=str(tmp_path), max_image_pixels=1_000_000))
+    stored = store.save("正好.png", png_claiming(1000, 1000))
+    assert (stored.width, stored.height) == (1000, 1000)
+    with pytest.raises(MediaTooManyPixels, match=r"1001 × 1000 像素.*上限 100 万像素"):
+        store.save("多一列.png", png_claiming(1001, 1000))
+    with pytest.raises(MediaTooManyPixels, match=r"「横幅\.jpg」"):
+        store.save("横幅.jpg", jpeg_claiming(2000, 501))
+    # An ordinary photo still passes; the refused ones left nothing behind.
+    photo = store.save("照片.jpg", JPEG)
+    assert (photo.width, photo.height) == (16, 16)
+    assert {p.name for p in tmp_path.iterdir() if not p.name.endswith(".json")} == {
+        stored.name,
+        photo.name,
+    }
+
+
+@pytest.mark.parametrize("pixels", [0, 999_999, 200_000_001])
+def test_the_pixel_limit_is_bounded_in_the_configuration(pixels: int) -> None:
+    with pytest.raises(ValidationError, match="max_image_pixels"):
+        MediaConfig(max_image_pixels=pixels)
+
+
+@pytest.mark.parametrize("size", [(0, 8), (8, 0)])
+def test_a_png_whose_header_says_zero_pixels_is_refused_as_invalid(
+    store: MediaStore, size: tuple[int, int]
+) -> None:
+    with pytest.raises(MediaInvalid, match=r"「空图\.png」PNG 文件头不正确"):
+        store.save("空图.png", png_claiming(*size))
     assert stored_files(store) == []
 
 

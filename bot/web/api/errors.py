@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.errors import GongkaiError, Refusal
 from bot.items.schemas import field_errors
+from bot.web.inputs import BadInput, check_texts, load_json
 from bot.web.keys import CONFIG
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         raise ApiError(400, "empty_body", "请求体为空，应为一个 JSON 对象。")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = load_json(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except BadInput as exc:
+        raise ApiError(400, "invalid_json", f"请求体不是可接受的 JSON：{exc}。") from exc
     except UnicodeDecodeError as exc:
         raise ApiError(
             400, "invalid_encoding", f"请求体不是合法的 UTF-8 文本（第 {exc.start + 1} 个字节起）。"
@@ -94,6 +97,16 @@ async def read_object(request: web.Request) -> dict[str, Any]:
         ) from exc
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"JSON 中不允许出现 {exc}。") from exc
+    try:
+        check_texts(data)
+    except BadInput as exc:
+        field = str(exc).split("：", 1)[0]
+        raise ApiError(
+            422,
+            "validation_failed",
+            f"请求体中的文字无法接受：{exc}。",
+            [{"field": field, "message": "含非法字符", "value": None}],
+        ) from exc
     if not isinstance(data, dict):
         kind = {list: "数组", str: "字符串", bool: "布尔值", type(None): "null"}.get(
             type(data), "数字"

@@ -58,11 +58,15 @@ M = TypeVar("M", bound=BaseModel)
 # ---- query shapes (also the OpenAPI query parameters) -------------------------------------
 
 
+# No list is this long; a larger offset is a mistake (or a probe), not a page.
+MAX_OFFSET = 1_000_000_000
+
+
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"每页条数，最多 {MAX_PAGE}")] = 50
-    offset: Annotated[int, Field(ge=0, description="跳过的条数")] = 0
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="跳过的条数")] = 0
 
 
 class ItemQuery(_Query):

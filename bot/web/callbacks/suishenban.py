@@ -14,7 +14,6 @@ platform's retry is taken. Other events are acknowledged and ignored.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.inbox.suishenban_callback import SuishenbanCallback
+from bot.web.inputs import BadInput, check_texts, load_json
 from bot.web.keys import CONFIG, INBOX, SUISHENBAN_CALLBACK
 from channels.suishenban.channel import FeedbackInvalid, feedback_comment
 from channels.suishenban.contract import SignatureRejected
@@ -73,8 +73,11 @@ async def receive(request: web.Request) -> web.Response:
         return _refuse(state, 401, exc.code, str(exc))
     f = state.contract.f
     try:
-        doc: Any = json.loads(body)
-    except ValueError:
+        doc: Any = load_json(body.decode("utf-8") if isinstance(body, bytes) else body)
+        check_texts(doc)
+    except BadInput as exc:
+        return _refuse(state, 400, 40004, f"请求体无法接受：{exc}")
+    except ValueError:  # not JSON, or not UTF-8
         return _refuse(state, 400, 40004, "请求体不是有效的 JSON")
     if not isinstance(doc, dict):
         return _refuse(state, 400, 40004, "请求体应为 JSON 对象")

@@ -1,13 +1,15 @@
 """/wechat/callback: what WeChat pushes to the Official Account (followers' messages, subscribe
 events, publish and mass-send results), in plain, compatible and safe (AES) mode.
 
-A request only verifies, stores and answers, well within WeChat's 5 seconds: the body is read up
-to a small limit (413 beyond it), the signature and timestamp are checked (403), the XML is parsed
-with no DTD or entity ever processed (400), one ChannelEvent row is inserted (WeChat's retries
-hit its unique key and are stored once), and the answer is "success" — or, for a text message
-the knowledge base answers confidently, the passive auto-reply (encrypted in safe mode). The
-inbox and triage run afterwards (bot/wechat/relay.py): in this process, or in the worker
-processes when `relay_in_workers` is set.
+A request only verifies, stores and answers, well within WeChat's 5 seconds: the timestamp and
+nonce are checked for shape, the signature and the timestamp's freshness (403), the body is read
+up to a small limit (413 beyond it), in plain and compatible mode a signed query already seen
+with another body is refused as a replay (403), the XML is parsed with no DTD or entity ever
+processed (400), one ChannelEvent row is inserted (WeChat's retries hit its unique key and are
+stored once), and the answer is "success" — or, for a text message the knowledge base answers
+confidently, the passive auto-reply (encrypted in safe mode). The inbox and triage run
+afterwards (bot/wechat/relay.py): in this process, or in the worker processes when
+`relay_in_workers` is set.
 
 Nothing is lost: the row is committed before WeChat gets its answer, and stays unhandled until
 the inbox has its comment, whatever happens to a process after the answer.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import struct
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -38,6 +41,12 @@ PATH = "/wechat/callback"
 SUCCESS = "success"
 TEXT = "text/plain"
 CHUNK = 16 * 1024
+# WeChat's timestamp is Unix seconds (10 digits until 2286) and its nonce a short random string
+# (digits in every sample). Both are checked for shape before anything uses them: int() takes a
+# signed 400-digit timestamp, whose difference from the clock then overflows a float (a 500),
+# and the nonce goes into the encrypted answer's XML as it is.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+NONCE = re.compile(r"[0-9A-Za-z._-]{1,64}")
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -83,17 +92,38 @@ def _live_state(request: web.Request) -> CallbackState:
 
 
 def _check_signed(state: CallbackState, query: Mapping[str, str], now: Callable[[], float]) -> None:
-    """The plain signature over (token, timestamp, nonce) and the timestamp's freshness
-    against `now` (the app's WECHAT_CLOCK)."""
+    """The timestamp's and nonce's shape (before any arithmetic), the plain signature over
+    (token, timestamp, nonce) and the timestamp's freshness against `now` (the app's
+    WECHAT_CLOCK)."""
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if not TIMESTAMP.fullmatch(timestamp):
+        raise web.HTTPForbidden(text="时间戳无效", content_type=TEXT)
+    if not NONCE.fullmatch(nonce):
+        raise web.HTTPForbidden(text="随机数 nonce 无效", content_type=TEXT)
     if not _same(_sign(state.token, timestamp, nonce), query.get("signature", "")):
         raise web.HTTPForbidden(text="签名无效", content_type=TEXT)
-    try:
-        skew = abs(now() - int(timestamp))
-    except ValueError as exc:
-        raise web.HTTPForbidden(text="时间戳无效", content_type=TEXT) from exc
-    if skew > state.settings.max_skew_seconds:
+    if abs(now() - int(timestamp)) > state.settings.max_skew_seconds:
         raise web.HTTPForbidden(text="时间戳已过期", content_type=TEXT)
+
+
+def _check_not_replayed(
+    state: CallbackState, query: Mapping[str, str], body: bytes, now: Callable[[], float]
+) -> None:
+    """In plain and compatible mode, a signed query seen before with another body is a replay
+    (CallbackState.replays says how WeChat's own retries are told apart). Compatible mode
+    remembers its encrypted requests too: their query, stripped of encrypt_type, would
+    otherwise carry a plaintext body of anyone's choosing."""
+    if state.replays is None:
+        return  # safe mode: the body is signed with msg_signature and cannot be swapped
+    if not state.replays.check_and_remember(query["signature"], body, now()):
+        log.warning(
+            "wechat callback refused: replay of a signed query with a different body "
+            "(timestamp %s, nonce %s, signature %s)",
+            query["timestamp"],
+            query["nonce"],
+            query["signature"],
+        )
+        raise web.HTTPForbidden(text="请求重放：该签名已用于另一请求", content_type=TEXT)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -213,8 +243,10 @@ async def _counted_in_flight(request: web.Request) -> web.Response:
 
 async def _receive(state: CallbackState, request: web.Request) -> web.Response:
     # before reading anything an outsider sent
-    _check_signed(state, request.query, request.app[WECHAT_CLOCK])
+    clock = request.app[WECHAT_CLOCK]
+    _check_signed(state, request.query, clock)
     body = await _read_body(request, state.settings.max_body_bytes)
+    _check_not_replayed(state, request.query, body, clock)
     fields, encrypted = _open(state, request.query, body)
     try:
         received = messages.classify(fields)

@@ -30,6 +30,7 @@ from bot.errors import GongkaiError, Refusal
 from bot.items.render import TEMPLATES, Renderer
 from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
+from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, CONSOLE, RENDERER
 
 PREFIX = "/console"
@@ -98,7 +99,7 @@ class Ctx:
         return int(raw)
 
     async def form(self) -> MultiDictProxy[Any]:
-        return await self.request.post()
+        return await read_form(self.request)
 
     async def flash(self, kind: str, text: str) -> None:
         session = await get_session(self.request)

@@ -13,6 +13,7 @@ from aiohttp_session import get_session
 
 from bot.web.console.auth import CSRF
 from bot.web.console.core import PREFIX, error_page, with_headers
+from bot.web.inputs import read_form
 
 FIELD = "_csrf"
 HEADER = "X-CSRF-Token"
@@ -32,7 +33,7 @@ async def middleware(
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        form = await request.post()  # cached: the handler reads the same parsed form
+        form = await read_form(request)  # cached: the handler reads the same parsed form
         value = form.get(FIELD, "")
         sent = value if isinstance(value, str) else ""
     session = await get_session(request)

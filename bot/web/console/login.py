@@ -15,6 +15,7 @@ from bot import audit
 from bot.models import User
 from bot.web.console.auth import csrf_token, end_session, session_user, start_session
 from bot.web.console.core import PREFIX, Ctx, Route, safe_next, with_headers
+from bot.web.inputs import read_form
 from bot.web.keys import CONFIG
 from bot.web.keys import CONSOLE as CONSOLE
 
@@ -51,7 +52,7 @@ def _text(form: Any, name: str, limit: int) -> str:
 
 async def login(request: web.Request) -> web.StreamResponse:
     state = request.app[CONSOLE]
-    form = await request.post()
+    form = await read_form(request)
     username = _text(form, "username", USERNAME_MAX).strip()
     password = _text(form, "password", PASSWORD_MAX)
     target = safe_next(_text(form, "next", 2000))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from tortoise.transactions import in_transaction
 
 from bot import audit
@@ -46,8 +47,11 @@ async def _streamed(ctx: Ctx, store: MediaStore) -> tuple[StoredMedia | None, di
     """Read the multipart body part by part; the file goes to the store chunk by chunk."""
     fields: dict[str, str] = {}
     stored = None
-    reader = await ctx.request.multipart()
-    while (part := await reader.next()) is not None:
+    try:
+        reader = await ctx.request.multipart()
+    except (AssertionError, ValueError, LookupError) as exc:  # not multipart, no boundary
+        raise MediaError("上传请求不是 multipart/form-data 表单，无法读取文件。") from exc
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
             continue
         if part.name == "file" and part.filename is not None and stored is None:
@@ -63,6 +67,15 @@ async def _streamed(ctx: Ctx, store: MediaStore) -> tuple[StoredMedia | None, di
         elif part.name:
             fields[part.name] = await _text(part)
     return stored, fields
+
+
+async def _next_part(reader: MultipartReader) -> Any:
+    """The next part; a malformed one (bad headers, a NUL in its file name) is the sender's
+    mistake, not ours."""
+    try:
+        return await reader.next()
+    except (AssertionError, ValueError, LookupError, HttpProcessingError) as exc:
+        raise MediaError("上传的表单数据格式有误，无法读取文件。") from exc
 
 
 async def _posted(ctx: Ctx, store: MediaStore) -> tuple[StoredMedia | None, dict[str, str]]:

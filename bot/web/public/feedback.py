@@ -34,6 +34,7 @@ from bot.models import (
     ItemVersion,
     ReplyStatus,
 )
+from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
 from bot.web.public.form_guard import CsrfError, FormGuard, client_ip
@@ -201,7 +202,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     if wait is not None:
         log.warning("feedback: submission rate limit hit")
         return _too_many(request, wait, "留言提交")
-    post = await request.post()
+    post = await read_form(request)
     data = {k: v for k, v in post.items() if isinstance(v, str)}
     try:
         guard.signer.verify(
@@ -281,7 +282,7 @@ STATUS_NOTES = {
 
 async def status_page(request: web.Request) -> web.StreamResponse:
     if request.method == "POST":
-        post = await request.post()
+        post = await read_form(request)
         raw = post.get("code", "")
         raw = raw if isinstance(raw, str) else ""
     else:

@@ -260,3 +260,29 @@ async def test_storage_failure_answers_500_and_the_same_request_is_taken_on_retr
         await db.init(config, check_schema=False)
         assert (await send(client, body, headers))[0] == 200  # not refused as a replay
         assert await stored() == 1
+
+
+async def test_a_signed_body_nested_too_deep_or_with_a_lone_surrogate_is_400_not_retried(
+    client: TestClient[web.Request, web.Application], sim: SuishenbanSimulator
+) -> None:
+    """The platform retries whatever it does not get a 2xx or 4xx for: a body Gongkai cannot
+    read must be a 4xx, or it comes back forever."""
+    for body in (
+        b'{"a":' * 200 + b"1" + b"}" * 200,
+        b'{"event": "feedback", "event_data": {"content": "\\ud800"}}',
+    ):
+        status, doc = await send(client, body, signed(sim, body))
+        assert status == 400, doc
+        assert doc["code"] == 40004 and "请求体" in doc["message"]
+    assert await stored() == 0
+
+
+async def test_a_validly_signed_400_digit_timestamp_is_refused_not_a_server_error(
+    client: TestClient[web.Request, web.Application], sim: SuishenbanSimulator
+) -> None:
+    _, body, _ = sim.callback_request(sim.add_feedback("card-1", "u", "留言"), PATH)
+    # Signed over the huge timestamp: only the timestamp check can refuse it.
+    headers = signed(sim, body, now=10**400)
+    status, doc = await send(client, body, headers)
+    assert (status, doc["code"]) == (401, 40002), doc
+    assert await stored() == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import shutil
 import time
 import uuid
@@ -30,7 +31,7 @@ from bot.models import ChannelEvent, ChannelState, Comment, CommentNote, Faq
 from bot.outbox.channel_state import hold_lease
 from bot.reports.followers import follower_counts
 from bot.web.app import create_app
-from bot.web.keys import WECHAT_CALLBACK
+from bot.web.keys import WECHAT_CALLBACK, WECHAT_CLOCK
 from bot.wechat.callback import CallbackState
 from bot.wechat.events import AUTO_REPLY_FLAG, EventWriter, store
 from bot.wechat.relay import MessageRelay
@@ -102,17 +103,23 @@ class WeChat:
         self.encrypted = encrypted
         self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
 
-    def signed(self, timestamp: str | None = None) -> dict[str, str]:
+    def signed(self, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
-        nonce = uuid.uuid4().hex[:10]
+        nonce = nonce or uuid.uuid4().hex[:10]
         signer = WeChatSigner()
         signer.add_data(TOKEN, timestamp, nonce)
         return {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
 
-    async def post(
-        self, xml: str, timestamp: str | None = None, tamper: str = "", raw: bool = False
-    ) -> ClientResponse:
-        query = self.signed(timestamp)
+    def request(
+        self,
+        xml: str,
+        timestamp: str | None = None,
+        tamper: str = "",
+        raw: bool = False,
+        nonce: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The query and body of one push, to send once or, as WeChat retries, again."""
+        query = self.signed(timestamp, nonce)
         query["openid"] = OPENID
         body = xml
         if self.encrypted and not raw:
@@ -121,7 +128,15 @@ class WeChat:
             query["msg_signature"] = parse_xml(body)["MsgSignature"]
         if tamper:
             query[tamper] = "0" * 40
-        return await self.client.post(PATH, params=query, data=body.encode())
+        return query, body.encode()
+
+    async def send(self, query: dict[str, str], body: bytes) -> ClientResponse:
+        return await self.client.post(PATH, params=query, data=body)
+
+    async def post(
+        self, xml: str, timestamp: str | None = None, tamper: str = "", raw: bool = False
+    ) -> ClientResponse:
+        return await self.send(*self.request(xml, timestamp, tamper, raw))
 
     def open_reply(self, text: str) -> Any:
         if self.encrypted:
@@ -216,12 +231,15 @@ def start(db_url: str) -> Start:
         mode: str = "safe",
         inbox: Callable[[Config], Inbox] | None = None,
         enabled: bool = True,
+        clock: Callable[[], float] | None = None,
         **callback: Any,
     ) -> AsyncIterator[tuple[WeChat, CallbackState]]:
         config = wechat_config(db_url, mode, enabled, **callback)
         await db.init(config)
         try:
             app = create_app(config)
+            if clock is not None:
+                app[WECHAT_CLOCK] = clock
             state = app[WECHAT_CALLBACK]
             if inbox is not None:
                 state.inbox = inbox(config)
@@ -341,6 +359,104 @@ async def test_the_same_msgid_twice_is_stored_once(start: Start, mode: str) -> N
         await relay(state).wait_idle()
         assert await ChannelEvent.filter(key="msg:4001").count() == 1
         assert await Comment.filter(remote_id="msg:4001").count() == 1
+
+
+# -- replays of a signed query, and the query's timestamp and nonce ---------------------------
+@pytest.mark.parametrize("mode", ["plain", "compatible"])
+async def test_a_signed_query_replayed_with_another_body_and_msgid_is_refused_and_not_stored(
+    start: Start, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with start(mode) as (wechat, state):
+        # As WeChat sends it: plain, or in compatible mode encrypted (encrypt_type=aes)
+        query, body = wechat.request(message("原来的留言", 6101))
+        assert await (await wechat.send(query, body)).text() == "success"
+        # The captured query with another body; in compatible mode stripped of encrypt_type and
+        # msg_signature, so that its unsigned plaintext would be read
+        plain = {k: v for k, v in query.items() if k not in ("encrypt_type", "msg_signature")}
+        with caplog.at_level(logging.WARNING, logger="bot.web.callbacks.wechat"):
+            replay = await wechat.send(plain, message("伪造的留言", 6102).encode())
+        assert replay.status == 403
+        assert "replay of a signed query with a different body" in caplog.text
+        # WeChat's own retry of the original still gets through after the refused replay
+        assert await (await wechat.send(query, body)).text() == "success"
+        await relay(state).wait_idle()
+        assert not await ChannelEvent.filter(key="msg:6102").exists()
+        assert not await Comment.filter(remote_id="msg:6102").exists()
+        assert await ChannelEvent.filter(key="msg:6101").count() == 1
+        assert (await comment_for(6101)).original_text == "原来的留言"
+
+
+@pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
+async def test_wechats_identical_retries_are_accepted_and_stored_once(
+    start: Start, mode: str
+) -> None:
+    async with start(mode) as (wechat, state):
+        query, body = wechat.request(message("重试的留言", 6201))
+        for _ in range(3):  # WeChat's three tries: the very same query and body
+            resp = await wechat.send(query, body)
+            assert resp.status == 200 and await resp.text() == "success"
+        await relay(state).wait_idle()
+        assert await ChannelEvent.filter(key="msg:6201").count() == 1
+        assert await Comment.filter(remote_id="msg:6201").count() == 1
+
+
+async def test_a_replay_after_the_window_is_stale_and_the_memory_has_forgotten_the_query(
+    start: Start,
+) -> None:
+    now = [1_700_000_000.0]
+    async with start("plain", clock=lambda: now[0], max_skew_seconds=300) as (wechat, state):
+        query, body = wechat.request(message("窗口内", 6301), timestamp=str(int(now[0])))
+        assert (await wechat.send(query, body)).status == 200
+        assert state.replays is not None and len(state.replays) == 1
+        now[0] += 2 * 300 + 1  # past the time any replay of it could still be fresh
+        replay = await wechat.send(query, message("窗口外", 6302).encode())
+        assert replay.status == 403 and await replay.text() == "时间戳已过期"
+        later = message("窗口后的新留言", 6303)
+        assert (await wechat.post(later, timestamp=str(int(now[0])))).status == 200
+        assert len(state.replays) == 1  # the new query only: the old one was let go
+        assert not await ChannelEvent.filter(key="msg:6302").exists()
+
+
+def _now_in_arabic_indic_digits() -> str:
+    """Now, in digits int() reads as well as ASCII ones."""
+    return str(int(time.time())).translate({ord("0") + i: 0x0660 + i for i in range(10)})
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe", "compatible"])
+@pytest.mark.parametrize(
+    ("timestamp", "nonce"),
+    [
+        ("9" * 400, None),  # signed: int() took it, the float arithmetic overflowed (500)
+        ("-" + "9" * 400, None),
+        (_now_in_arabic_indic_digits(), None),
+        (None, "n" * 400),
+        (None, "<随机&数>"),  # the nonce goes into the encrypted answer's XML as it is
+    ],
+    ids=["400-digits", "minus-400-digits", "arabic-indic-digits", "long-nonce", "markup-nonce"],
+)
+async def test_a_signed_query_with_a_malformed_timestamp_or_nonce_is_refused_with_403(
+    start: Start, mode: str, timestamp: str | None, nonce: str | None
+) -> None:
+    async with start(mode) as (wechat, _):
+        query, body = wechat.request(message("时间戳", 6401), timestamp=timestamp, nonce=nonce)
+        resp = await wechat.send(query, body)
+        assert resp.status == 403
+        assert await ChannelEvent.all().count() == 0
+        check = await wechat.client.get(PATH, params=query | {"echostr": "e1"})
+        assert check.status == 403
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+@pytest.mark.parametrize("created", ["9" * 400, "1" * 19, "1_700_000_000"])
+async def test_a_create_time_that_is_no_bounded_integer_is_refused_with_400(
+    start: Start, mode: str, created: str
+) -> None:
+    xml = message("创建时间", 6501).replace(f"<CreateTime>{int(time.time())}", "<CreateTime>")
+    xml = xml.replace("<CreateTime>", f"<CreateTime>{created}", 1)
+    async with start(mode) as (wechat, _):
+        resp = await wechat.post(xml)
+        assert resp.status == 400 and "CreateTime" in await resp.text()
+        assert await ChannelEvent.all().count() == 0
 
 
 @pytest.mark.parametrize("mode", ["plain", "safe"])

@@ -31,7 +31,15 @@ from bot.web.app import create_app
 from channels.sandbox.wechat import Callback, WechatSimulator
 from tests.channels.test_wechat import AES_KEY, APP_ID, SECRET, TOKEN, receiver_app
 from tests.conftest import Staff
-from tests.items.test_media import GPS_TEXT, JPEG, PDF, jpeg_with_exif, png
+from tests.items.test_media import (
+    GPS_TEXT,
+    JPEG,
+    PDF,
+    jpeg_claiming,
+    jpeg_with_exif,
+    png,
+    png_claiming,
+)
 from tests.web.console.test_auth import console_config, console_staff, csrf_of, login
 
 Client = TestClient[web.Request, web.Application]
@@ -216,6 +224,31 @@ async def test_an_oversize_image_is_refused_with_413_naming_it_and_nothing_is_st
     resp = await client.post("/console/media", data=form("大照片.png", png(pad=1_100_000), token))
     assert resp.status == 413 and "大照片.png" in await resp.text()
     assert files(media_dir) == []
+
+
+async def test_an_image_claiming_40000_by_40000_pixels_is_refused_with_413_and_not_stored(
+    client: Client, media_dir: Path
+) -> None:
+    token = await login(client, "alice", "alice-pw")
+    bomb = png_claiming(40_000, 40_000)
+    resp = await upload(client, token, "宣传海报.png", bomb)
+    assert resp.status == 413
+    message = (await resp.json())["error"]
+    assert "宣传海报.png" in message and "40000 × 40000 像素" in message
+    assert "4000 万像素" in message
+    assert files(media_dir) == []
+    # Without the script (the form read whole for the CSRF check): the same refusal.
+    resp = await client.post(
+        "/console/media", data=form("海报.jpg", jpeg_claiming(9000, 9000), token)
+    )
+    assert resp.status == 413
+    page = await resp.text()
+    assert "海报.jpg" in page and "9000 × 9000 像素" in page
+    assert files(media_dir) == []
+    # An ordinary image is still taken.
+    resp = await upload(client, token, "现场.png", png(40, 30))
+    assert resp.status == 200 and (await resp.json())["width"] == 40
+    assert len(files(media_dir)) == 1
 
 
 async def test_html_named_png_is_refused_with_400_naming_it_and_the_allowed_types(
