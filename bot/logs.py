@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import IO, Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from bot.config import LogConfig
 
 __all__ = ["ContextFilter", "JsonFormatter", "TextFormatter", "configure", "log_context"]
@@ -123,6 +125,21 @@ class PrefixFilter(logging.Filter):
         return True
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a broken request line) with
+    a traceback at ERROR, though it answers 400 and nothing on our side failed: anyone could
+    fill the log with them. Such a record becomes one WARNING line without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "malformed request refused with 400: %s"
+            record.args = (str(exc).replace("\n", " ")[:300],)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def configure(
     config: LogConfig, stream: IO[str] | None = None, prefix: str = ""
 ) -> logging.Handler:
@@ -130,6 +147,7 @@ def configure(
     the handlers set before, e.g. by the CLI), every message starting with `prefix`; returns
     that handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(MalformedRequestFilter())
     handler.addFilter(ContextFilter())
     if prefix:
         handler.addFilter(PrefixFilter(prefix))

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot import db
@@ -143,3 +144,24 @@ def test_text_format_appends_the_ids_after_the_message() -> None:
     text = stream.getvalue()
     assert text.rstrip().endswith("INFO gongkai.test: sent [item_id=3 delivery_id=7]")
     assert "hidden" not in text
+
+
+async def test_a_request_aiohttp_cannot_parse_is_one_warning_line_not_an_error_traceback(
+    captured: io.StringIO,
+) -> None:
+    """A NUL in a header: aiohttp answers 400 and logs it; our log says so in one line."""
+    app = web.Application()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Probe: \x00\r\n\r\n")
+        await writer.drain()
+        status = await reader.readline()
+        writer.close()
+    finally:
+        await server.close()
+    assert status.split()[1] == b"400"
+    refused = [r for r in lines(captured) if r.get("logger") == "aiohttp.server"]
+    assert refused and all(r["level"] == "WARNING" for r in refused), refused
+    assert all("exc_info" not in r and "malformed request" in r["message"] for r in refused)

@@ -378,7 +378,7 @@ ROUTES: list[Route] = [
     Route("POST", ITEM + "/retract", retract_item, "撤稿（须填写理由）",
           "已撤稿的条目，以及不支持撤稿、须人工处理的渠道", body=ReasonBody, errors=(409,)),
     Route("POST", ITEM + "/convert", convert_item, "依申请公开转主动公开：成为新草稿并重新审核",
-          "转换后的条目（草稿）", errors=(409,)),
+          "转换后的条目（草稿）", errors=(409, 422)),
     Route("POST", ITEM + "/validity", set_validity, "标注政策文件的效力（修订、失效、废止）",
           "标注后的条目", body=ValidityBody),
     Route("POST", PREFIX + "/review", review_draft, "预审一份稿件（不保存）",
