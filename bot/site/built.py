@@ -53,11 +53,12 @@ def build(
     status: int = 200,
     last_modified: datetime | None = None,
     headers: dict[str, str] | None = None,
+    compress: bool = True,
 ) -> Built:
     """The response for `body` in every coding worth sending, with validators and headers.
     `headers` (caching, security) go on every variant and on its 304."""
     bodies = {"identity": body}
-    if len(body) >= MIN_COMPRESS:
+    if compress and len(body) >= MIN_COMPRESS:
         bodies["gzip"] = gzip.compress(body, compresslevel=6, mtime=0)
         bodies["br"] = brotli.compress(body, quality=BROTLI_QUALITY)
     common = dict(headers or {})
@@ -82,6 +83,7 @@ def accepted(header: str) -> tuple[str, ...]:
     for part in header.split(","):
         name, _, params = part.strip().partition(";")
         name = name.strip().lower()
+        name = "gzip" if name == "x-gzip" else name  # RFC 9110 §8.4.1.3
         if not name:
             continue
         q = 1.0
@@ -89,8 +91,10 @@ def accepted(header: str) -> tuple[str, ...]:
             key, _, value = param.strip().partition("=")
             if key.strip().lower() == "q":
                 try:
-                    q = float(value)
+                    q = min(max(float(value), 0.0), 1.0)
                 except ValueError:
+                    q = 0.0
+                if q != q:  # NaN
                     q = 0.0
         weights[name] = q
     star = weights.get("*")

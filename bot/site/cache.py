@@ -35,7 +35,7 @@ class SiteCache:
         self.generation = 0
         self.size = 0
         self._entries: OrderedDict[str, Built] = OrderedDict()
-        self._building: dict[tuple[str, int], asyncio.Future[Built]] = {}
+        self._building: dict[tuple[str, int], asyncio.Task[Built]] = {}
         self.builds = 0  # counters for /metrics and tests
         self.hits = 0
 
@@ -58,24 +58,30 @@ class SiteCache:
         if built is not None:
             return built
         slot = (key, self.generation)
-        pending = self._building.get(slot)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Built] = asyncio.get_running_loop().create_future()
-        self._building[slot] = future
+        task = self._building.get(slot)
+        if task is None:
+            # The build runs as a task of its own: a reader who leaves (its handler cancelled)
+            # cancels neither the build nor the other readers waiting for it.
+            task = asyncio.get_running_loop().create_task(self._build(key, slot, build))
+            self._building[slot] = task
+        return await asyncio.shield(task)
+
+    async def _build(self, key: str, slot: tuple[str, int], build: Builder) -> Built:
         try:
             built, keep = await build()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must log it
-            raise
         finally:
             self._building.pop(slot, None)
         self.builds += 1
-        future.set_result(built)
         if keep and slot[1] == self.generation:
             self._put(key, built)
         return built
+
+    async def aclose(self) -> None:
+        """Stop the builds in progress (the app is stopping)."""
+        tasks = list(self._building.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def invalidate(self) -> list[str]:
         """Drop every built page (the site changed); the keys that were held, most recently
@@ -89,11 +95,17 @@ class SiteCache:
     def _put(self, key: str, built: Built) -> None:
         old = self._entries.pop(key, None)
         if old is not None:
-            self.size -= old.size
-        if built.size > self.max_bytes:
+            self.size -= _cost(old)
+        if _cost(built) > self.max_bytes:
             return
         self._entries[key] = built
-        self.size += built.size
+        self.size += _cost(built)
         while self.size > self.max_bytes:
             _, dropped = self._entries.popitem(last=False)
-            self.size -= dropped.size
+            self.size -= _cost(dropped)
+
+
+def _cost(built: Built) -> int:
+    """Memory a built page holds: its bodies, and about a kilobyte per coding for the key and
+    the header dictionaries."""
+    return built.size + 1024 * len(built.variants)

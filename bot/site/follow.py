@@ -43,6 +43,7 @@ class Follower:
         self.changed = asyncio.Event()  # set by a notification
         self.resyncs = 0  # full resynchronisations (start and every reconnect)
         self._warming: asyncio.Task[None] | None = None
+        self._pending: list[str] = []
 
     async def run(self) -> None:
         """Follow until cancelled. A lost listener reconnects at once; a failure (the database
@@ -60,6 +61,7 @@ class Follower:
                 raise
             except Exception as exc:
                 log.warning("following site changes failed (%s); starting over", exc)
+                await self._check_quietly()  # the listener may be away while queries work
             await self._wait(min(self.poll_seconds, RETRY_SECONDS))
 
     async def resync(self) -> None:
@@ -77,6 +79,18 @@ class Follower:
         self._after_change(self.cache.invalidate())
         return True
 
+    async def _check_quietly(self) -> None:
+        try:
+            await self.check()
+        except Exception as exc:  # the database is away too: keep serving what is built
+            log.warning("reading the site version failed (%s)", exc)
+
+    def _notified(self, *_: object) -> None:
+        """A change was committed: what is built is stale from now on; check() reads the
+        version after (the notification may arrive before the pool can answer)."""
+        self._after_change(self.cache.invalidate())
+        self.changed.set()
+
     async def _listen(self) -> None:
         import asyncpg
 
@@ -91,7 +105,7 @@ class Follower:
                 self.changed.set()  # wake the loop below
 
             conn.add_termination_listener(on_lost)
-            await conn.add_listener(version.CHANNEL, lambda *_: self.changed.set())
+            await conn.add_listener(version.CHANNEL, self._notified)
             await self.resync()  # whatever changed before LISTEN took effect
             while not lost.is_set() and not conn.is_closed():
                 await self._wait(self.poll_seconds)
@@ -111,19 +125,21 @@ class Follower:
         self.changed.clear()
 
     def _after_change(self, keys: list[str]) -> None:
+        """Build the pages that were held again, most recently used first. A warm-up already
+        running takes the new list when it moves on (it is never cancelled: readers may be
+        waiting for the page it is building)."""
         if self.rebuild is None or not keys:
             return
-        if self._warming is not None:
-            self._warming.cancel()
-        self._warming = asyncio.create_task(self._warm(list(reversed(keys))[:REWARM]))
+        self._pending = list(reversed(keys))[:REWARM]
+        if self._warming is None or self._warming.done():
+            self._warming = asyncio.create_task(self._warm())
 
-    async def _warm(self, keys: list[str]) -> None:
+    async def _warm(self) -> None:
         assert self.rebuild is not None
-        for key in keys:
+        while self._pending:
+            key = self._pending.pop(0)
             try:
                 await self.rebuild(key)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("building %s again after a site change failed", key)
 

@@ -72,7 +72,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 def _since(header: str) -> datetime | None:
     try:
         since = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None  # an unparsable date is ignored, as the RFC says
     return since if since.tzinfo is not None else None
 
@@ -96,7 +96,7 @@ def respond(request: web.Request, built: Built) -> web.Response:
     """The built response in the best coding the client accepts, or its 304."""
     variants = built.variants
     variant = variants["identity"]
-    for coding in _accepted(request.headers.get("Accept-Encoding", "")):
+    for coding in _accepted(",".join(request.headers.getall("Accept-Encoding", ()))):
         if coding in variants:
             variant = variants[coding]
             break
@@ -148,5 +148,8 @@ class PublicSite:
     ) -> Built:
         """A public page rendered now (for the builders)."""
         html = self.renderer.page(template, **context).encode()
-        headers = self.headers if status in (200, 410) else self.error_headers
-        return build(html, HTML, status=status, last_modified=last_modified, headers=headers)
+        kept = status in (200, 410)  # what is kept is compressed; a 404 is answered once
+        headers = self.headers if kept else self.error_headers
+        return build(
+            html, HTML, status=status, last_modified=last_modified, headers=headers, compress=kept
+        )

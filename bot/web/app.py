@@ -98,6 +98,7 @@ async def _public_site(app: web.Application) -> AsyncIterator[None]:
     async with _running(follower.run()):
         yield
     await follower.aclose()
+    await site.cache.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,9 @@ from multidict import CIMultiDictProxy
 
 from bot import db
 from bot.config import Config
+from bot.site.built import Built
+from bot.site.built import build as built_page
+from bot.site.cache import SiteCache
 from bot.web.keys import SITE
 from tests.conftest import make_config
 from tests.web.conftest import Publish, SiteClient, build_app, site_caught_up
@@ -177,3 +180,48 @@ async def test_built_pages_are_built_once_and_served_while_the_database_is_away(
     finally:
         await db.init(config, check_schema=False)
     await site_caught_up(client.app)
+
+
+async def test_odd_validators_ids_and_codings_never_answer_5xx(
+    publish: Publish, client: Client
+) -> None:
+    item = await publish(title="关于开展政务公开日活动的通知")
+    path = f"/items/{item.id}"
+    status, _, _ = await get(
+        client, path, **{"If-Modified-Since": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"}
+    )
+    assert status == 200  # an unparsable date is ignored
+    for raw in ("99999999999", "2147483648", "0"):
+        assert (await get(client, f"/items/{raw}"))[0] == 404
+        assert (await get(client, f"/qa/{raw}"))[0] == 404
+    # Accept-Encoding over two header lines, x-gzip for gzip, q out of range clamped.
+    resp = await client.get(
+        path,
+        headers=[("Accept-Encoding", "identity;q=0.1"), ("Accept-Encoding", "x-gzip")],
+        auto_decompress=False,
+    )
+    assert resp.headers["Content-Encoding"] == "gzip"
+    _, headers, _ = await get(client, path, **{"Accept-Encoding": "br;q=5, gzip;q=nan"})
+    assert headers["Content-Encoding"] == "br"
+
+
+async def test_a_reader_who_leaves_does_not_stop_the_build_others_wait_for() -> None:
+    cache = SiteCache(1 << 20)
+    started, release = asyncio.Event(), asyncio.Event()
+    starts = []
+
+    async def build() -> tuple[Built, bool]:
+        starts.append(1)
+        started.set()
+        await release.wait()
+        return built_page(b"<p>ok</p>", "text/html"), True
+
+    first = asyncio.create_task(cache.get("item:1", build))
+    await started.wait()
+    first.cancel()  # the first reader's client went away while its page was being built
+    second = asyncio.create_task(cache.get("item:1", build))
+    release.set()
+    result = await asyncio.wait_for(second, 5)
+    assert result.variants["identity"].body == b"<p>ok</p>"
+    assert len(starts) == 1  # the build went on without its first reader
+    assert cache.builds == 1 and cache.peek("item:1") is result

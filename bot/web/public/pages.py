@@ -21,6 +21,7 @@ from bot.items.render import Renderer
 from bot.models import (
     KIND_LABELS,
     VALIDITY_LABELS,
+    AuditEvent,
     Item,
     ItemStatus,
     ItemVersion,
@@ -33,7 +34,7 @@ from bot.web.keys import CONFIG, RENDERER, SITE
 from bot.web.public.http import not_found, site_of
 from bot.web.public.published import (
     FEED_CHANNEL,
-    ITEM_ID,
+    is_id,
     last_retraction,
     publication,
     publications,
@@ -75,7 +76,7 @@ def feed_meta(config: Config, key: str, updated: datetime) -> feeds.FeedMeta | N
 async def feed_entries(renderer: Renderer, column: str | None, limit: int) -> list[feeds.FeedEntry]:
     pubs = await publications(column, limit)
     snapshots = await versions_for(pubs)
-    validity = await marked_invalid([p.item_id for p in pubs])
+    validity = await validity_marks([p.item_id for p in pubs])
     entries = []
     for pub in pubs:
         version = snapshots.get((pub.item_id, pub.version))
@@ -85,29 +86,42 @@ async def feed_entries(renderer: Renderer, column: str | None, limit: int) -> li
         updated = pub.updated
         if pub.item_id in validity:  # a repealed or amended policy says so in every feed
             label, marked_at = validity[pub.item_id]
-            content = replace(content, title=f"{content.title}（{label}）")
+            if label:
+                content = replace(content, title=f"{content.title}（{label}）")
             updated = max(updated, marked_at)
         entries.append(feeds.FeedEntry(content, pub.published, updated))
     return entries
 
 
-async def marked_invalid(item_ids: list[int]) -> dict[int, tuple[str, datetime]]:
-    """Items marked amended, expired or repealed: their label and when it was marked."""
+async def validity_marks(item_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """Items whose validity was ever marked: the current label ("" when valid again) and when
+    it was last set, from the audit log (the item row's updated_at moves for other reasons,
+    which would make the bytes differ between processes)."""
     if not item_ids:
         return {}
-    rows = (
-        await Item.filter(id__in=item_ids)
-        .exclude(validity="")
-        .values("id", "validity", "updated_at")
+    events = (
+        await AuditEvent.filter(
+            target_type="item",
+            target_id__in=[str(i) for i in item_ids],
+            action="item.validity",
+        )
+        .order_by("id")
+        .values_list("target_id", "at")
     )
+    marked_at = {int(target): at for target, at in events}
+    if not marked_at:
+        return {}
+    labels = dict(await Item.filter(id__in=list(marked_at)).values_list("id", "validity"))
     return {
-        r["id"]: (VALIDITY_LABELS.get(r["validity"], r["validity"]), r["updated_at"]) for r in rows
+        item_id: (VALIDITY_LABELS.get(labels.get(item_id) or "", ""), at)
+        for item_id, at in marked_at.items()
     }
 
 
 async def companions(item: Item) -> tuple[list[dict[str, Any]], datetime | None]:
     """三同步: a policy's page links its published interpretations, an interpretation's page
-    its policy; each by its published title. Also when the newest of them was published."""
+    its policy; each by its published title. Also when the list last changed (a companion
+    published, or retracted)."""
     if item.kind == Kind.POLICY.value:
         candidates = await Item.filter(related_id=item.id, kind=Kind.INTERPRETATION.value)
     elif item.related_id:
@@ -124,7 +138,9 @@ async def companions(item: Item) -> tuple[list[dict[str, Any]], datetime | None]
             snap = version.snapshot
             kind = KIND_LABELS[Kind(snap["kind"])]
             out.append({"id": pub.item_id, "title": snap["title"], "kind": kind})
-    return out, max((p.updated for p in pubs), default=None)
+    # A companion retracted since leaves the page: that moves its Last-Modified too.
+    gone = [c.retracted_at for c in candidates if c.retracted_at is not None]
+    return out, max([p.updated for p in pubs] + gone, default=None)
 
 
 class PublicPages:
@@ -170,8 +186,8 @@ class PublicPages:
         snap = version.snapshot
         column = self.config.columns.get(snap.get("column", ""))
         linked, linked_at = await companions(item)
-        # item.updated_at: a validity mark (or any later change of the row) moves it too.
-        last = self.site.later(pub.updated, linked_at, item.updated_at)
+        marked = (await validity_marks([item.id])).get(item.id)
+        last = self.site.later(pub.updated, linked_at, marked[1] if marked else None)
         return self.site.page(
             "public/item.html",
             200,
@@ -200,7 +216,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
 
 async def item_page(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["id"]
-    if not ITEM_ID.fullmatch(raw):
+    if not is_id(raw):
         return not_found(request)
     return await site_of(request).serve(request, f"item:{int(raw)}")
 

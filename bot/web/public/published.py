@@ -16,8 +16,14 @@ from bot.models import Delivery, DeliveryAction, DeliveryStatus, ItemStatus, Ite
 from bot.site.version import PUBLIC_CHANNEL
 
 FEED_CHANNEL = PUBLIC_CHANNEL
-# Large enough for any real id, small enough never to overflow a 64-bit integer column.
-ITEM_ID = re.compile(r"[0-9]{1,15}")
+# An id as the database holds it (a 32-bit integer in PostgreSQL): at most ten digits, and
+# is_id() checks the value; anything else names nothing.
+ITEM_ID = re.compile(r"[0-9]{1,10}")
+MAX_ID = 2_147_483_647
+
+
+def is_id(raw: str) -> bool:
+    return ITEM_ID.fullmatch(raw) is not None and 0 < int(raw) <= MAX_ID
 
 
 @dataclass(frozen=True)

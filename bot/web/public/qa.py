@@ -24,8 +24,8 @@ from bot.site.cache import Result
 from bot.site.serve import PublicSite
 from bot.web.keys import SITE
 from bot.web.public.http import not_found, site_of
+from bot.web.public.published import is_id
 
-_ID = re.compile(r"[0-9]{1,15}")
 _PAGE = re.compile(r"[0-9]{1,6}")
 CATEGORY_MAX = 32
 TITLE_CHARS = 40
@@ -143,7 +143,7 @@ async def qa_list(request: web.Request) -> web.StreamResponse:
 
 async def qa_entry(request: web.Request) -> web.StreamResponse:
     raw = request.match_info["id"]
-    if not _ID.fullmatch(raw):
+    if not is_id(raw):
         return not_found(request)
     return await site_of(request).serve(request, f"qa-entry:{int(raw)}")
 
