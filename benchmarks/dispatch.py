@@ -116,6 +116,9 @@ async def database(kind: str, pg_url: str) -> AsyncIterator[str]:
             await admin.close()
 
 
+AUDIT = "bench-audit-key-0123456789abcdefghijklmn"
+
+
 def bench_config(db_url: str, push_url: str, args: argparse.Namespace) -> Config:
     return parse_config(
         {
@@ -137,7 +140,11 @@ def bench_config(db_url: str, push_url: str, args: argparse.Namespace) -> Config
             },
         },
         "benchmark",
-        environ={SECRET_ENV: SECRET},
+        # The audit chain keyed, as `gongkai run` requires (--unkeyed-audit: as before keying)
+        environ={
+            SECRET_ENV: SECRET,
+            **({} if args.unkeyed_audit else {"GONGKAI_AUDIT_KEY": AUDIT}),
+        },
     )
 
 
@@ -336,6 +343,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--webhook-concurrency", type=int, default=64)
     parser.add_argument("--feed-concurrency", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--unkeyed-audit",
+        action="store_true",
+        help="write the audit chain without a key (SHA-256; on PostgreSQL the server-side append)",
+    )
     parser.add_argument(
         "--pg-url",
         default="postgres://postgres@127.0.0.1:5432/postgres",

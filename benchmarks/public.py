@@ -214,6 +214,7 @@ async def main(args: argparse.Namespace) -> None:
             config_file.write_text(config_text(db_url, gk_port), encoding="utf-8")
             log = (Path(tmp) / "gongkai.log").open("wb")
             env = {**os.environ, "GONGKAI_AUTHOR_KEY": "bench", "PYTHONUNBUFFERED": "1"}
+            env["GONGKAI_AUDIT_KEY"] = "bench-audit-key-0123456789abcdefghijkl"
             gongkai = await asyncio.create_subprocess_exec(
                 *[
                     sys.executable,

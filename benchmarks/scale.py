@@ -54,7 +54,12 @@ GONGKAI = [sys.executable, "-m", "bot.cli.main"]
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, SECRET_ENV: SECRET, "GONGKAI_AUTHOR_KEY": "bench-author-key"}
+    return {
+        **os.environ,
+        SECRET_ENV: SECRET,
+        "GONGKAI_AUTHOR_KEY": "bench-author-key",
+        "GONGKAI_AUDIT_KEY": "bench-audit-key-0123456789abcdefghijklmn",
+    }
 
 
 def write_config(path: Path, db_url: str, push_url: str, args: argparse.Namespace) -> Path:

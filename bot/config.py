@@ -718,6 +718,19 @@ class SchedulerConfig(_Section):
         return value
 
 
+class AuditConfig(_Section):
+    """The audit log's key (bot/audit.py): each row's hash is an HMAC under it, so a row
+    rewritten in the database cannot be re-chained without it. The key lives only in the
+    environment, never in the database."""
+
+    # The environment variable holding the key (at least 32 characters); `gongkai run`
+    # refuses to start without it.
+    key_env: str = "GONGKAI_AUDIT_KEY"
+    # Variables holding earlier keys, after a rotation: verification needs them for the
+    # segments those keys signed.
+    previous_key_envs: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     app: AppConfig = AppConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -726,6 +739,7 @@ class Config(_Section):
     review: ReviewConfig = ReviewConfig()
     channels: ChannelsConfig = ChannelsConfig()
     inbox: InboxConfig = InboxConfig()
+    audit: AuditConfig = AuditConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     columns: dict[str, ColumnConfig] = Field(default_factory=_default_columns)
     log: LogConfig = LogConfig()
@@ -766,6 +780,22 @@ class Config(_Section):
                 "set (author references of the public are keyed hashes made with it)"
             )
         return value.encode()
+
+    def audit_keys(self) -> tuple[bytes | None, tuple[bytes, ...]]:
+        """(the audit key, or None when its variable is unset; the earlier keys that are set)."""
+        current = self.secret(self.audit.key_env)
+        previous = tuple(v.encode() for e in self.audit.previous_key_envs if (v := self.secret(e)))
+        return (current.encode() if current else None), previous
+
+    def audit_key(self) -> bytes:
+        """The audit key; ConfigError when its variable is not set or too short."""
+        current = self.secret(self.audit.key_env) or ""
+        if len(current) < 32:
+            raise ConfigError(
+                f"audit.key_env: environment variable {self.audit.key_env} must hold the audit "
+                "key (at least 32 characters; the audit log's hashes are keyed with it)"
+            )
+        return current.encode()
 
     def secret(self, env_name: str) -> str | None:
         """The secret held in the environment variable the config names, or None."""

@@ -18,6 +18,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
+from bot import audit
 from bot.config import Config
 from bot.errors import EXIT_SCHEMA, Unavailable
 
@@ -97,6 +98,7 @@ async def snapshot() -> AsyncIterator[BaseDBAsyncClient]:
 async def init(config: Config, *, check_schema: bool = True) -> None:
     """Connect; refuse a schema with unapplied or unknown migrations unless told not to check."""
     await Tortoise.init(config=tortoise_config(config))
+    audit.use_keys(*config.audit_keys())
     if check_schema:
         try:
             await check_schema_current()

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import db
+from bot import audit, db
 from bot.config import Config
 from bot.logs import configure as configure_logging
 from bot.metrics import Metrics
@@ -46,8 +46,10 @@ async def serve(
         raise ValueError(f"role must be one of {ROLES}")
     configure_logging(config.log, prefix=SANDBOX_PREFIX if config.app.sandbox else "")
     channels = build_channels(config)  # a missing secret fails here, before the database
+    config.audit_key()  # and so does a missing audit key
     metrics = Metrics(config)  # one per process: the dispatcher records, /metrics reports
     await db.init(config)
+    await audit.ensure_keyed()  # a new or rotated key starts its segment of the chain now
     wakeup = Wakeup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

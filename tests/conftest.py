@@ -24,6 +24,7 @@ from bot.actors import Actor
 from bot.config import Config, parse_config
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "")
+AUDIT_KEY = "test-audit-key-0123456789abcdefghijklmnop"  # make_config's and gongkai's in tests
 REQUIRED_MARKS = {m for m in os.environ.get("GONGKAI_REQUIRE_MARKS", "").split(",") if m}
 
 
@@ -59,7 +60,11 @@ def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
     return parse_config(
         data,
         "test",
-        environ={"GONGKAI_WEBHOOK_SECRET": "test-secret", "GONGKAI_AUTHOR_KEY": "test-author-key"},
+        environ={
+            "GONGKAI_WEBHOOK_SECRET": "test-secret",
+            "GONGKAI_AUTHOR_KEY": "test-author-key",
+            "GONGKAI_AUDIT_KEY": AUDIT_KEY,
+        },
     )
 
 

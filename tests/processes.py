@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import AUDIT_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,5 +27,5 @@ async def gongkai(config_file: Path, log: Path, *args: str) -> asyncio.subproces
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "GONGKAI_AUDIT_KEY": AUDIT_KEY},
         )

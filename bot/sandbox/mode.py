@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import ipaddress
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +57,9 @@ ENV = {  # the environment variable names of the sandbox's secrets (never the re
     "suishenban": "GONGKAI_SANDBOX_SUISHENBAN_SECRET",
     "author_key": "GONGKAI_SANDBOX_AUTHOR_KEY",
     "session_key": "GONGKAI_SANDBOX_SESSION_KEY",
+    "audit_key": "GONGKAI_SANDBOX_AUDIT_KEY",
 }
+AUDIT_KEY_FILE = "audit.key"  # in the data directory: the sandbox's chain verifies across runs
 
 
 class SandboxRefused(Refusal):
@@ -83,6 +88,7 @@ class SandboxSecrets:
     suishenban: str
     author_key: str
     session_key: str
+    audit_key: str = ""  # kept in the data directory (stable_audit_key), not made per run
 
     @classmethod
     def generate(cls) -> SandboxSecrets:
@@ -99,6 +105,24 @@ class SandboxSecrets:
 
     def environ(self) -> dict[str, str]:
         return {ENV[name]: getattr(self, name) for name in ENV}
+
+
+def stable_audit_key(data_dir: str = DATA_DIR) -> str:
+    """The sandbox's audit key: made once and kept in its data directory (owner-only), so the
+    chain it signs verifies after a restart."""
+    path = Path(data_dir) / AUDIT_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 32:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    return key
 
 
 def _loopback(url: str) -> bool:
@@ -161,6 +185,7 @@ def sandbox_config(
     )
     inbox = data["inbox"]
     inbox.update(author_key_env=ENV["author_key"], alert_webhook_env="")
+    data["audit"] = {"key_env": ENV["audit_key"], "previous_key_envs": []}
     # Short intervals, so polled comments and new FAQ answers show up while someone watches.
     inbox.update(poll_interval_seconds=10, knowledge_refresh_minutes=1)
     inbox["form"]["csrf_key_env"] = ""
@@ -326,7 +351,7 @@ async def _forget_simulator_state() -> None:
 async def serve(base: Config, role: str, ports: SandboxPorts | None = None) -> None:
     """Run the sandbox until SIGTERM / SIGINT: seed, start the simulators, run the bot (see
     bot/runner.py) and the demo loop beside it."""
-    keys = SandboxSecrets.generate()
+    keys = dataclasses.replace(SandboxSecrets.generate(), audit_key=stable_audit_key())
     try:
         config = sandbox_config(base, keys, ports)
     except SandboxRefused as exc:

@@ -31,7 +31,7 @@ from bot import audit, db
 from bot.config import Config, load_config
 from bot.models import AuditEvent, Delivery, Item, User, WorkerHeartbeat
 from channels.sandbox import webhook
-from tests.conftest import free_port
+from tests.conftest import AUDIT_KEY, free_port
 from tests.seeding import approved_notice, next_item_id, store_approved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env[SECRET_ENV] = SECRET
     env["PYTHONUNBUFFERED"] = "1"
+    env["GONGKAI_AUDIT_KEY"] = AUDIT_KEY
     return env
 
 
@@ -168,7 +169,7 @@ def worker_id(proc: subprocess.Popen[bytes]) -> str:
 
 
 def load_test_config(config_path: Path) -> Config:
-    return load_config(config_path, environ={SECRET_ENV: SECRET})
+    return load_config(config_path, environ={SECRET_ENV: SECRET, "GONGKAI_AUDIT_KEY": AUDIT_KEY})
 
 
 # -- outbox rows -----------------------------------------------------------------------------

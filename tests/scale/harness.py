@@ -41,6 +41,7 @@ ENV = {
     "GONGKAI_SCALE_WEBHOOK_SECRET": "scale-webhook-secret",
     "GONGKAI_SCALE_WECHAT_SECRET": "scale-wechat-secret",
     "GONGKAI_AUTHOR_KEY": "scale-author-key",
+    "GONGKAI_AUDIT_KEY": "scale-audit-key-0123456789abcdefghijklmn",
     "PYTHONUNBUFFERED": "1",
 }
 WEBHOOK_SECRET = ENV["GONGKAI_SCALE_WEBHOOK_SECRET"]
