@@ -125,8 +125,7 @@ def create_app(
     into, when it runs one (else the app makes its own)."""
     app = web.Application(client_max_size=config.web.max_body_bytes)
     app[CONFIG] = config
-    app[SCOPES] = Scopes()
-    app[SCOPES].install(app)
+    app[SCOPES] = Scopes()  # no app middleware: bot/web/scopes.py
     app[RENDERER] = Renderer(config)
     app[SITE] = PublicSite(config, SiteCache(config.web.public.cache_bytes), app[RENDERER])
     app.cleanup_ctx.append(_public_site)

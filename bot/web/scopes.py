@@ -1,8 +1,8 @@
-"""Middlewares that run only under a path prefix: the API's error mapping under /api, the
-console's session and CSRF check under /console. The app has one middleware, this one; a
-request elsewhere (a public page, a feed, a callback) passes one prefix check and goes straight
-to its handler, instead of through every pass-through layer (aiohttp runs each middleware of
-an app on every request)."""
+"""Middlewares that run only for the routes under a path prefix: the API's error mapping under
+/api, the console's session and CSRF check under /console. They wrap each route's handler
+when it is registered (Scopes.wrap), not the app: an aiohttp app with any middleware runs
+every request through its middleware machinery, and the public pages and feeds, answered from
+memory, need none of it."""
 
 from __future__ import annotations
 
@@ -21,27 +21,23 @@ async def _call(
     return await middleware(request, handler)
 
 
+async def _through(
+    chain: list[Middleware], handler: Handler, request: web.Request
+) -> web.StreamResponse:
+    for middleware in reversed(chain):
+        handler = functools.partial(_call, middleware, handler)
+    return await handler(request)
+
+
 class Scopes:
     def __init__(self) -> None:
-        self._scopes: list[tuple[str, list[Middleware]]] = []
+        self._chains: dict[str, list[Middleware]] = {}
 
     def add(self, prefix: str, middleware: Middleware) -> None:
-        """Run `middleware` for requests to `prefix` or below it, after those added before."""
-        for known, chain in self._scopes:
-            if known == prefix:
-                chain.append(middleware)
-                return
-        self._scopes.append((prefix, [middleware]))
+        """Run `middleware` around the handlers of `prefix`, after those added before (the
+        first added is the outermost)."""
+        self._chains.setdefault(prefix, []).append(middleware)
 
-    def install(self, app: web.Application) -> None:
-        app.middlewares.append(self._middleware)
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
-        for prefix, chain in self._scopes:
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-                for middleware in reversed(chain):
-                    handler = functools.partial(_call, middleware, handler)
-                return await handler(request)
-        return await handler(request)
+    def wrap(self, prefix: str, handler: Handler) -> Handler:
+        """`handler` behind the middlewares of `prefix` (those added later included)."""
+        return functools.partial(_through, self._chains.setdefault(prefix, []), handler)

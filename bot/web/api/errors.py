@@ -142,6 +142,20 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "body_too_large", f"请求体过大：最多 {limit} 字节。")
 
 
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """The route of every /api path no operation matched: 405 naming the methods the path
+    does take, else 404 (api_errors turns both into JSON)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical.startswith(API_ROOT) and "{tail" not in resource.canonical:
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
 @web.middleware
 async def api_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

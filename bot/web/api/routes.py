@@ -44,6 +44,7 @@ from bot.web.api.errors import (
     json_response,
     query_dict,
     read_object,
+    unmatched,
     validation_error,
 )
 from bot.web.api.openapi import Route
@@ -401,5 +402,9 @@ ROUTES: list[Route] = [
 def setup(app: web.Application) -> None:
     """Register the API routes and the middleware that answers every /api/ path in JSON."""
     app[OPENAPI_DOC] = openapi.document(ROUTES)
-    openapi.register(app, ROUTES, _wrap)
-    app[SCOPES].add(API_ROOT, api_errors)  # every failure under /api as JSON
+    scopes = app[SCOPES]
+    scopes.add(API_ROOT, api_errors)  # every failure under /api as JSON
+    openapi.register(app, ROUTES, lambda route: scopes.wrap(API_ROOT, _wrap(route)))
+    # Last: what no route above matched, as a JSON 404 or 405 (see unmatched).
+    for path in (API_ROOT, API_ROOT + "/{tail:.*}"):
+        app.router.add_route("*", path, scopes.wrap(API_ROOT, unmatched))

@@ -31,7 +31,7 @@ from bot.items.render import TEMPLATES, Renderer
 from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
 from bot.web.inputs import read_form
-from bot.web.keys import CONFIG, CONSOLE, RENDERER
+from bot.web.keys import CONFIG, CONSOLE, RENDERER, SCOPES
 
 PREFIX = "/console"
 STATIC = Path(__file__).resolve().parents[3] / "static" / "console"
@@ -239,5 +239,6 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def register(app: web.Application, routes: Sequence[Route]) -> None:
+    """Add the routes, each behind the console's session and CSRF check (bot/web/scopes.py)."""
     for route in routes:
-        app.router.add_route(route.method, route.path, wrap(route))
+        app.router.add_route(route.method, route.path, app[SCOPES].wrap(PREFIX, wrap(route)))

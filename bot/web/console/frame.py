@@ -69,10 +69,10 @@ def setup(
     app[SCOPES].add(PREFIX, aiohttp_session.session_middleware(storage))
     app[SCOPES].add(PREFIX, csrf.middleware)
     for method, path, handler in open_routes:
-        app.router.add_route(method, path, handler)
+        app.router.add_route(method, path, app[SCOPES].wrap(PREFIX, handler))
     for routes in pages:
         register(app, routes)
-    app.router.add_get(PREFIX, _to_queue)
+    app.router.add_get(PREFIX, app[SCOPES].wrap(PREFIX, _to_queue))
     app.router.add_static(f"{PREFIX}/static", STATIC, append_version=False)
 
 
