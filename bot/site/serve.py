@@ -12,13 +12,12 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot.config import Config
-from bot.items.render import Renderer
 from bot.site.built import Built, accepted, build
 from bot.site.cache import Result, SiteCache
 
@@ -105,10 +104,16 @@ def respond(request: web.Request, built: Built) -> web.Response:
     return web.Response(body=variant.body, status=built.status, headers=variant.headers)
 
 
+class PageRenderer(Protocol):
+    """What renders a public page (bot.items.render.Renderer)."""
+
+    def page(self, name: str, **context: Any) -> str: ...
+
+
 class PublicSite:
     """The built pages of this process (cache) and how to build each kind of key."""
 
-    def __init__(self, config: Config, cache: SiteCache, renderer: Renderer) -> None:
+    def __init__(self, config: Config, cache: SiteCache, renderer: PageRenderer) -> None:
         self.config = config
         self.cache = cache
         self.renderer = renderer
