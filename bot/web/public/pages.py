@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from tortoise.expressions import Q
 
 from bot.config import Config
 from bot.items.render import Renderer
@@ -118,29 +119,42 @@ async def validity_marks(item_ids: list[int]) -> dict[int, tuple[str, datetime]]
     }
 
 
-async def companions(item: Item) -> tuple[list[dict[str, Any]], datetime | None]:
+async def companions(
+    item_id: int, shown: dict[str, Any]
+) -> tuple[list[dict[str, Any]], datetime | None]:
     """三同步: a policy's page links its published interpretations, an interpretation's page
-    its policy; each by its published title. Also when the list last changed (a companion
-    published, or retracted)."""
-    if item.kind == Kind.POLICY.value:
-        candidates = await Item.filter(related_id=item.id, kind=Kind.INTERPRETATION.value)
-    elif item.related_id:
-        candidates = await Item.filter(id=item.related_id)
+    its policy, as the published versions say (a draft edit of either changes nothing public
+    until it is published); each by its published title. Also when the list last changed (a
+    companion published, or retracted)."""
+    if shown["kind"] == Kind.POLICY.value:
+        # Linked now, or being edited (its row may say otherwise than what was published).
+        settled = [ItemStatus.PUBLISHED.value, ItemStatus.PARTLY_PUBLISHED.value]
+        candidates = await Item.filter(
+            Q(related_id=item_id) | ~Q(status__in=[*settled, ItemStatus.RETRACTED.value]),
+            kind=Kind.INTERPRETATION.value,
+        )
+    elif shown.get("related_id"):
+        candidates = await Item.filter(id=shown["related_id"])
     else:
         return [], None
     live = [c for c in candidates if c.status != ItemStatus.RETRACTED.value]
     pubs = [p for p in [await publication(c.id) for c in live] if p is not None]
     snapshots = await versions_for(pubs)
-    out = []
+    out, times = [], []
     for pub in pubs:
         version = snapshots.get((pub.item_id, pub.version))
-        if version is not None:
-            snap = version.snapshot
-            kind = KIND_LABELS[Kind(snap["kind"])]
-            out.append({"id": pub.item_id, "title": snap["title"], "kind": kind})
+        if version is None:
+            continue
+        snap = version.snapshot
+        if shown["kind"] == Kind.POLICY.value and snap.get("related_id") != item_id:
+            continue  # linked only by a draft, not by what was published
+        out.append(
+            {"id": pub.item_id, "title": snap["title"], "kind": KIND_LABELS[Kind(snap["kind"])]}
+        )
+        times.append(pub.updated)
     # A companion retracted since leaves the page: that moves its Last-Modified too.
     gone = [c.retracted_at for c in candidates if c.retracted_at is not None]
-    return out, max([p.updated for p in pubs] + gone, default=None)
+    return out, max(times + gone, default=None)
 
 
 class PublicPages:
@@ -185,7 +199,7 @@ class PublicPages:
             return self.site.page("public/not_found.html", 404), False
         snap = version.snapshot
         column = self.config.columns.get(snap.get("column", ""))
-        linked, linked_at = await companions(item)
+        linked, linked_at = await companions(item.id, snap)
         marked = (await validity_marks([item.id])).get(item.id)
         last = self.site.later(pub.updated, linked_at, marked[1] if marked else None)
         return self.site.page(

@@ -417,7 +417,7 @@ async def test_feeds_link_to_the_site_and_atom_names_an_author_for_entries_witho
 
 
 async def test_policy_and_interpretation_pages_link_to_each_other(
-    config: Config, staff: Staff, client: TestClient[Any, Any]
+    config: Config, staff: Staff, publish: Publish, client: TestClient[Any, Any]
 ) -> None:
     policy = await lifecycle.create_item(
         ItemCreate.model_validate(
@@ -455,6 +455,16 @@ async def test_policy_and_interpretation_pages_link_to_each_other(
     reading_page = await (await client.get(f"/items/{reading.id}")).text()
     assert f'/items/{reading.id}">《关于促进融资租赁发展的若干意见》图解</a>' in policy_page
     assert f'/items/{policy.id}">关于促进融资租赁发展的若干意见</a>' in reading_page
+
+    # A draft edit of the interpretation (new title, unlinked) is nothing public until it is
+    # published: rebuilt pages (another item's publication changes the site) still show the
+    # published link and title.
+    draft = ItemPatch.model_validate({"title": "草稿中的新标题", "related_id": None})
+    await lifecycle.edit_item(reading.id, draft, staff.editor, config)
+    await publish(title="另一条通知")
+    policy_page = await (await client.get(f"/items/{policy.id}")).text()
+    assert f'/items/{reading.id}">《关于促进融资租赁发展的若干意见》图解</a>' in policy_page
+    assert "草稿中的新标题" not in policy_page
 
 
 async def test_repealed_policy_is_marked_on_its_page_and_in_feeds(
