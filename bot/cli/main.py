@@ -71,6 +71,7 @@ def config_check(ctx: click.Context) -> None:
 
     try:
         channels = build_channels(config)
+        config.audit_key()  # `gongkai run` refuses to start without it
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     click.echo(

@@ -337,3 +337,13 @@ def test_schedule_reads_a_time_without_offset_in_the_configured_zone(cli: Cli) -
     assert "--now" in cli.run("schedule", item_id, "--as", "alice", code=2).output
     cli.run("schedule", item_id, "--now", "--as", "alice")
     assert cli.json("item", "show", item_id)["item"]["publish_at"] is None
+
+
+def test_config_check_names_a_missing_audit_key(cli: Cli) -> None:
+    """`gongkai run` needs the audit key; `config check` says so before anyone starts it."""
+    missing = cli.run("config", "check", code=2, env={"GONGKAI_AUDIT_KEY": ""})
+    assert "GONGKAI_AUDIT_KEY" in missing.output
+    short = cli.run("config", "check", code=2, env={"GONGKAI_AUDIT_KEY": "too-short"})
+    assert "至少 32" in short.output or "at least 32" in short.output
+    ok = cli.run("config", "check", env={"GONGKAI_AUDIT_KEY": "k" * 32})
+    assert "配置有效" in ok.output
