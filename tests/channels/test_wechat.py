@@ -165,6 +165,14 @@ def receiver_app(received: list[dict[str, Any]]) -> web.Application:
     return app
 
 
+async def started(env: WechatEnv) -> AsyncIterator[WechatChannel]:
+    """The env's WeChat channel, started, closed afterwards (for channel fixtures)."""
+    ch = env.channel()
+    await ch.start()
+    yield ch
+    await ch.close()
+
+
 async def make_env(db_url: str, **wechat: Any) -> AsyncIterator[WechatEnv]:
     received: list[dict[str, Any]] = []
     site = TestServer(site_app(), host="127.0.0.1")

@@ -12,7 +12,7 @@ import pytest
 from bot.models import Item
 from channels.base import NeedsOtherRoute, PermanentError, opaque_author
 from channels.wechat.channel import WechatChannel
-from tests.channels.test_wechat import WechatEnv, make_env
+from tests.channels.test_wechat import WechatEnv, make_env, started
 
 
 @pytest.fixture
@@ -37,10 +37,8 @@ async def published(
 
 @pytest.fixture
 async def channel(env: WechatEnv) -> AsyncIterator[WechatChannel]:
-    ch = env.channel()
-    await ch.start()
-    yield ch
-    await ch.close()
+    async for ch in started(env):
+        yield ch
 
 
 async def test_comments_are_polled_in_pages_and_the_cursor_moves_on(

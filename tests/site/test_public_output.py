@@ -191,6 +191,10 @@ async def test_odd_validators_ids_and_codings_never_answer_5xx(
         client, path, **{"If-Modified-Since": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"}
     )
     assert status == 200  # an unparsable date is ignored
+    # A NUL in the category (PostgreSQL text cannot hold one), a broken page number: 404.
+    for query in ("category=%00", "category=a%01b", "page=%ED%A0%80"):
+        assert (await get(client, f"/qa?{query}"))[0] == 404, query
+    assert (await get(client, "/qa?category=" + "x" * 5000))[0] == 200  # cut to 32, no match
     for raw in ("99999999999", "2147483648", "0"):
         assert (await get(client, f"/items/{raw}"))[0] == 404
         assert (await get(client, f"/qa/{raw}"))[0] == 404

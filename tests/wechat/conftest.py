@@ -12,7 +12,7 @@ import pytest
 from bot.models import Item
 from bot.wechat.mass_send import MassSender
 from channels.wechat.channel import WechatChannel
-from tests.channels.test_wechat import WechatEnv, make_env
+from tests.channels.test_wechat import WechatEnv, make_env, started
 
 
 @pytest.fixture
@@ -23,10 +23,8 @@ async def env(backend_url: str) -> AsyncIterator[WechatEnv]:
 
 @pytest.fixture
 async def channel(env: WechatEnv) -> AsyncIterator[WechatChannel]:
-    ch = env.channel()
-    await ch.start()
-    yield ch
-    await ch.close()
+    async for ch in started(env):
+        yield ch
 
 
 async def published_and_mass_sent(

@@ -8,10 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.site.serve import HTML, PublicSite, not_modified, respond
+from bot.site.serve import PublicSite
 from bot.web.keys import RENDERER, SITE
-
-__all__ = ["HTML", "not_found", "not_modified", "page", "respond", "site_of"]
 
 
 def site_of(request: web.Request) -> PublicSite:

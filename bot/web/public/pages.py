@@ -169,6 +169,8 @@ class PublicPages:
 
     async def feed(self, key: str) -> Result:
         _, name, fmt = key.split(":")
+        if fmt not in FORMATS or (name != ALL and name not in self.config.columns):
+            return self.site.page("public/not_found.html", 404), False
         column = None if name == ALL else name
         entries = await feed_entries(
             self.renderer, column, self.config.channels.feed.entries_per_feed
@@ -179,8 +181,7 @@ class PublicPages:
         )
         assert last is not None  # the site epoch is set at start-up
         meta = feed_meta(self.config, name, last)
-        if meta is None or fmt not in FORMATS:
-            return self.site.page("public/not_found.html", 404), False
+        assert meta is not None  # the column was checked above
         write, content_type = FORMATS[fmt]
         body = write(meta, entries)
         return build(body, content_type, last_modified=last, headers=self.site.headers), True

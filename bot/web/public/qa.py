@@ -22,6 +22,7 @@ from bot.models import QaEntry
 from bot.site.built import build
 from bot.site.cache import Result
 from bot.site.serve import PublicSite
+from bot.web.inputs import text_problem
 from bot.web.keys import SITE
 from bot.web.public.http import not_found, site_of
 from bot.web.public.published import is_id
@@ -136,8 +137,8 @@ class QaPages:
 async def qa_list(request: web.Request) -> web.StreamResponse:
     raw_page = request.query.get("page", "1")
     category = request.query.get("category", "").strip()[:CATEGORY_MAX]
-    if not _PAGE.fullmatch(raw_page) or int(raw_page) < 1:
-        return not_found(request)
+    if not _PAGE.fullmatch(raw_page) or int(raw_page) < 1 or text_problem(category):
+        return not_found(request)  # a NUL in a category would not even reach PostgreSQL
     return await site_of(request).serve(request, f"qa-list:{int(raw_page)}:{category}")
 
 
