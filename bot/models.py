@@ -110,6 +110,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     MODERATOR = "moderator"
     ADMIN = "admin"
+    # 三员分立: reads the audit log and nothing else; an admin does not hold it implicitly
+    AUDITOR = "auditor"
 
 
 ROLE_LABELS = {
@@ -117,6 +119,7 @@ ROLE_LABELS = {
     Role.REVIEWER: "审核",
     Role.MODERATOR: "留言处理",
     Role.ADMIN: "管理员",
+    Role.AUDITOR: "审计员",
 }
 
 
@@ -129,9 +132,50 @@ class User(Model):
     password_hash = fields.CharField(max_length=255, default="")
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # A password set by someone else (an admin, the CLI) must be changed at the next login.
+    must_change_password = fields.BooleanField(default=False, db_default=False)
+    password_changed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "gk_user"
+
+
+class StaffSession(Model):
+    """A console login, held on the server: the cookie carries only its random id, this row
+    keeps the SHA-256 digest of it. Deleting the row ends the session in every web process
+    (logout, disable, password change, revoke). With [redis] the sessions live in Redis
+    instead (bot/staff/sessions.py)."""
+
+    id = fields.CharField(max_length=64, primary_key=True)  # sha256 hex of the cookie's id
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()  # the absolute limit; the idle limit runs from seen_at
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=255, default="")
+
+    user_id: int
+
+    class Meta:
+        table = "gk_staff_session"
+        indexes = (("user_id",),)
+
+
+class LoginThrottle(Model):
+    """Failed logins counted per key ("account:<name>", "address:<ip>", "device:<id>") and
+    shared by every web process: after the free attempts each failure doubles the wait, told
+    as 429 Retry-After (bot/staff/throttle.py). With [redis] the counters live in Redis."""
+
+    key = fields.CharField(max_length=160, primary_key=True)
+    failures = fields.IntField(default=0)
+    first_at = fields.DatetimeField()
+    last_at = fields.DatetimeField()
+    blocked_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "gk_login_throttle"
 
 
 class ApiToken(Model):
@@ -224,6 +268,31 @@ class ItemVersion(Model):
     class Meta:
         table = "gk_item_version"
         unique_together = (("item", "version"),)
+
+
+class ItemContributor(Model):
+    """Who created, edited or submitted a version of an item (the working copy while that
+    version is open): none of them may approve that version or override its findings."""
+
+    id = fields.IntField(primary_key=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="contributors", on_delete=fields.CASCADE
+    )
+    version = fields.IntField()
+    actor = fields.CharField(max_length=128)  # e.g. "user:alice"
+    # The staff account behind the actor (None for system actors such as an upstream import)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="contributions", null=True, on_delete=fields.RESTRICT
+    )
+    first_action = fields.CharField(max_length=32)  # create | edit | submit | import
+    at = fields.DatetimeField()
+
+    item_id: int
+    user_id: int | None
+
+    class Meta:
+        table = "gk_item_contributor"
+        unique_together = (("item", "version", "actor"),)
 
 
 class Finding(Model):
