@@ -35,7 +35,7 @@ import asyncpg
 
 from bot import db, users
 from bot.actors import Actor
-from bot.config import Config, parse_config
+from bot.config import Config, PasswordConfig, parse_config
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.models import Delivery, ItemVersion
@@ -148,9 +148,15 @@ def bench_config(db_url: str, push_url: str, args: argparse.Namespace) -> Config
     )
 
 
+NO_LOGIN = {"policy": PasswordConfig(), "must_change": False}
+
+
 async def make_staff() -> Staff:
-    await users.add_user("bench-editor", ["editor"], "editor-pw", "system:bench", office="办公室")
-    await users.add_user("bench-reviewer", ["reviewer"], "reviewer-pw", "system:bench")
+    # No passwords: these accounts act through the lifecycle and never log in.
+    await users.add_user(
+        "bench-editor", ["editor"], None, "system:bench", office="办公室", **NO_LOGIN
+    )
+    await users.add_user("bench-reviewer", ["reviewer"], None, "system:bench", **NO_LOGIN)
     return Staff(
         await users.actor_for_user("bench-editor"), await users.actor_for_user("bench-reviewer")
     )

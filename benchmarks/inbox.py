@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import db, users
-from bot.config import Config, parse_config
+from bot.config import Config, PasswordConfig, parse_config
 from bot.inbox.ingest import Inbox
 from bot.inbox.ops import InboxFilter, list_comments
 from bot.models import Comment, Faq, Item
@@ -118,7 +118,9 @@ async def shape_states(rng: random.Random) -> None:
     )
     closed = [i for i in ids if rng.random() < 0.1]
     await Comment.filter(id__in=closed, status="replied").update(status="closed")
-    user = await users.add_user("mia", ["moderator"], None, "bench")
+    user = await users.add_user(
+        "mia", ["moderator"], None, "bench", policy=PasswordConfig(), must_change=False
+    )
     assigned = [i for i in ids if rng.random() < 0.05]
     await Comment.filter(id__in=assigned).update(assignee_id=user.id)
 
@@ -140,7 +142,9 @@ async def run(args: argparse.Namespace) -> None:
         await db.init(config, check_schema=False)
         await db.upgrade()
         try:
-            author = await users.add_user("alice", ["editor"], None, "bench")
+            author = await users.add_user(
+                "alice", ["editor"], None, "bench", policy=config.staff.password, must_change=False
+            )
             await seed_knowledge(author.id)
             inbox = Inbox(config)
             docs = await inbox.refresh_knowledge()

@@ -92,8 +92,11 @@ async def seed(db_url: str, items: int) -> int:
     )
     await db.init(config, check_schema=False)
     await db.upgrade()
-    await users.add_user("ed", ["editor"], "ed-pw", "system:bench")
-    await users.add_user("rev", ["reviewer"], "rev-pw", "system:bench")
+    policy = config.staff.password  # no passwords: they act through the lifecycle only
+    await users.add_user("ed", ["editor"], None, "system:bench", policy=policy, must_change=False)
+    await users.add_user(
+        "rev", ["reviewer"], None, "system:bench", policy=policy, must_change=False
+    )
     editor, reviewer = await users.actor_for_user("ed"), await users.actor_for_user("rev")
     last = 0
     for n in range(items):

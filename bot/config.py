@@ -106,12 +106,14 @@ class ConsoleConfig(_Section):
     secure_cookies: bool = False
     idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
     absolute_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 12
-    # Login throttling (per process): this many failures within the window lock the username
-    # (or the client address) for lockout_minutes.
+    # Login throttling, shared by every web process (bot/staff/throttle.py): after this many
+    # failures per account (or per client address) each failure doubles the wait, from
+    # login_delay_seconds up to login_max_delay_minutes; counts restart after the window.
     login_max_failures: Annotated[int, Field(ge=1, le=100)] = 5
     login_max_failures_per_ip: Annotated[int, Field(ge=1, le=10_000)] = 20
-    login_window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
-    login_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    login_window_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    login_delay_seconds: Annotated[float, Field(ge=1, le=3600)] = 30
+    login_max_delay_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
     page_size: Annotated[int, Field(ge=5, le=200)] = 20
 
 
@@ -162,9 +164,25 @@ class WebConfig(_Section):
     # SYN is retried only after a second: past WeChat's 5 s once retried twice.
     backlog: Annotated[int, Field(ge=16, le=65535)] = 1024
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    # Reverse proxies (IP addresses or networks) whose X-Forwarded-For header is believed, for
+    # the 留言 form's limits and the console's login throttle alike; empty: the header is
+    # ignored and the peer address is the client (bot/web/clients.py)
+    trusted_proxies: list[str] = Field(default_factory=list)
     console: ConsoleConfig = ConsoleConfig()
     media: MediaConfig = MediaConfig()
     public: PublicConfig = PublicConfig()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+        return value
 
 
 class DispatcherConfig(_Section):
@@ -412,23 +430,18 @@ class FormConfig(_Section):
     # Environment variable holding the key that signs the form tokens; empty: a key derived
     # from the author key (inbox.author_key_env)
     csrf_key_env: str = ""
-    # Reverse proxies (IP addresses or networks) whose X-Forwarded-For header is believed;
-    # empty: the header is ignored and the peer address is the client
-    trusted_proxies: list[str] = Field(default_factory=list)
     # Entries per page of the public Q&A page (/qa) and in its Atom feed
     qa_per_page: Annotated[int, Field(ge=1, le=200)] = 20
 
-    @field_validator("trusted_proxies")
+    @model_validator(mode="before")
     @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{entry!r} is not an IP address or network") from exc
-        return value
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trusted_proxies" in data:
+            raise ValueError(
+                "trusted_proxies has moved to [web] trusted_proxies (it now decides the client "
+                "address of every web path, the console's login throttle included)"
+            )
+        return data
 
     @field_validator("max_chars")
     @classmethod
@@ -731,6 +744,30 @@ class AuditConfig(_Section):
     previous_key_envs: list[str] = Field(default_factory=list)
 
 
+class PasswordConfig(_Section):
+    """The staff password policy (bot/staff/passwords.py), checked whenever a password is set:
+    by `gongkai user add` / `reset-password`, by an admin in the console, by a user changing
+    their own."""
+
+    # At least this many characters (等保 2.0 asks for complexity; 12 is a common floor)
+    min_length: Annotated[int, Field(ge=8, le=128)] = 12
+    # At least this many of the four classes: upper-case, lower-case, digits, symbols
+    min_classes: Annotated[int, Field(ge=1, le=4)] = 3
+    # Refuse a password containing the username or the display name (case-insensitive;
+    # names shorter than 3 characters are not checked)
+    reject_names: bool = True
+
+
+class StaffConfig(_Section):
+    """Staff accounts: the password policy and 三员分立 (separation of duties)."""
+
+    # 三员分立: an admin administers accounts and everything else, but reads the audit log only
+    # when the account also holds the auditor role. false merges the duties (a small office
+    # with one administrator): an admin then also reads the audit log.
+    separate_duties: bool = True
+    password: PasswordConfig = PasswordConfig()
+
+
 class Config(_Section):
     app: AppConfig = AppConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -740,6 +777,7 @@ class Config(_Section):
     channels: ChannelsConfig = ChannelsConfig()
     inbox: InboxConfig = InboxConfig()
     audit: AuditConfig = AuditConfig()
+    staff: StaffConfig = StaffConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     columns: dict[str, ColumnConfig] = Field(default_factory=_default_columns)
     log: LogConfig = LogConfig()

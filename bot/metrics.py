@@ -222,6 +222,12 @@ class Metrics:
             ["channel", "error_class"],
             registry=self.registry,
         )
+        self.console_logins = Counter(
+            "gongkai_console_logins",
+            "Console login attempts by outcome (ok, failed, throttled), this process",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.callback_latency = Histogram(
             "gongkai_callback_latency_seconds",
             "Time to answer a channel's callback request (WeChat wants 5 s at most)",

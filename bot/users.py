@@ -1,38 +1,48 @@
-"""Staff accounts and API tokens: argon2 password hashes, tokens stored as SHA-256 digests."""
+"""Staff accounts and API tokens: argon2 password hashes under the password policy
+(bot/staff/passwords.py), tokens stored as SHA-256 digests, and what an admin does to accounts
+and tokens, each with its audit event."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from argon2 import PasswordHasher
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.actors import Actor
-from bot.errors import Refusal
+from bot.config import PasswordConfig
 from bot.models import ApiToken, Role, User
+from bot.staff import passwords
+from bot.staff.passwords import PasswordRefused, UserError
 
-_hasher = PasswordHasher()
 TOKEN_PREFIX = "gk_"
 KNOWN_ROLES = frozenset(r.value for r in Role)
 
 
-class UserError(Refusal):
-    """A user or token operation that cannot be done; the message names the problem."""
+def _roles(roles: Iterable[str]) -> list[str]:
+    wanted = list(roles)
+    bad = [r for r in wanted if r not in KNOWN_ROLES]
+    if bad or not wanted:
+        raise UserError(
+            f"角色无效：{', '.join(bad) or '(空)'}；可选：{', '.join(sorted(KNOWN_ROLES))}"
+        )
+    return sorted(set(wanted))
 
-    status_code = 422
-    code = "invalid_user"
+
+def _names(user: User) -> tuple[str, str]:
+    return user.username, user.display_name
 
 
-def _roles(roles: list[str]) -> list[str]:
-    known = KNOWN_ROLES
-    bad = [r for r in roles if r not in known]
-    if bad or not roles:
-        raise UserError(f"角色无效：{', '.join(bad) or '(空)'}；可选：{', '.join(sorted(known))}")
-    return sorted(set(roles))
+async def _hashed(policy: PasswordConfig, password: str, names: Iterable[str]) -> str:
+    """The policy applied, then the hash (argon2 is slow: off the event loop)."""
+    passwords.check(policy, password, names)
+    return await asyncio.to_thread(passwords.hash_password, password)
 
 
 async def add_user(
@@ -42,7 +52,13 @@ async def add_user(
     actor: str,
     display_name: str = "",
     office: str = "",
+    *,
+    policy: PasswordConfig,
+    must_change: bool,
 ) -> User:
+    """Create an account. `password` None: it cannot log in until a password is set.
+    `must_change`: the password was chosen by someone else (the CLI, an admin), so its owner
+    must change it at first login."""
     if (
         not username
         or len(username) > 64
@@ -50,6 +66,7 @@ async def add_user(
     ):
         raise UserError(f"用户名无效：{username!r}（字母、数字、. _ -，最多 64 个字符）")
     checked = _roles(roles)
+    hashed = "" if password is None else await _hashed(policy, password, (username, display_name))
     try:
         async with in_transaction() as conn:
             user = await User.create(
@@ -58,7 +75,9 @@ async def add_user(
                 roles=checked,
                 display_name=display_name,
                 office=office,
-                password_hash=_hasher.hash(password) if password else "",
+                password_hash=hashed,
+                must_change_password=bool(hashed) and must_change,
+                password_changed_at=datetime.now(UTC) if hashed else None,
             )
             await audit.record(
                 conn, actor, "user.add", "user", user.id, {"username": username, "roles": checked}
@@ -72,13 +91,18 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def _user(username: str, conn: BaseDBAsyncClient | None = None) -> User:
+    user = await User.filter(username=username).using_db(conn).first()
+    if user is None:
+        raise UserError(f"用户不存在：{username}")
+    return user
+
+
 async def add_token(
     username: str, name: str, roles: list[str] | None, actor: str
 ) -> tuple[ApiToken, str]:
     """Create an API token for a user; the plain token is returned once and never stored."""
-    user = await User.filter(username=username).first()
-    if user is None:
-        raise UserError(f"用户不存在：{username}")
+    user = await _user(username)
     wanted = _roles(roles) if roles else list(user.roles)
     holder = Actor.of_user(user)
     extra = [r for r in wanted if r not in KNOWN_ROLES or not holder.has(Role(r))]
@@ -105,7 +129,9 @@ async def add_token(
     return token, plain
 
 
-async def actor_for_token(plain: str) -> Actor | None:
+async def actor_for_token(plain: str, *, separate_duties: bool = True) -> Actor | None:
+    """The actor an API token acts as (None: unknown, revoked, or its user disabled);
+    `separate_duties` is `[staff] separate_duties`."""
     token = (
         await ApiToken.filter(token_hash=_digest(plain), revoked_at=None)
         .prefetch_related("user")
@@ -115,22 +141,23 @@ async def actor_for_token(plain: str) -> Actor | None:
         return None
     await ApiToken.filter(id=token.id).update(last_used_at=datetime.now(UTC))
     # A token acts with its own roles, as far as its user still holds them.
-    holder = Actor.of_user(token.user)
+    holder = Actor.of_user(token.user, separate_duties=separate_duties)
     held = frozenset(r for r in token.roles if r in KNOWN_ROLES and holder.has(Role(r)))
-    return Actor.of_user(token.user, held)
+    return Actor.of_user(token.user, held, separate_duties=separate_duties)
 
 
-async def actor_for_user(username: str) -> Actor:
-    user = await User.filter(username=username).first()
-    if user is None:
-        raise UserError(f"用户不存在：{username}")
+async def actor_for_user(username: str, *, separate_duties: bool = True) -> Actor:
+    """The actor of an active account (the CLI's --as); `separate_duties` is
+    `[staff] separate_duties`."""
+    user = await _user(username)
     if not user.active:
         raise UserError(f"用户已停用：{username}")
-    return Actor.of_user(user)
+    return Actor.of_user(user, separate_duties=separate_duties)
 
 
-def new_secret() -> str:
-    return secrets.token_urlsafe(12)
+def new_secret(policy: PasswordConfig, names: Iterable[str] = ()) -> str:
+    """A generated password the policy accepts (shown once by whoever asked for it)."""
+    return passwords.generate(policy, names)
 
 
 async def disable_user(username: str, actor: str) -> User:
@@ -147,17 +174,144 @@ async def disable_user(username: str, actor: str) -> User:
     return user
 
 
-async def reset_password(username: str, password: str, actor: str) -> User:
-    """Set a new password (the caller shows it once; only its hash is stored)."""
-    if not password:
-        raise UserError("新密码不能为空")
+async def enable_user(username: str, actor: str) -> User:
+    """Enable a disabled account again (its password and tokens as they were)."""
     async with in_transaction() as conn:
-        user = await User.filter(username=username).using_db(conn).first()
-        if user is None:
-            raise UserError(f"用户不存在：{username}")
-        user.password_hash = _hasher.hash(password)
-        await User.filter(id=user.id).using_db(conn).update(password_hash=user.password_hash)
+        user = await _user(username, conn)
+        if user.active:
+            raise UserError(f"用户未停用：{username}")
+        await User.filter(id=user.id).using_db(conn).update(active=True)
+        user.active = True
+        await audit.record(conn, actor, "user.enable", "user", user.id, {"username": username})
+    return user
+
+
+async def reset_password(
+    username: str, password: str, actor: str, *, policy: PasswordConfig, must_change: bool
+) -> User:
+    """Set a new password (the caller shows it once; only its hash is stored). `must_change`:
+    it was chosen by someone else, so its owner must change it at first login."""
+    hashed = await _hashed(policy, password, _names(await _user(username)))
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        user = await _user(username, conn)
+        await (
+            User.filter(id=user.id)
+            .using_db(conn)
+            .update(password_hash=hashed, must_change_password=must_change, password_changed_at=now)
+        )
+        user.password_hash = hashed
+        user.must_change_password = must_change
+        user.password_changed_at = now
         await audit.record(
-            conn, actor, "user.reset_password", "user", user.id, {"username": username}
+            conn,
+            actor,
+            "user.reset_password",
+            "user",
+            user.id,
+            {"username": username, "must_change": must_change},
         )
     return user
+
+
+async def change_own_password(
+    username: str, old_password: str, new_password: str, policy: PasswordConfig
+) -> User:
+    """A user changes their own password: the old one proves it is them, the new one meets the
+    policy and differs from the old; the must-change mark is cleared."""
+    user = await _user(username)
+    if not user.active:
+        raise UserError(f"用户已停用：{username}")
+    if not await asyncio.to_thread(passwords.verify, user.password_hash, old_password):
+        raise UserError("原密码不正确")
+    if new_password == old_password:
+        raise PasswordRefused("新密码不得与原密码相同")
+    hashed = await _hashed(policy, new_password, _names(user))
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        # Only over the hash just verified: a reset in between wins, this change does not.
+        changed = (
+            await User.filter(id=user.id, password_hash=user.password_hash)
+            .using_db(conn)
+            .update(password_hash=hashed, must_change_password=False, password_changed_at=now)
+        )
+        if not changed:
+            raise UserError("密码刚被他人重设，请用新密码重新登录后再修改")
+        await audit.record(
+            conn,
+            f"user:{username}",
+            "user.change_password",
+            "user",
+            user.id,
+            {"username": username},
+        )
+    user.password_hash = hashed
+    user.must_change_password = False
+    user.password_changed_at = now
+    return user
+
+
+async def set_roles(username: str, roles: list[str], actor: str) -> User:
+    """Replace an account's roles (its tokens keep only what it still holds). The last active
+    admin cannot give up the role: nobody could administer accounts in the console then."""
+    checked = _roles(roles)
+    async with in_transaction() as conn:
+        user = await _user(username, conn)
+        before = sorted(user.roles)
+        admin = Role.ADMIN.value
+        if user.active and admin in before and admin not in checked:
+            others = [
+                u
+                for u in await User.filter(active=True).exclude(id=user.id).using_db(conn)
+                if Actor.of_user(u).has(Role.ADMIN)
+            ]
+            if not others:
+                raise UserError(f"{username} 是唯一在用的管理员，不能取消其管理员角色")
+        await User.filter(id=user.id).using_db(conn).update(roles=checked)
+        user.roles = checked
+        await audit.record(
+            conn,
+            actor,
+            "user.set_roles",
+            "user",
+            user.id,
+            {"username": username, "before": before, "roles": checked},
+        )
+    return user
+
+
+async def list_users() -> list[User]:
+    """Every account, active or not, by username."""
+    return await User.all().order_by("username")
+
+
+async def list_tokens(username: str) -> list[ApiToken]:
+    """A user's API tokens, revoked ones included, oldest first."""
+    user = await _user(username)
+    return await ApiToken.filter(user_id=user.id).order_by("id")
+
+
+async def revoke_token(token_id: int, actor: str) -> ApiToken:
+    """Revoke an API token: it stops working at once; the row stays for the record."""
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        token = await ApiToken.filter(id=token_id).using_db(conn).first()
+        if token is None:
+            raise UserError(f"令牌不存在：#{token_id}")
+        revoked = (
+            await ApiToken.filter(id=token_id, revoked_at=None)
+            .using_db(conn)
+            .update(revoked_at=now)
+        )
+        if not revoked:
+            raise UserError(f"令牌已吊销：{token.prefix}（{token.name}）")
+        token.revoked_at = now
+        await audit.record(
+            conn,
+            actor,
+            "token.revoke",
+            "user",
+            token.user_id,  # type: ignore[attr-defined]
+            {"token": token.prefix, "name": token.name},
+        )
+    return token

@@ -21,7 +21,9 @@ from argon2 import PasswordHasher
 
 from bot import db, users
 from bot.actors import Actor
-from bot.config import Config, parse_config
+from bot.config import Config, PasswordConfig, parse_config
+from bot.models import User
+from bot.staff import passwords
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "")
 AUDIT_KEY = "test-audit-key-0123456789abcdefghijklmnop"  # make_config's and gongkai's in tests
@@ -145,7 +147,7 @@ async def pg_url() -> AsyncIterator[str]:
 def fast_password_hashes() -> None:
     """Cheap argon2 parameters for the staff accounts tests create by the hundred; checks read
     the parameters from each stored hash, so logins work the same way."""
-    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture(scope="session")
@@ -267,11 +269,26 @@ class Staff:
     admin: Actor  # root
 
 
+# The default password policy, for tests that create accounts (fixture accounts need no
+# change of password at first login: must_change=False).
+POLICY = PasswordConfig()
+
+
+async def add_test_user(
+    username: str, roles: list[str], password: str, actor: str, *args: str, **fields: str
+) -> User:
+    """A staff account as tests need it: under the default policy, its password not to be
+    changed at first login."""
+    return await users.add_user(
+        username, roles, password, actor, *args, **fields, policy=POLICY, must_change=False
+    )
+
+
 async def create_staff() -> Staff:
-    await users.add_user("alice", ["editor"], "alice-pw", "system:test", office="宣传处")
-    await users.add_user("bob", ["reviewer"], "bob-pw", "system:test", office="办公室")
-    await users.add_user("carol", ["editor", "reviewer"], "carol-pw", "system:test")
-    await users.add_user("root", ["admin"], "root-pw", "system:test")
+    await add_test_user("alice", ["editor"], "Pw-alpha-2026", "system:test", office="宣传处")
+    await add_test_user("bob", ["reviewer"], "Pw-bravo-2026", "system:test", office="办公室")
+    await add_test_user("carol", ["editor", "reviewer"], "Pw-charlie-2026", "system:test")
+    await add_test_user("root", ["admin"], "Pw-romeo-2026", "system:test")
     return Staff(
         await users.actor_for_user("alice"),
         await users.actor_for_user("bob"),

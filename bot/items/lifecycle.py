@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import audit
+from bot import audit, db
 from bot.actors import Actor
 from bot.config import Config
 from bot.errors import NotPermitted, Refusal
@@ -29,6 +29,7 @@ from bot.models import (
     Disclosure,
     Finding,
     Item,
+    ItemContributor,
     ItemStatus,
     ItemVersion,
     Kind,
@@ -48,6 +49,12 @@ ACTION_LABELS = {
     "retract": "撤稿",
     "edit": "修改",
 }
+
+# How someone first took part in a version (ItemContributor.first_action), for people.
+CONTRIBUTION_LABELS = {"create": "撰写", "edit": "修改", "submit": "提交", "import": "导入"}
+# The actors upstream imports act as (bot/sources/pull.py): recorded as "import", no account.
+IMPORT_ACTOR_PREFIX = "source:"
+CONTRIBUTOR_TABLE = ItemContributor._meta.db_table
 
 # action -> states that allow it
 ALLOWED: dict[str, frozenset[ItemStatus]] = {
@@ -139,6 +146,20 @@ class SelfApproval(NotPermitted, LifecycleError):
         super().__init__("不能批准自己撰写的稿件，请由另一位审核人员批准。")
 
 
+class TwoPersonRule(NotPermitted, LifecycleError):
+    """The two-person rule by version: whoever created, edited or submitted a version may not
+    approve it or accept its findings, whatever their roles (an admin too)."""
+
+    code = "two_person_rule"
+
+    def __init__(self, item_id: int, version: int, doing: str) -> None:
+        super().__init__(
+            f"两人审核规则：您参与了条目 #{item_id} 第 {version} 版的撰写或修改，不能{doing}，"
+            "请由未参与该版本的审核人员办理。"
+        )
+        self.item_id, self.version = item_id, version
+
+
 class FindingsNotOverridden(LifecycleError):
     code = "findings_not_overridden"
 
@@ -191,6 +212,59 @@ def snapshot(item: Item) -> dict[str, Any]:
 
 def target_channels(item: Item, config: Config) -> list[str]:
     return list(item.channels) or config.channels.enabled_names()
+
+
+async def _contribute(conn: BaseDBAsyncClient, item: Item, actor: Actor, action: str) -> None:
+    """Record the actor among the contributors of the item's current version (the first action
+    stays). INSERT … ON CONFLICT DO NOTHING: a repeat neither reads first nor, on PostgreSQL,
+    aborts the caller's transaction."""
+    imported = actor.name.startswith(IMPORT_ACTOR_PREFIX)
+    await conn.execute_query(
+        db.sql(
+            f"INSERT INTO {CONTRIBUTOR_TABLE} "
+            '(item_id, version, actor, user_id, first_action, "at") VALUES (?, ?, ?, ?, ?, ?) '
+            "ON CONFLICT (item_id, version, actor) DO NOTHING"
+        ),
+        [
+            item.id,
+            item.version,
+            actor.name,
+            None if imported else actor.user_id,
+            "import" if imported else action,
+            datetime.now(UTC),
+        ],
+    )
+
+
+async def contributors(
+    item_id: int, version: int, conn: BaseDBAsyncClient | None = None
+) -> list[ItemContributor]:
+    """Who created, edited or submitted this version of the item, in the order they joined."""
+    query = ItemContributor.filter(item_id=item_id, version=version).order_by("at", "id")
+    return await (query.using_db(conn) if conn is not None else query)
+
+
+def contributed(actor: Actor, rows: list[ItemContributor]) -> bool:
+    """Whether the actor is among `rows`: by account, whichever way they acted (console, API
+    token, CLI), or by name for rows without one."""
+    return any(
+        row.actor == actor.name or (actor.user_id is not None and row.user_id == actor.user_id)
+        for row in rows
+    )
+
+
+def may_review(actor: Actor, item: Item, rows: list[ItemContributor]) -> bool:
+    """Whether the two-person rule lets the actor approve the item's version whose
+    contributors are `rows`, or accept its findings (roles are checked apart)."""
+    own = actor.user_id is not None and item.author_id == actor.user_id
+    return not own and not contributed(actor, rows)
+
+
+async def _check_two_persons(
+    conn: BaseDBAsyncClient, item: Item, version: int, actor: Actor, doing: str
+) -> None:
+    if contributed(actor, await contributors(item.id, version, conn)):
+        raise TwoPersonRule(item.id, version, doing)
 
 
 async def _load(conn: BaseDBAsyncClient, item_id: int) -> Item:
@@ -246,6 +320,7 @@ async def create_item(data: ItemCreate, actor: Actor, config: Config) -> Item:
     async with in_transaction() as conn:
         await _validate_refs(conn, values, config)
         item = await Item.create(using_db=conn, author_id=actor.user_id, **values)
+        await _contribute(conn, item, actor, "create")
         await audit.record(
             conn,
             actor.name,
@@ -295,6 +370,7 @@ async def _edit(
         cancelled = await outbox.cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
         details.update(new_version=item.version + 1, cancelled_deliveries=cancelled)
     await _move(conn, item, "edit", S.DRAFT, **changes)
+    await _contribute(conn, item, actor, "edit")  # of the new version, when it opened one
     # Review on every edit, so the editor sees what to fix before submitting.
     findings = await _prereview(conn, item, snapshot(item), "edit", config, check_links)
     details["findings"] = [f.rule for f in findings]
@@ -318,6 +394,7 @@ async def submit(
         await _move(
             conn, item, "submit", S.SUBMITTED, submitted_at=datetime.now(UTC), return_reason=""
         )
+        await _contribute(conn, item, actor, "submit")
         snap = snapshot(item)
         await ItemVersion.filter(item_id=item.id, version=item.version).using_db(conn).delete()
         await ItemVersion.create(
@@ -443,6 +520,7 @@ async def _approve_one(
     now = datetime.now(UTC)
     if actor.user_id is not None and item.author_id == actor.user_id:
         raise SelfApproval()
+    await _check_two_persons(conn, item, item.version, actor, "批准")
     open_findings = [
         f
         for f in await Finding.filter(
@@ -576,6 +654,7 @@ async def override_finding(finding_id: int, actor: Actor, reason: str) -> Findin
         item = await _load(conn, finding.item_id)
         if actor.user_id is not None and item.author_id == actor.user_id:
             raise NotPermitted("不能确认自己撰写的稿件的预审提示，请由另一位审核人员确认。")
+        await _check_two_persons(conn, item, finding.item_version, actor, "确认其预审提示")
         finding.overridden_by = actor.name
         finding.override_reason = reason.strip()
         finding.overridden_at = datetime.now(UTC)

@@ -30,6 +30,8 @@ DEMO_USERS = (
     ("reviewer", ["reviewer"], "办公室 审核", "办公室"),
     ("moderator", ["moderator"], "办公室 留言处理", "办公室"),
     ("admin", ["admin"], "管理员", "办公室"),
+    # 三员分立: the admin does not read the audit log unless [staff] separate_duties = false
+    ("auditor", ["auditor"], "办公室 审计", "办公室"),
 )
 
 # (question, answer, keywords, office): what the work plan itself answers
@@ -213,13 +215,29 @@ class Seeded:
     refused: dict[str, str] = field(default_factory=dict)  # title: why it was not approved
 
 
-async def seed_users(result: Seeded) -> None:
-    """The demo accounts, created with fresh passwords when the database has no staff yet."""
-    if await User.filter(username__in=[u[0] for u in DEMO_USERS]).exists():
-        return
+async def seed_users(config: Config, result: Seeded) -> None:
+    """The demo accounts not there yet, created with fresh passwords that meet the policy. They
+    are printed for the person running the sandbox and need no change at first login."""
+    policy = config.staff.password
+    existing = set(
+        await User.filter(username__in=[u[0] for u in DEMO_USERS]).values_list(
+            "username", flat=True
+        )
+    )
     for username, roles, name, office in DEMO_USERS:
-        password = users.new_secret()
-        await users.add_user(username, roles, password, ACTOR, display_name=name, office=office)
+        if username in existing:
+            continue
+        password = users.new_secret(policy, (username, name))
+        await users.add_user(
+            username,
+            roles,
+            password,
+            ACTOR,
+            display_name=name,
+            office=office,
+            policy=policy,
+            must_change=False,
+        )
         result.passwords[username] = password
 
 
@@ -271,7 +289,7 @@ async def seed_items(config: Config, result: Seeded) -> None:
 async def seed(config: Config) -> Seeded:
     """Accounts, FAQ and items, each only when not there yet (a restart keeps the data)."""
     result = Seeded()
-    await seed_users(result)
+    await seed_users(config, result)
     await seed_faqs(result)
     await seed_items(config, result)
     return result
@@ -289,12 +307,14 @@ def startup_lines(
     if seeded.passwords:
         lines.append("沙箱演示账号（密码只显示这一次）：")
         for username, roles, _name, _office in DEMO_USERS:
-            password = seeded.passwords[username]
-            lines.append(f"  {username:<10} {password}   角色：{','.join(roles)}")
-    else:
+            if username in seeded.passwords:
+                password = seeded.passwords[username]
+                lines.append(f"  {username:<10} {password}   角色：{','.join(roles)}")
+    existing = [u[0] for u in DEMO_USERS if u[0] not in seeded.passwords]
+    if existing:
         lines.append(
-            "演示账号已存在（editor、reviewer、moderator、admin），密码只在首次启动时显示；"
-            "重设密码：gongkai user reset-password 用户名"
+            f"演示账号已存在（{'、'.join(existing)}），密码只在首次启动时显示；"
+            "重设密码：gongkai user reset-password 用户名（重设的密码须在登录后修改）"
         )
     if seeded.approved:
         lines.append(

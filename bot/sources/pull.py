@@ -114,7 +114,9 @@ async def source_actor(source: SourceConfig) -> Actor:
                 )
         except IntegrityError:  # another process created it first
             user = await User.get(username=username)
-    return Actor(f"source:{source.name}", user.id, frozenset({Role.EDITOR.value}))
+    # The prefix makes lifecycle record the import as such among the version's contributors.
+    name = f"{lifecycle.IMPORT_ACTOR_PREFIX}{source.name}"
+    return Actor(name, user.id, frozenset({Role.EDITOR.value}))
 
 
 def _invalid(exc: ValidationError) -> str:

@@ -29,6 +29,7 @@ from bot.web.api import routes as api
 from bot.web.callbacks import suishenban as suishenban_callback
 from bot.web.callbacks import wechat as wechat_callback
 from bot.web.console import (
+    account,
     audit_page,
     dashboard,
     deliveries,
@@ -41,6 +42,7 @@ from bot.web.console import (
     previews,
     queue,
     review,
+    users_page,
 )
 from bot.web.console import frame as console
 from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SCOPES, SITE, SITE_FOLLOWER, WAKEUP
@@ -162,6 +164,8 @@ def create_app(
             dashboard.ROUTES,
             mass_send_page.ROUTES,
             media_page.ROUTES,
+            account.ROUTES,
+            users_page.ROUTES,
         ),
     )
     return app

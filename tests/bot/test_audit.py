@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import audit, db, users
+from bot import audit, db
 from bot.config import Config
 from bot.models import AuditEvent
-from tests.conftest import Staff
+from tests.conftest import Staff, add_test_user
 
 
 async def test_intact_chain_verifies_every_row(config: Config, staff: Staff) -> None:
@@ -78,13 +78,13 @@ async def test_unkeyed_rows_before_keying_verify_and_a_rotation_needs_the_old_ke
     key, old_key = config.audit_key(), b"an-earlier-audit-key-0123456789abcdef"
     try:
         audit.use_keys(None)  # rows written before the deployment had a key
-        await users.add_user("ann", ["editor"], "ann-pw", "system:test")
+        await add_test_user("ann", ["editor"], "Pw-apple-2026", "system:test")
         audit.use_keys(old_key)
         await audit.ensure_keyed()
-        await users.add_user("ben", ["editor"], "ben-pw", "system:test")
+        await add_test_user("ben", ["editor"], "Pw-berry-2026", "system:test")
         audit.use_keys(key)  # rotated: the new key starts its segment at the next start
         await audit.ensure_keyed()
-        await users.add_user("cat", ["editor"], "cat-pw", "system:test")
+        await add_test_user("cat", ["editor"], "Pw-cherry-2026", "system:test")
         actions = [r.action for r in await AuditEvent.all().order_by("id")]
         assert actions == [
             "user.add",

@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from bot import users
 from bot.models import Delivery, Item
 from tests.browser.conftest import Site
 
@@ -53,7 +54,7 @@ async def test_policy_returned_then_approved_with_its_interpretation_and_deliver
     page = await browser.new_page(viewport={"width": 1366, "height": 860}, locale="zh-CN")
     await page.goto(site.url("/console/login"))
     await shot(page, site, "01-login")
-    await log_in(page, site, "alice", "alice-pw")
+    await log_in(page, site, "alice", "Pw-alpha-2026")
 
     # A policy without an interpretation: returned with the finding shown.
     await page.get_by_role("link", name="新建稿件").click()
@@ -90,7 +91,7 @@ async def test_policy_returned_then_approved_with_its_interpretation_and_deliver
     await log_out(page)
 
     # A reviewer approves; the deliveries complete on every enabled channel.
-    await log_in(page, site, "bob", "bob-pw")
+    await log_in(page, site, "bob", "Pw-bravo-2026")
     await shot(page, site, "06-queue-reviewer")
     await page.get_by_role("link", name="上海市地方金融监督管理局政务公开工作办法").click()
     await page.get_by_role("button", name="批准发布").click()
@@ -128,7 +129,9 @@ async def test_policy_returned_then_approved_with_its_interpretation_and_deliver
     await shot(page, site, "12-calendar")
     await log_out(page)
 
-    await log_in(page, site, "root", "root-pw")
+    # 三员分立: the admin reads the audit log only when also an auditor.
+    await users.set_roles("root", ["admin", "auditor"], "system:test")
+    await log_in(page, site, "root", "Pw-romeo-2026")
     await page.goto(site.url("/console/audit"))
     await expect(page.get_by_text("哈希链校验通过")).to_be_visible()
     await shot(page, site, "13-audit")
@@ -154,7 +157,7 @@ async def test_keyboard_alone_logs_in_and_reaches_the_skip_link_with_visible_foc
     await page.keyboard.type("alice")
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "password"
-    await page.keyboard.type("alice-pw")
+    await page.keyboard.type("Pw-alpha-2026")
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="发布队列")).to_be_visible()
     # On a page without autofocus, the first Tab reaches the skip link, which moves focus to

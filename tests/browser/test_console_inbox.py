@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
-from bot import users
 from bot.inbox.replies import ReplySender
 from bot.models import ChannelEvent, Comment, CommentReply, Delivery, Item, User
 from bot.outbox.channel_set import build_channels
 from tests.browser.conftest import Site
+from tests.conftest import add_test_user
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +92,7 @@ async def seed_figures() -> None:
 async def test_moderator_triages_and_answers_a_website_message_until_delivered(
     browser: Browser, site: Site
 ) -> None:
-    await users.add_user("mod", ["moderator"], "mod-pw", "system:test", display_name="李答复")
+    await add_test_user("mod", ["moderator"], "Pw-mike-2026", "system:test", display_name="李答复")
     fast = site.config.model_copy(
         update={"inbox": site.config.inbox.model_copy(update={"reply_interval_seconds": 0.1})}
     )
@@ -119,7 +119,7 @@ async def test_moderator_triages_and_answers_a_website_message_until_delivered(
 
         page = await browser.new_page(viewport={"width": 1366, "height": 860}, locale="zh-CN")
         page.on("dialog", lambda d: dialogs.append(d.message))
-        await log_in(page, site, "mod", "mod-pw")
+        await log_in(page, site, "mod", "Pw-mike-2026")
         await page.get_by_role("link", name="留言处理").click()
         await expect(page.get_by_role("heading", name="留言处理")).to_be_visible()
         row = page.locator(f'tr[data-row="{comment.id}"]')
@@ -192,7 +192,7 @@ async def test_moderator_triages_and_answers_a_website_message_until_delivered(
         await expect(page.locator("svg.chart").first).to_have_attribute("role", "img")
         await shot(page, site, "inbox-05-dashboard")
         await page.get_by_role("button", name="退出登录").click()
-        await log_in(page, site, "bob", "bob-pw")
+        await log_in(page, site, "bob", "Pw-bravo-2026")
         await page.get_by_role("link", name="群发计划").click()
         await expect(page.get_by_role("heading", name="微信公众号群发计划")).to_be_visible()
         await expect(page.locator("h3", has_text="未能纳入")).to_have_count(1)

@@ -32,7 +32,7 @@ from channels.base import Channel
 from channels.sandbox import simulator_url
 from channels.sandbox.suishenban import SuishenbanSimulator, start_simulator
 from scheduler.polling import poll_channel
-from tests.conftest import Staff, create_staff
+from tests.conftest import Staff, add_test_user, create_staff
 from tests.waiting import sleep_until
 
 APP_ID = "ssb-test-app"
@@ -275,7 +275,7 @@ async def test_expired_token_is_refreshed_once_and_the_push_retried(env: Env) ->
 
 
 async def moderator() -> users.Actor:
-    await users.add_user("mod", ["moderator"], "mod-pw", "system:test")
+    await add_test_user("mod", ["moderator"], "Pw-mike-2026", "system:test")
     return await users.actor_for_user("mod")
 
 

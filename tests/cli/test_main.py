@@ -270,9 +270,10 @@ def test_user_and_token_commands(cli: Cli) -> None:
     out = cli.run("user", "add", "dave", "--role", "moderator").output
     assert "初始密码（只显示这一次）" in out
     out = cli.run(
-        "user", "add", "erin", "--role", "editor", "--password-stdin", input="s3cret-pw\n"
+        "user", "add", "erin", "--role", "editor", "--password-stdin", input="S3cret-pw-2026\n"
     ).output
-    assert "密码" not in out.replace("已创建用户", "")
+    assert "S3cret-pw-2026" not in out and "初始密码" not in out  # typed, so not shown
+    assert "首次登录时须修改密码" in out
     assert "用户名已存在" in cli.run("user", "add", "erin", "--role", "editor", code=4).output
     assert "角色无效：boss" in cli.run("user", "add", "x", "--role", "boss", code=4).output
     assert "--role" in cli.run("user", "add", "y", code=2).output
@@ -287,6 +288,31 @@ def test_user_and_token_commands(cli: Cli) -> None:
     out = cli.run("item", "add", cli.file("n.md", NOTICE), "--as", "erin", code=4).output
     assert "用户已停用：erin" in out
     assert "用户不存在" in cli.run("user", "disable", "nobody", code=4).output
+
+
+def test_accounts_get_policy_passwords_to_change_at_first_login_and_an_auditor_role(
+    cli: Cli,
+) -> None:
+    assert "auditor" in cli.run("user", "add", "--help").output
+    out = cli.run("user", "add", "audrey", "--role", "auditor").output
+    assert "已创建用户 audrey（角色：auditor）" in out and "首次登录时须修改密码" in out
+    shown = out.split("初始密码（只显示这一次）：")[1].split()[0]
+    assert len(shown) >= 12
+    out = cli.run("user", "reset-password", "audrey").output
+    assert "下次登录时须修改" in out
+    with sqlite3.connect(cli.db_file) as conn:
+        row = conn.execute(
+            "SELECT roles, must_change_password FROM gk_user WHERE username = 'audrey'"
+        ).fetchone()
+    assert json.loads(row[0]) == ["auditor"] and row[1] == 1
+    refused = cli.run(
+        "user", "add", "weak", "--role", "editor", "--password-stdin", input="weak-pw\n", code=4
+    ).output
+    assert "密码不符合要求：至少 12 个字符（现为 7 个）" in refused
+    refused = cli.run(
+        "user", "reset-password", "audrey", "--password-stdin", input="Audrey-2026-x\n", code=4
+    ).output
+    assert "不得包含用户名或姓名" in refused
 
 
 # -- audit ---------------------------------------------------------------------------------------
@@ -347,3 +373,32 @@ def test_config_check_names_a_missing_audit_key(cli: Cli) -> None:
     assert "至少 32" in short.output or "at least 32" in short.output
     ok = cli.run("config", "check", env={"GONGKAI_AUDIT_KEY": "k" * 32})
     assert "配置有效" in ok.output
+
+
+def test_disable_and_reset_end_sessions_and_unlock_clears_the_throttle(cli: Cli) -> None:
+    """What the CLI ends or clears is gone for every web process: the rows they read."""
+    with sqlite3.connect(cli.db_file) as conn:
+        uid = conn.execute("SELECT id FROM gk_user WHERE username = 'bob'").fetchone()[0]
+        for n in range(2):
+            conn.execute(
+                "INSERT INTO gk_staff_session (id, user_id, created_at, seen_at, expires_at, ip,"
+                " user_agent) VALUES (?, ?, '2026-12-07 09:00:00+00:00',"
+                " '2026-12-07 09:00:00+00:00', '2099-01-01 00:00:00+00:00', '', '')",
+                (f"{n:064d}", uid),
+            )
+        conn.execute(
+            "INSERT INTO gk_login_throttle (key, failures, first_at, last_at, blocked_until)"
+            " VALUES ('account:bob', 9, '2026-12-07 09:00:00+00:00',"
+            " '2026-12-07 09:00:00+00:00', '2099-01-01 00:00:00+00:00')"
+        )
+    assert "已解除 bob 的登录限制" in cli.run("user", "unlock", "bob").output
+    assert "bob 没有登录限制" in cli.run("user", "unlock", "bob").output
+    assert "注销其 2 个登录" in cli.run("user", "reset-password", "bob").output
+    assert "注销其 0 个登录" in cli.run("user", "disable", "bob").output
+    assert "已启用用户 bob" in cli.run("user", "enable", "bob").output
+    assert "用户不存在" in cli.run("user", "unlock", "nobody", code=4).output
+    with sqlite3.connect(cli.db_file) as conn:
+        assert conn.execute("SELECT count(*) FROM gk_staff_session").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM gk_login_throttle").fetchone()[0] == 0
+        actions = [r[0] for r in conn.execute("SELECT action FROM gk_audit_event")]
+    assert {"user.unlock", "user.sessions_end", "user.enable"} <= set(actions)

@@ -23,13 +23,13 @@ from bot.inbox.ops import (
 )
 from bot.models import AuditEvent, Comment, CommentNote, CommentReply
 from channels.base import IncomingComment
-from tests.conftest import Staff
+from tests.conftest import Staff, add_test_user
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
 
 async def moderator() -> Actor:
-    await users.add_user("mia", ["moderator"], "mia-pw", "system:test", office="办公室")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test", office="办公室")
     return await users.actor_for_user("mia")
 
 

@@ -26,7 +26,7 @@ from bot.models import AuditEvent, Comment, QaEntry
 from bot.outbox.channel_set import build_channels
 from bot.web.app import create_app
 from channels.base import IncomingComment
-from tests.conftest import make_config
+from tests.conftest import add_test_user, make_config
 from tests.web.conftest import SiteClient
 
 Client = TestClient[web.Request, web.Application]
@@ -53,7 +53,7 @@ async def site(qa_config: Config) -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def mod(qa_config: Config) -> Actor:
-    await users.add_user("mia", ["moderator"], "mia-pw", "system:test", office="办公室")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test", office="办公室")
     return await users.actor_for_user("mia")
 
 
@@ -190,7 +190,7 @@ async def test_spam_unanswered_petition_hidden_or_already_selected_comments_cann
         await qa.select(999_999, mod)
     assert await QaEntry.all().count() == 1
 
-    await users.add_user("ed", ["editor"], "ed-pw", "system:test")
+    await add_test_user("ed", ["editor"], "Pw-echo-2026", "system:test")
     with pytest.raises(NotPermitted):
         await qa.select(ok.id, await users.actor_for_user("ed"))
 
@@ -218,7 +218,7 @@ async def test_qa_page_is_newest_first_paginated_and_filtered_by_category(
 
 
 async def test_select_and_withdraw_work_on_each_database_backend(any_config: Config) -> None:
-    await users.add_user("mia", ["moderator"], "mia-pw", "system:test")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test")
     mod = await users.actor_for_user("mia")
     c = await answered(any_config, mod, f"电话{PHONE}，请问公开目录在哪？", "在网站首页。")
     entry = await qa.select(c.id, mod)

@@ -35,7 +35,7 @@ from channels.base import (
     Published,
     TransientError,
 )
-from tests.conftest import make_config
+from tests.conftest import add_test_user, make_config
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
 
@@ -106,7 +106,7 @@ def fast(config: Config, **inbox: Any) -> Config:
 
 
 async def setup(config: Config, channel: str = "remote") -> tuple[Actor, Comment]:
-    await users.add_user("mia", ["moderator"], "pw", "system:test")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test")
     done = await Inbox(config).ingest(
         IncomingComment(
             channel=channel,
@@ -241,7 +241,7 @@ async def test_two_senders_at_once_send_each_reply_once(
 ) -> None:
     service, url, session = remote
     service.delay = 0.05
-    await users.add_user("mia", ["moderator"], "pw", "system:test")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test")
     mia = await users.actor_for_user("mia")
     inbox = Inbox(any_config)
     for i in range(6):

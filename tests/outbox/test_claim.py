@@ -19,7 +19,7 @@ from bot.inbox.replies import ReplySender
 from bot.models import CommentReply, Delivery, User
 from bot.outbox.store import Outbox
 from channels.base import IncomingComment
-from tests.conftest import make_config, pg_admin
+from tests.conftest import add_test_user, make_config, pg_admin
 from tests.seeding import approved_notice, store_approved
 
 pytestmark = pytest.mark.postgres
@@ -45,7 +45,7 @@ async def generic_plans(migrated_pg_url: str) -> AsyncIterator[Config]:
 async def test_the_reply_senders_claim_takes_at_most_limit_rows_under_a_generic_plan(
     generic_plans: Config,
 ) -> None:
-    await users.add_user("mia", ["moderator"], "pw", "system:test")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test")
     mia = await users.actor_for_user("mia")
     inbox = Inbox(generic_plans)
     for i in range(DUE):
@@ -65,7 +65,7 @@ async def test_the_reply_senders_claim_takes_at_most_limit_rows_under_a_generic_
 async def test_the_outbox_claim_takes_at_most_limit_rows_under_a_generic_plan(
     generic_plans: Config,
 ) -> None:
-    await users.add_user("alice", ["editor"], "pw", "system:test")
+    await add_test_user("alice", ["editor"], "Pw-alpha-2026", "system:test")
     author = await User.get(username="alice")
     at = datetime.now(UTC) - timedelta(minutes=1)
     await store_approved(

@@ -33,7 +33,7 @@ from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.logs import PrefixFilter
 from bot.logs import configure as configure_logging
-from bot.models import Comment, Delivery, Faq, Item, ReplyStatus
+from bot.models import Comment, Delivery, Faq, Item, ReplyStatus, User
 from bot.outbox.channel_set import build_channels
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.wakeup import Wakeup
@@ -49,6 +49,7 @@ from bot.sandbox.mode import (
     sandbox_config,
     start_simulators,
 )
+from bot.staff import passwords
 from bot.web.app import create_app
 from scheduler.polling import poll_channel
 from tests.conftest import free_port
@@ -138,7 +139,7 @@ async def test_one_item_goes_out_on_every_channel_and_comments_and_replies_go_ro
     loop_env: Loop,
 ) -> None:
     env, config = loop_env, loop_env.config
-    await seed_users(Seeded())
+    await seed_users(config, Seeded())
     editor = await users.actor_for_user("editor")
     reviewer = await users.actor_for_user("reviewer")
     fields = {"kind": "notice", "title": NOTICE_TITLE, "summary": "5个工作日内答复。"}
@@ -254,7 +255,11 @@ async def test_demo_items_pass_pre_review_and_are_approved_once(loop_env: Loop) 
     first = await seed(loop_env.config)
     assert first.refused == {}
     assert sorted(first.approved) == sorted(TITLES)
-    assert set(first.passwords) == {"editor", "reviewer", "moderator", "admin"}
+    assert set(first.passwords) == {"editor", "reviewer", "moderator", "admin", "auditor"}
+    # The printed demo passwords meet the policy and are not to be changed at first login.
+    for username, password in first.passwords.items():
+        passwords.check(loop_env.config.staff.password, password, (username,))
+    assert not await User.filter(must_change_password=True).exists()
     assert first.faqs == 0 and await Faq.all().count() == 3  # the fixture seeded them
     kinds = dict(await Item.filter(title__in=list(TITLES)).values_list("kind", "status"))
     assert set(kinds) == {"policy", "interpretation", "enforcement", "consultation", "notice"}

@@ -149,7 +149,7 @@ async def test_console_forms_with_broken_bodies_answer_4xx(config: Config, api: 
     """Signed in: the item form and the media upload, sent a body that is not the form."""
     console = await client_for(config)
     try:
-        token = await login(console, "alice", "alice-pw")
+        token = await login(console, "alice", "Pw-alpha-2026")
         before = await AuditEvent.all().count()
         for path in ("/console/items", "/console/media"):
             for ctype, body in BROKEN_MULTIPART:

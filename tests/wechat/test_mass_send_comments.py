@@ -13,6 +13,7 @@ from bot.models import Comment
 from channels.wechat.channel import WechatChannel
 from scheduler.polling import poll_channel
 from tests.channels.test_wechat import WechatEnv
+from tests.conftest import add_test_user
 from tests.wechat.conftest import published_and_mass_sent
 
 
@@ -38,7 +39,7 @@ async def test_comments_on_both_copies_reach_the_inbox_once_each_and_replies_go_
     assert comments["网页上看到的：几点开始？"].item_id == second.id
     assert comments["第一篇的留言"].item_id == first.id
 
-    await users.add_user("mia", ["moderator"], "mia-pw", "system:test", office="办公室")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test", office="办公室")
     mia = await users.actor_for_user("mia")
     await inbox_ops.send_reply(comments["群发里看到的：在哪报名？"].id, mia, text="请在线报名。")
     await inbox_ops.send_reply(comments["网页上看到的：几点开始？"].id, mia, text="上午九点。")

@@ -48,7 +48,7 @@ async def test_retraction_deletes_the_published_and_the_mass_sent_copy(
 
     cclient = await client_for(env.config)
     try:
-        await login(cclient, "bob", "bob-pw")
+        await login(cclient, "bob", "Pw-bravo-2026")
         page = await (await cclient.get("/console/deliveries?channel=wechat")).text()
     finally:
         await cclient.close()

@@ -1,5 +1,7 @@
 """审计日志: the hash-chained audit log, searched by actor, action, target and date range
-(dates in the configured zone), paginated, with the chain's verification status on top."""
+(dates in the configured zone), paginated, with the chain's verification status on top. For
+the auditor only (三员分立): an admin reads it when also an auditor, or when `[staff]
+separate_duties = false` merges the duties."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from bot import audit
 from bot.models import AuditEvent, Role
 from bot.web.console.core import PREFIX, Ctx, Pager, Route
 
-ADMIN = (Role.ADMIN,)
+AUDITOR = (Role.AUDITOR,)
 
 
 def _date(raw: str) -> date | None:
@@ -60,4 +62,4 @@ async def audit_log(ctx: Ctx) -> web.StreamResponse:
     )
 
 
-ROUTES = [Route("GET", f"{PREFIX}/audit", audit_log, ADMIN)]
+ROUTES = [Route("GET", f"{PREFIX}/audit", audit_log, AUDITOR)]

@@ -1,9 +1,13 @@
-"""Console login: argon2 password checks, the per-process login throttle, and the session
-that names the logged-in user (with idle and absolute expiry).
+"""Console login: argon2 password checks, the login throttle, and the session that names the
+logged-in user.
 
-The session lives in an encrypted cookie (aiohttp-session with Fernet). Every request loads
-the user again, so a disabled account or a changed password ends its sessions at once: the
-session carries a fingerprint of the password hash it was opened with.
+The session is held on the server (bot/staff/sessions.py); the console's encrypted cookie
+(aiohttp-session with Fernet) carries its random id, the CSRF token and flash messages. Every
+request looks the session up and loads the user again, so logout, a revoked session, a
+disabled account or a changed password end it at once in every web process; the cookie also
+keeps a fingerprint of the password hash it was opened with, so a password changed by a
+process that died before ending the sessions ends them too. Times come from the state's clock,
+which tests set.
 """
 
 from __future__ import annotations
@@ -11,108 +15,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bot.actors import Actor
 from bot.config import ConsoleConfig
 from bot.models import User
+from bot.staff import passwords
+from bot.staff.sessions import SessionInfo, SessionStore
+from bot.staff.throttle import DeviceMarks, Rule, ThrottleStore
 
-UID = "uid"
-LOGIN_AT = "login_at"
-SEEN = "seen"
+SID = "sid"
 FINGERPRINT = "pw"
 CSRF = "csrf"
-# Rewrite the cookie for the idle clock at most this often (seconds), not on every request.
-SEEN_GRANULARITY = 60
-# Failure records kept before old ones are pruned (bounds the throttle's memory).
-MAX_TRACKED = 10_000
-
-_hasher = PasswordHasher()
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """True when the password matches the stored argon2 hash; never raises on a bad hash."""
-    if not password_hash or not password:
-        return False
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+# The request's session record, once looked up (see session_user).
+_INFO = web.RequestKey("gongkai_session", SessionInfo)
 
 
 def fingerprint(password_hash: str) -> str:
     """A short digest of the password hash: a password reset changes it, ending old sessions."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
-
-
-@dataclass
-class LoginThrottle:
-    """Failed logins per username and per client address in a sliding window; a key with too
-    many failures is locked for a while. Kept in this process's memory only."""
-
-    max_per_user: int
-    max_per_ip: int
-    window: float  # seconds
-    lockout: float  # seconds
-    _fails: dict[str, deque[float]] = field(default_factory=dict)
-    _locked_until: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, cfg: ConsoleConfig) -> LoginThrottle:
-        return cls(
-            cfg.login_max_failures,
-            cfg.login_max_failures_per_ip,
-            cfg.login_window_minutes * 60.0,
-            cfg.login_lockout_minutes * 60.0,
-        )
-
-    @staticmethod
-    def keys(username: str, ip: str) -> tuple[str, str]:
-        return f"user:{username.strip().lower()}", f"ip:{ip}"
-
-    def locked_for(self, username: str, ip: str, now: float | None = None) -> float:
-        """Seconds until both keys may try again (0 when neither is locked)."""
-        now = time.monotonic() if now is None else now
-        return max(
-            (self._locked_until.get(k, 0.0) - now for k in self.keys(username, ip)), default=0
-        )
-
-    def fail(self, username: str, ip: str, now: float | None = None) -> bool:
-        """Record a failure; True when it locks the username or the address."""
-        now = time.monotonic() if now is None else now
-        if len(self._fails) > MAX_TRACKED:
-            self._prune(now)
-        locked = False
-        for key, limit in zip(
-            self.keys(username, ip), (self.max_per_user, self.max_per_ip), strict=True
-        ):
-            times = self._fails.setdefault(key, deque())
-            times.append(now)
-            while times and times[0] < now - self.window:
-                times.popleft()
-            if len(times) >= limit:
-                self._locked_until[key] = now + self.lockout
-                times.clear()
-                locked = True
-        return locked
-
-    def succeed(self, username: str) -> None:
-        self._fails.pop(self.keys(username, "")[0], None)
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, t in self._fails.items() if not t or t[-1] < now - self.window]:
-            del self._fails[key]
-        for key in [k for k, until in self._locked_until.items() if until < now]:
-            del self._locked_until[key]
 
 
 @dataclass
@@ -125,54 +53,114 @@ class Passwords:
     async def check(self, user: User | None, password: str) -> bool:
         if user is None or not user.password_hash:
             if not self._dummy:
-                self._dummy = await asyncio.to_thread(_hasher.hash, secrets.token_hex(16))
-            await asyncio.to_thread(verify_password, self._dummy, password or "x")
+                self._dummy = await asyncio.to_thread(
+                    passwords.hash_password, secrets.token_hex(16)
+                )
+            await asyncio.to_thread(passwords.verify, self._dummy, password or "x")
             return False
-        return await asyncio.to_thread(verify_password, user.password_hash, password)
+        return await asyncio.to_thread(passwords.verify, user.password_hash, password)
 
 
-async def start_session(request: web.Request, user: User) -> Session:
-    """A fresh session for a user who just logged in (a new CSRF token with it)."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ConsoleState:
+    cfg: ConsoleConfig
+    env: jinja2.Environment
+    passwords: Passwords
+    tz: ZoneInfo
+    sessions: SessionStore
+    throttle: ThrottleStore
+    devices: DeviceMarks
+    trusted_proxies: tuple[str, ...] = ()
+    # Every time the console acts on (session limits, the throttle); tests set it.
+    clock: Callable[[], datetime] = field(default=_now)
+
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.cfg.idle_minutes)
+
+    @property
+    def account_rule(self) -> Rule:
+        return self._rule(self.cfg.login_max_failures)
+
+    @property
+    def address_rule(self) -> Rule:
+        return self._rule(self.cfg.login_max_failures_per_ip)
+
+    def _rule(self, free: int) -> Rule:
+        cfg = self.cfg
+        return Rule(
+            free,
+            cfg.login_delay_seconds,
+            cfg.login_max_delay_minutes * 60.0,
+            cfg.login_window_minutes * 60.0,
+        )
+
+
+async def start_session(request: web.Request, state: ConsoleState, user: User, ip: str) -> Session:
+    """A fresh session for a user who just logged in (a new CSRF token with it); the session
+    the browser had before, if any, is ended."""
+    old = (await get_session(request)).get(SID)
+    if isinstance(old, str):
+        await state.sessions.end(old)
+    now = state.clock()
+    sid = await state.sessions.create(
+        user.id,
+        now,
+        now + timedelta(hours=state.cfg.absolute_hours),
+        ip,
+        request.headers.get("User-Agent", ""),
+    )
     session = await new_session(request)
-    now = int(time.time())
-    session[UID] = user.id
-    session[LOGIN_AT] = now
-    session[SEEN] = now
+    session[SID] = sid
     session[FINGERPRINT] = fingerprint(user.password_hash)
     session[CSRF] = secrets.token_urlsafe(32)
     return session
 
 
-async def end_session(request: web.Request) -> None:
+async def end_session(request: web.Request, state: ConsoleState) -> None:
+    """Log out: the server forgets the session, the browser's cookie is cleared."""
     session = await get_session(request)
+    sid = session.get(SID)
+    if isinstance(sid, str):
+        await state.sessions.end(sid)
     session.invalidate()
 
 
-async def session_user(request: web.Request, cfg: ConsoleConfig) -> User | None:
-    """The logged-in, active user of this request, or None (the session is then cleared)."""
+async def session_user(request: web.Request, state: ConsoleState) -> User | None:
+    """The logged-in, active user of this request, or None (the cookie is then cleared)."""
     session = await get_session(request)
-    uid = session.get(UID)
-    if uid is None:
+    sid = session.get(SID)
+    if not isinstance(sid, str):
         return None
-    now = int(time.time())
-    login_at = int(session.get(LOGIN_AT, 0))
-    seen = int(session.get(SEEN, 0))
-    expired = now - login_at > cfg.absolute_hours * 3600 or now - seen > cfg.idle_minutes * 60
-    user = None if expired else await User.filter(id=int(uid)).first()
+    info = await state.sessions.get(sid, state.clock(), state.idle)
+    user = await User.filter(id=info.user_id).first() if info is not None else None
     if (
-        user is None
+        info is None
+        or user is None
         or not user.active
         or session.get(FINGERPRINT) != fingerprint(user.password_hash)
     ):
+        if info is not None:
+            await state.sessions.end(sid)
         session.invalidate()
         return None
-    if now - seen >= SEEN_GRANULARITY:
-        session[SEEN] = now
+    request[_INFO] = info
     return user
 
 
-def actor_of(user: User) -> Actor:
-    return Actor.of_user(user)
+def current_session(request: web.Request) -> str | None:
+    """The digest naming this request's session (after session_user let it in)."""
+    info = request.get(_INFO)
+    return info.digest if isinstance(info, SessionInfo) else None
+
+
+def actor_of(user: User, *, separate_duties: bool) -> Actor:
+    """The logged-in user as an actor; `separate_duties` is `[staff] separate_duties`."""
+    return Actor.of_user(user, separate_duties=separate_duties)
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -183,12 +171,3 @@ async def csrf_token(request: web.Request) -> str:
         token = secrets.token_urlsafe(32)
         session[CSRF] = token
     return token
-
-
-@dataclass
-class ConsoleState:
-    cfg: ConsoleConfig
-    env: jinja2.Environment
-    throttle: LoginThrottle
-    passwords: Passwords
-    tz: ZoneInfo

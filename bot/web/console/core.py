@@ -3,8 +3,9 @@ every route, the per-request context handlers get, page rendering (Jinja2, autoe
 pagination.
 
 A handler is declared once as a Route(method, path, handler, roles): the wrapper loads the
-logged-in user, refuses anyone without one of the roles (admin passes every check), and adds
-the security headers every console page carries.
+logged-in user, refuses anyone without one of the roles (admin passes every check but the
+auditor's), and adds the security headers every console page carries. An auditor-only user
+asking for the home page is sent to the audit log instead.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, CONSOLE, RENDERER, SCOPES
 
 PREFIX = "/console"
+HOME = f"{PREFIX}/"
+AUDIT_PAGE = f"{PREFIX}/audit"
+# Where a user whose password was set by someone else must go first (bot/web/console/account.py)
+PASSWORD_PAGE = f"{PREFIX}/password"
+LOGOUT = f"{PREFIX}/logout"
 STATIC = Path(__file__).resolve().parents[3] / "static" / "console"
+# Every role but the auditor's, who reads the audit log and nothing else (三员分立).
 ALL_STAFF = (Role.EDITOR, Role.REVIEWER, Role.MODERATOR, Role.ADMIN)
 MODERATOR = (Role.MODERATOR,)
 FLASH = "flash"
@@ -201,23 +208,38 @@ async def error_page(
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+def _see_other(location: str) -> web.HTTPSeeOther:
+    redirect = web.HTTPSeeOther(location)
+    with_headers(redirect)
+    return redirect
+
+
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Authenticate, check the route's roles, run the handler; Gongkai's errors become pages."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         state = request.app[CONSOLE]
-        user = await session_user(request, state.cfg)
+        user = await session_user(request, state)
         if user is None:
             if request.method == "GET":
                 query = urlencode({"next": request.path_qs})
-                return with_headers(web.HTTPSeeOther(f"{PREFIX}/login?{query}"))
+                raise _see_other(f"{PREFIX}/login?{query}")
             return with_headers(
                 await error_page(request, 401, "登录已过期或尚未登录，请重新登录。")
             )
-        actor = actor_of(user)
+        if user.must_change_password and request.path not in (PASSWORD_PAGE, LOGOUT):
+            if request.method == "GET":
+                query = urlencode({"next": request.path_qs})
+                raise _see_other(f"{PASSWORD_PAGE}?{query}")
+            message = "您的密码由管理员设置，须先修改密码才能继续操作。"
+            return with_headers(await error_page(request, 403, message, user))
+        actor = actor_of(user, separate_duties=request.app[CONFIG].staff.separate_duties)
         ctx = Ctx(request, user, actor, state, await csrf_token(request))
         try:
             if route.roles:
+                if request.path == HOME and actor.has(Role.AUDITOR) and not actor.has(*route.roles):
+                    # An auditor's console is the audit log (三员分立): home is there.
+                    raise web.HTTPSeeOther(AUDIT_PAGE)
                 actor.require(*route.roles, doing="此页面或操作")
             response = await route.handler(ctx)
         except web.HTTPException as exc:

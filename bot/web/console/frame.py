@@ -17,8 +17,10 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from bot.config import Config
+from bot.outbox.redis_state import client_for
+from bot.staff import sessions, throttle
 from bot.web.console import csrf
-from bot.web.console.auth import ConsoleState, LoginThrottle, Passwords
+from bot.web.console.auth import ConsoleState, Passwords
 from bot.web.console.core import PREFIX, STATIC, Route, make_env, register
 from bot.web.keys import CONFIG, CONSOLE, SCOPES
 
@@ -26,8 +28,8 @@ log = logging.getLogger(__name__)
 COOKIE = "gongkai_console"
 
 
-def session_fernet(config: Config) -> Fernet:
-    """The cookie key: derived from the secret the config names, or random for this process."""
+def console_secret(config: Config) -> str:
+    """The secret the config names, or a random one for this process."""
     cfg = config.web.console
     secret = config.secret(cfg.session_key_env)
     if not secret:
@@ -37,6 +39,11 @@ def session_fernet(config: Config) -> Fernet:
             cfg.session_key_env,
         )
         secret = secrets.token_urlsafe(32)
+    return secret
+
+
+def session_fernet(secret: str) -> Fernet:
+    """The cookie key, derived from the console's secret."""
     digest = hashlib.sha256(b"gongkai-console-session\n" + secret.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
@@ -54,9 +61,22 @@ def setup(
     tz = ZoneInfo(config.app.timezone)
     env = make_env(tz)
     env.globals["sandbox"] = config.app.sandbox  # the SANDBOX banner of console/base.html
-    app[CONSOLE] = ConsoleState(cfg, env, LoginThrottle.from_config(cfg), Passwords(), tz)
+    secret = console_secret(config)
+    redis_client = client_for(config)
+    if redis_client is not None:
+        app.on_cleanup.append(lambda _app: redis_client.aclose())
+    app[CONSOLE] = ConsoleState(
+        cfg,
+        env,
+        Passwords(),
+        tz,
+        sessions.store_for(redis_client, config.redis.key_prefix),
+        throttle.store_for(redis_client, config.redis.key_prefix),
+        throttle.DeviceMarks(secret),
+        tuple(config.web.trusted_proxies),
+    )
     storage = EncryptedCookieStorage(
-        session_fernet(config),
+        session_fernet(secret),
         cookie_name=COOKIE,
         path=PREFIX,
         max_age=cfg.absolute_hours * 3600,

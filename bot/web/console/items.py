@@ -180,6 +180,7 @@ async def view(ctx: Ctx) -> web.StreamResponse:
     )
     author = await User.filter(id=item.author_id).first()
     status = ItemStatus(item.status)
+    contributors = await lifecycle.contributors(item.id, item.version)
     return await ctx.render(
         "console/item.html",
         item=item,
@@ -200,6 +201,10 @@ async def view(ctx: Ctx) -> web.StreamResponse:
         columns=ctx.config.columns,
         may={name: status in states for name, states in ALLOWED.items()},
         targets=lifecycle.target_channels(item, ctx.config),
+        contributors=contributors,
+        contribution_labels=lifecycle.CONTRIBUTION_LABELS,
+        # The two-person rule: no 批准 or override form for who wrote this version.
+        may_review=lifecycle.may_review(ctx.actor, item, contributors),
     )
 
 

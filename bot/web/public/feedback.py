@@ -6,7 +6,7 @@ Server-rendered, no JavaScript needed. The form is guarded by bot/web/public/for
 double-submit CSRF token, per-IP sliding-window limits on submissions and look-ups, and a
 honeypot field. Messages enter the inbox through bot/inbox/ingest.py like every other channel's.
 
-Client addresses: request.remote is the client unless `inbox.form.trusted_proxies` lists the
+Client addresses: request.remote is the client unless `[web] trusted_proxies` lists the
 peer (the reverse proxy in front of the app); only then is X-Forwarded-For read. Behind a proxy
 that is not listed, every visitor shares the proxy's address and its rate limit.
 """
@@ -34,10 +34,11 @@ from bot.models import (
     ItemVersion,
     ReplyStatus,
 )
+from bot.web.clients import client_address
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
-from bot.web.public.form_guard import CsrfError, FormGuard, client_ip
+from bot.web.public.form_guard import CsrfError, FormGuard
 from bot.web.public.published import ITEM_ID, publication
 from channels.base import IncomingComment, opaque_author
 from channels.feed import REPLY_TYPE
@@ -197,7 +198,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     guard = request.app[FEEDBACK_GUARD]
     if guard.signer is None:
         return _refusal(request, 503, "网上留言功能暂未开放，请通过其他方式联系我们。")
-    ip = client_ip(request, config.inbox.form)
+    ip = client_address(request, config.web.trusted_proxies)
     wait = guard.submits.hit(ip)
     if wait is not None:
         log.warning("feedback: submission rate limit hit")
@@ -294,7 +295,9 @@ async def status_page(request: web.Request) -> web.StreamResponse:
 
 async def _lookup(request: web.Request, raw: str) -> web.Response:
     config = request.app[CONFIG]
-    wait = request.app[FEEDBACK_GUARD].lookups.hit(client_ip(request, config.inbox.form))
+    wait = request.app[FEEDBACK_GUARD].lookups.hit(
+        client_address(request, config.web.trusted_proxies)
+    )
     if wait is not None:
         log.warning("feedback: look-up rate limit hit")
         return _too_many(request, wait, "查询")

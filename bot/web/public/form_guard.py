@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import secrets
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.config import Config, ConfigError, FormConfig
+from bot.config import Config, ConfigError
 from bot.errors import Refusal
 
 CSRF_COOKIE = "gk_form_csrf"
@@ -137,39 +136,6 @@ class SlidingWindow:
             return max(0.0, events[0] + self.window - at)
         events.append(at)
         return None
-
-
-def client_ip(request: web.Request, form: FormConfig) -> str:
-    """The client's address: the peer, unless the peer is a configured trusted proxy; then the
-    right-most X-Forwarded-For address that is not itself a trusted proxy (the left part of the
-    header is whatever the client wrote and proves nothing)."""
-    peer = request.remote or ""
-    if not form.trusted_proxies:
-        return peer
-    networks = [ipaddress.ip_network(p, strict=False) for p in form.trusted_proxies]
-
-    def trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in networks)
-
-    if not trusted(peer):
-        return peer
-    chain = [
-        part.strip()
-        for header in request.headers.getall("X-Forwarded-For", [])
-        for part in header.split(",")
-        if part.strip()
-    ]
-    for address in reversed(chain):
-        if not trusted(address):
-            try:
-                return str(ipaddress.ip_address(address))
-            except ValueError:
-                return peer  # a malformed hop: fall back to the proxy rather than trust it
-    return chain[0] if chain else peer
 
 
 @dataclass

@@ -22,7 +22,7 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.wakeup import Wakeup
 from bot.web.app import create_app
 from bot.web.keys import WAKEUP
-from tests.conftest import Staff
+from tests.conftest import Staff, add_test_user
 
 Client = TestClient[web.Request, web.Application]
 
@@ -40,6 +40,7 @@ class Tokens:
     reviewer: str  # bob
     editor2: str  # carol, editor and reviewer
     admin: str  # root
+    auditor: str  # audrey, an auditor only (三员分立)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -49,7 +50,8 @@ def auth(token: str) -> dict[str, str]:
 @pytest.fixture
 async def tokens(staff: Staff) -> Tokens:
     made = []
-    for name in ("alice", "bob", "carol", "root"):
+    await add_test_user("audrey", ["auditor"], None, "system:test")
+    for name in ("alice", "bob", "carol", "root", "audrey"):
         _, plain = await users.add_token(name, "test", None, "system:test")
         made.append(plain)
     return Tokens(*made)
@@ -505,13 +507,15 @@ async def test_role_without_permission_is_403_and_writes_nothing(
     assert await counts() == before
 
 
-async def test_audit_verify_is_admin_only_and_reports_the_intact_chain(
+async def test_audit_verify_is_the_auditors_and_reports_the_intact_chain(
     api: Client, tokens: Tokens
 ) -> None:
     await in_review(api, tokens.editor)
-    resp = await api.get("/api/v1/audit/verify", headers=auth(tokens.reviewer))
-    assert resp.status == 403
-    resp = await api.get("/api/v1/audit/verify", headers=auth(tokens.admin))
+    for refused in (tokens.reviewer, tokens.admin):  # 三员分立: not even an admin
+        resp = await api.get("/api/v1/audit/verify", headers=auth(refused))
+        assert resp.status == 403
+        assert "审计员（auditor）" in error_of(await resp.json())["message"]
+    resp = await api.get("/api/v1/audit/verify", headers=auth(tokens.auditor))
     body = await resp.json()
     assert resp.status == 200
     assert body["ok"] is True and body["checked"] == await AuditEvent.all().count()
@@ -522,7 +526,7 @@ async def test_audit_verify_names_the_tampered_event(api: Client, tokens: Tokens
     victim = await AuditEvent.filter(action="item.create").first()
     assert victim is not None
     await AuditEvent.filter(id=victim.id).update(actor="user:mallory")
-    body = await (await api.get("/api/v1/audit/verify", headers=auth(tokens.admin))).json()
+    body = await (await api.get("/api/v1/audit/verify", headers=auth(tokens.auditor))).json()
     assert body["ok"] is False and body["broken_id"] == victim.id
     assert "修改" in body["reason"]
 

@@ -124,7 +124,7 @@ async def test_dashboard_shows_the_exact_rates_and_counts_of_seeded_data(
     await comment(5, base, due_at=now + timedelta(days=3))  # not yet due: not judged
     await comment(6, base, due_at=due, status="spam")  # spam: left out
     await delivered("feed", now, status="dead")
-    await login(cclient, "alice", "alice-pw")  # an editor: every staff role sees the dashboard
+    await login(cclient, "alice", "Pw-alpha-2026")  # an editor: every staff role sees the dashboard
     page = await (await cclient.get("/console/dashboard")).text()
     assert figure(page, "rate-value") == "60.0%"  # 3 of 5 (the retracted one left out)
     assert "本年发布政策解读 5 篇" in page and "已达目标" in page
@@ -152,7 +152,7 @@ async def test_below_target_rate_is_flagged(cclient: Client) -> None:
             published_at=recent,
             interpretation_forms=forms,
         )
-    await login(cclient, "bob", "bob-pw")
+    await login(cclient, "bob", "Pw-bravo-2026")
     page = await (await cclient.get("/console/dashboard")).text()
     assert figure(page, "rate-value") == "50.0%" and "未达目标" in page
 
@@ -169,7 +169,7 @@ async def test_freshness_turns_amber_at_10_days_and_red_at_14(
     await delivered("feed", days_ago(3))
     await delivered("feed", days_ago(20))  # an older one does not count
     hook = await delivered("webhook", days_ago(10))
-    await login(cclient, "mod", "mod-pw")
+    await login(cclient, "mod", "Pw-mike-2026")
 
     def levels(page: str) -> dict[str, str]:
         return dict(re.findall(r'data-channel="(\w+)".*?data-level="(\w+)"', page, re.S))
@@ -197,7 +197,7 @@ async def test_weekly_posts_are_counted_per_channel_by_shanghai_week(
     await delivered("webhook", (this_week - timedelta(weeks=2)).astimezone(UTC))
     await delivered("webhook", (this_week - timedelta(weeks=20)).astimezone(UTC))  # too old
     await delivered("feed", this_week.astimezone(UTC), status="dead")  # not done
-    await login(cclient, "alice", "alice-pw")
+    await login(cclient, "alice", "Pw-alpha-2026")
     page = await (await cclient.get("/console/dashboard")).text()
     table = page[page.index('id="h-weekly"') :]
     head = re.search(r"<thead><tr><th scope=\"col\">周（周一）</th>(.*?)</tr>", table)
@@ -219,7 +219,7 @@ async def test_followers_per_day_are_shown_with_totals(cclient: Client) -> None:
     now = datetime.now(UTC)
     for i, kind in enumerate(["subscribe", "subscribe", "subscribe", "unsubscribe"]):
         await ChannelEvent.create(channel="wechat", key=f"{kind}:o{i}:1", kind=kind, at=now)
-    await login(cclient, "bob", "bob-pw")
+    await login(cclient, "bob", "Pw-bravo-2026")
     page = await (await cclient.get("/console/dashboard")).text()
     assert (
         "新关注 <strong>3</strong> 人，取消关注 <strong>1</strong> 人，净增 <strong>2</strong> 人"
@@ -278,10 +278,10 @@ async def test_mass_send_plan_lists_articles_in_order_and_what_does_not_fit(
         await delivered("wechat", now, item=item, remote_id=f"a-{title}")
     quiet = await make_item(title="不群发的通知", status="published", notify=False)
     await delivered("wechat", now, item=quiet)
-    await login(cclient, "mod", "mod-pw")
+    await login(cclient, "mod", "Pw-mike-2026")
     assert (await cclient.get("/console/mass-send")).status == 403
     cclient.session.cookie_jar.clear()
-    await login(cclient, "bob", "bob-pw")
+    await login(cclient, "bob", "Pw-bravo-2026")
     page = await (await cclient.get("/console/mass-send")).text()
     today = page[: page.index("明天")]
     assert today.index("最重要的通知") < today.index("次要通知") < today.index("<h3>未能纳入")
@@ -289,5 +289,5 @@ async def test_mass_send_plan_lists_articles_in_order_and_what_does_not_fit(
     assert "不群发的通知" not in page
     assert "尚未生成" in page
     cclient.session.cookie_jar.clear()
-    await login(cclient, "alice", "alice-pw")
+    await login(cclient, "alice", "Pw-alpha-2026")
     assert (await cclient.get("/console/mass-send")).status == 200

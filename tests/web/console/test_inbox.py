@@ -67,7 +67,7 @@ async def test_editor_gets_403_on_every_inbox_page_and_form(
     cclient: Client, cconfig: Config
 ) -> None:
     comment = await ingest(cconfig)
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     assert "留言处理" not in await get_ok(cclient, "/console/")  # no menu entry either
     for path in ("/console/inbox", f"/console/inbox/{comment.id}"):
         resp = await cclient.get(path)
@@ -84,7 +84,7 @@ async def test_moderator_cannot_approve_items_but_sees_the_inbox(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     status, page = await post(cclient, f"/console/items/{item.id}/approve", token)
     assert status == 403 and "审核" in page
     assert (await Item.get(id=item.id)).status == "in_review"
@@ -98,7 +98,7 @@ async def test_inbox_forms_refuse_a_missing_or_wrong_csrf_token(
     cclient: Client, cconfig: Config
 ) -> None:
     comment = await ingest(cconfig)
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     path = f"/console/inbox/{comment.id}/close"
     assert (await cclient.post(path, data={})).status == 403
     assert (await cclient.post(path, data={"_csrf": token[:-2] + "xx"})).status == 403
@@ -119,7 +119,7 @@ async def test_bulk_actions_show_a_result_per_comment(cclient: Client, cconfig: 
     first = await ingest(cconfig)
     second = await ingest(cconfig)
     third = await ingest(cconfig)
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     await post(cclient, f"/console/inbox/{second.id}/close", token)
     ids = [str(first.id), str(second.id), str(third.id)]
     status, page = await post(cclient, "/console/inbox/bulk", token, op="close", ids=ids)
@@ -170,7 +170,7 @@ async def test_filters_select_by_status_channel_category_assignee_and_due(
     await Comment.filter(id=closed.id).update(status="closed")
     mod = await User.get(username="mod")
     await Comment.filter(id=later.id).update(assignee_id=mod.id)
-    await login(cclient, "mod", "mod-pw")
+    await login(cclient, "mod", "Pw-mike-2026")
 
     default = rows(await get_ok(cclient, "/console/inbox"))
     assert default == [overdue.id, soon.id, later.id, hotline.id]  # open, most urgent first
@@ -210,7 +210,7 @@ async def test_filters_select_by_status_channel_category_assignee_and_due(
 async def test_the_list_is_paginated(cclient: Client, cconfig: Config) -> None:
     size = cconfig.web.console.page_size
     made = [await ingest(cconfig) for _ in range(size + 3)]
-    await login(cclient, "mod", "mod-pw")
+    await login(cclient, "mod", "Pw-mike-2026")
     first = rows(await get_ok(cclient, "/console/inbox?status=all"))
     second = rows(await get_ok(cclient, "/console/inbox?status=all&page=2"))
     assert len(first) == size and len(second) == 3
@@ -224,7 +224,7 @@ async def test_hostile_and_personal_text_is_shown_masked_and_escaped(
 ) -> None:
     comment = await ingest(cconfig, HOSTILE + " 我的手机 13812345678")
     assert "13812345678" in comment.original_text
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     await post(cclient, f"/console/inbox/{comment.id}/reply", token, text=HOSTILE, action="draft")
     await post(cclient, f"/console/inbox/{comment.id}/note", token, text=HOSTILE)
     for path in ("/console/inbox", f"/console/inbox/{comment.id}"):
@@ -240,7 +240,7 @@ async def test_reply_is_sent_and_its_delivery_status_shown(
     cclient: Client, cconfig: Config
 ) -> None:
     comment = await ingest(cconfig)
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     status, page = await post(
         cclient, f"/console/inbox/{comment.id}/reply", token, text="您好，一般在20个工作日内答复。"
     )
@@ -266,7 +266,7 @@ async def test_detail_actions_go_through_the_inbox_and_are_audited(
     cclient: Client, cconfig: Config
 ) -> None:
     comment = await ingest(cconfig)
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     path = f"/console/inbox/{comment.id}"
     _, page = await post(cclient, f"{path}/assign-me", token)
     assert "已分派给我（mod）" in page
@@ -320,7 +320,7 @@ async def test_qa_selection_previews_masks_selects_and_withdraws(
     cclient: Client, cconfig: Config
 ) -> None:
     comment = await ingest(cconfig, "我的手机13812345678，请问信息公开申请怎么提交？")
-    token = await login(cclient, "mod", "mod-pw")
+    token = await login(cclient, "mod", "Pw-mike-2026")
     path = f"/console/inbox/{comment.id}"
     assert "预览并选登" not in await get_ok(cclient, path)  # not answered yet
     await post(cclient, f"{path}/reply", token, text="您好，可在网站在线提交申请。")

@@ -18,7 +18,7 @@ WECHAT_TITLE = "国庆节期间政务服务大厅开放安排"
 
 
 async def test_new_form_shows_the_wechat_title_field_with_its_limit(cclient: Client) -> None:
-    await login(cclient, "alice", "alice-pw")
+    await login(cclient, "alice", "Pw-alpha-2026")
     page = await (await cclient.get("/console/items/new?kind=notice")).text()
     assert '<label for="wechat_title">微信标题</label>' in page
     assert 'name="wechat_title"' in page
@@ -26,7 +26,7 @@ async def test_new_form_shows_the_wechat_title_field_with_its_limit(cclient: Cli
 
 
 async def test_wechat_title_is_saved_on_create_and_shown_again(cclient: Client) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         "/console/items",
         data={
@@ -51,7 +51,7 @@ async def test_editing_adds_the_wechat_title_to_an_existing_item(
 ) -> None:
     item = await in_review(cconfig, cstaff)
     assert item.wechat_title == ""
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         f"/console/items/{item.id}",
         data={

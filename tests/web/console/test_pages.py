@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bot import users
 from bot.config import Config
 from bot.models import AuditEvent, Delivery, Finding, Item
 from bot.outbox.channel_set import build_channels
@@ -49,7 +50,7 @@ async def run_dispatcher(config: Config) -> None:
 async def test_policy_without_interpretation_is_returned_then_approved_with_it(
     cclient: Client, cconfig: Config
 ) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         "/console/items",
         data={
@@ -90,7 +91,7 @@ async def test_policy_without_interpretation_is_returned_then_approved_with_it(
     assert (await Item.get(id=policy_id)).status == "in_review"
 
     cclient.session.cookie_jar.clear()
-    token = await login(cclient, "bob", "bob-pw")
+    token = await login(cclient, "bob", "Pw-bravo-2026")
     page = await post_form(cclient, f"/console/items/{policy_id}/approve", token)
     assert "已批准" in page
     assert {i.status for i in await Item.filter(id__in=[policy_id, interp_id])} <= {
@@ -106,7 +107,7 @@ async def test_policy_without_interpretation_is_returned_then_approved_with_it(
 async def test_findings_show_the_offending_text_highlighted_with_the_suggestion(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     body = "请联系张三，电话 13812345678，了解详情。"
     resp = await cclient.post(
         "/console/items",
@@ -135,7 +136,7 @@ async def test_self_approval_is_refused_in_chinese(
     item = await in_review(cconfig, cstaff)
     # carol is editor and reviewer; make her the author of the item
     await Item.filter(id=item.id).update(author_id=cstaff.editor2.user_id)
-    token = await login(cclient, "carol", "carol-pw")
+    token = await login(cclient, "carol", "Pw-charlie-2026")
     page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
     assert "不能批准自己撰写的稿件" in page
     assert (await Item.get(id=item.id)).status == "in_review"
@@ -145,7 +146,7 @@ async def test_return_needs_a_reason_and_sends_the_item_back(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(cclient, "bob", "bob-pw")
+    token = await login(cclient, "bob", "Pw-bravo-2026")
     page = await post_form(cclient, f"/console/items/{item.id}/return", token, reason=" ")
     assert "退文须填写理由" in page
     page = await post_form(cclient, f"/console/items/{item.id}/return", token, reason="标题不规范")
@@ -159,7 +160,7 @@ async def test_a_warning_is_overridden_with_a_written_reason_then_approved(
     # A signing date (落款) in the future: a warning a reviewer may accept in writing.
     item = await in_review(cconfig, cstaff, body="活动安排如下。\n\n办公室\n\n2099年1月1日")
     warn = await Finding.get(item_id=item.id, stage="submit", severity="warn")
-    token = await login(cclient, "bob", "bob-pw")
+    token = await login(cclient, "bob", "Pw-bravo-2026")
     page = await cclient.get(f"/console/items/{item.id}")
     assert "<mark>2099年1月1日</mark>" in await page.text()
     page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
@@ -179,7 +180,7 @@ async def test_queue_tabs_filters_search_and_pagination(
         await in_review(
             cconfig, cstaff, title=f"关于第{n}号事项的通知", doc_number=f"沪金管〔2021〕{n}号"
         )
-    await login(cclient, "alice", "alice-pw")
+    await login(cclient, "alice", "Pw-alpha-2026")
     page = await (await cclient.get("/console/?status=in_review")).text()
     assert '待审核<span class="count">25</span>' in page
     assert "第 1 / 2 页" in page
@@ -197,7 +198,7 @@ async def test_calendar_shows_scheduled_items_on_their_shanghai_day(
     item = await in_review(cconfig, cstaff, title="排期发布的通知")
     # 2030-03-31 17:00 UTC is 2030-04-01 01:00 in Shanghai
     await Item.filter(id=item.id).update(publish_at=datetime(2030, 3, 31, 17, 0, tzinfo=UTC))
-    await login(cclient, "alice", "alice-pw")
+    await login(cclient, "alice", "Pw-alpha-2026")
     april = await (await cclient.get("/console/calendar?month=2030-04")).text()
     assert "01:00" in april and "排期发布的通知" in april
     march = await (await cclient.get("/console/calendar?month=2030-03")).text()
@@ -208,7 +209,7 @@ async def test_editing_makes_a_diff_and_an_audit_trail_on_the_history_page(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff, body="原来的正文。")
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     form = await (await cclient.get(f"/console/items/{item.id}/edit")).text()
     assert "原来的正文。" in form
     resp = await cclient.post(
@@ -232,7 +233,7 @@ async def test_unchanged_save_does_not_make_a_new_version(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         f"/console/items/{item.id}",
         data={
@@ -248,7 +249,7 @@ async def test_unchanged_save_does_not_make_a_new_version(
 
 
 async def test_form_errors_name_the_field_and_keep_what_was_typed(cclient: Client) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         "/console/items",
         data={
@@ -268,7 +269,7 @@ async def test_form_errors_name_the_field_and_keep_what_was_typed(cclient: Clien
 
 
 async def test_publish_time_entered_in_shanghai_is_stored_in_utc(cclient: Client) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         "/console/items",
         data={
@@ -286,7 +287,7 @@ async def test_publish_time_entered_in_shanghai_is_stored_in_utc(cclient: Client
 
 
 async def test_preview_endpoint_renders_markdown_like_the_feed(cclient: Client) -> None:
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     resp = await cclient.post(
         "/console/preview", data={"body": "**要点**\n\n<b>x</b>"}, headers={"X-CSRF-Token": token}
     )
@@ -304,7 +305,7 @@ async def test_dead_delivery_is_highlighted_retried_and_cancelled_with_audit(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    token = await login(cclient, "bob", "bob-pw")
+    token = await login(cclient, "bob", "Pw-bravo-2026")
     await post_form(cclient, f"/console/items/{item.id}/approve", token)
     delivery = await Delivery.get(item_id=item.id, channel="feed")
     await Delivery.filter(id=delivery.id).update(
@@ -332,7 +333,8 @@ async def test_audit_page_searches_and_reports_the_chain_verified(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    await login(cclient, "root", "root-pw")
+    await users.set_roles("root", ["admin", "auditor"], "system:test")  # 三员分立
+    await login(cclient, "root", "Pw-romeo-2026")
     page = await (await cclient.get(f"/console/audit?target=item:{item.id}")).text()
     assert "哈希链校验通过" in page
     assert "item.submit" in page and "user.add" not in page
@@ -354,7 +356,7 @@ async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
     item = await in_review(
         cconfig, cstaff, title="通知" + HOSTILE, body="正文" + HOSTILE, doc_number=HOSTILE[:100]
     )
-    token = await login(cclient, "alice", "alice-pw")
+    token = await login(cclient, "alice", "Pw-alpha-2026")
     await cclient.post(
         f"/console/items/{item.id}",
         data={
@@ -366,7 +368,8 @@ async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
         },
     )
     cclient.session.cookie_jar.clear()
-    await login(cclient, "root", "root-pw")
+    await users.set_roles("root", ["admin", "auditor"], "system:test")  # for the audit log
+    await login(cclient, "root", "Pw-romeo-2026")
     pages = [
         "/console/",
         f"/console/?q={HOSTILE[:20]}",

@@ -24,6 +24,7 @@ from bot.models import Comment, CommentReply, ReplyStatus
 from bot.outbox.channel_set import build_channels
 from bot.web.app import create_app
 from bot.web.public.form_guard import CSRF_COOKIE, CsrfSigner, form_key
+from tests.conftest import add_test_user
 from tests.web.conftest import Publish
 from tests.web.public.test_pages import check_html
 
@@ -37,13 +38,15 @@ XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 @pytest.fixture
 async def form_config(sqlite_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Config]:
-    """A migrated SQLite database with the [inbox.form] keys a test passes as its param."""
-    form = getattr(request, "param", {})
+    """A migrated SQLite database with the [inbox.form] keys a test passes as its param (and
+    [web] trusted_proxies, given as the param's "trusted_proxies")."""
+    form = dict(getattr(request, "param", {}))
+    proxies = form.pop("trusted_proxies", [])
     cfg = parse_config(
         {
             "database": {"url": sqlite_url},
             "inbox": {"form": form},
-            "web": {"max_body_bytes": 32768},
+            "web": {"max_body_bytes": 32768, "trusted_proxies": proxies},
         },
         "test",
         environ=ENV,
@@ -84,7 +87,7 @@ async def submit(client: Client, content: str, **fields: str) -> str:
 
 
 async def moderator() -> Actor:
-    await users.add_user("mia", ["moderator"], "mia-pw", "system:test", office="办公室")
+    await add_test_user("mia", ["moderator"], "Pw-lima-2026", "system:test", office="办公室")
     return await users.actor_for_user("mia")
 
 

@@ -124,7 +124,7 @@ async def test_an_uploaded_png_is_published_on_the_website_and_served_from_media
     site: tuple[Config, Staff, Client], media_dir: Path
 ) -> None:
     config, staff, client = site
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     resp = await upload(client, token, "活动现场.png", png(40, 30), description="活动现场")
     assert resp.status == 200, await resp.text()
     answer = await resp.json()
@@ -184,7 +184,7 @@ async def test_an_uploaded_image_goes_to_wechat_through_uploadimg_with_its_url_r
             await hook.start_server()
             callback.url = str(hook.make_url("/wechat/callback"))
             try:
-                token = await login(client, "alice", "alice-pw")
+                token = await login(client, "alice", "Pw-alpha-2026")
                 answer = await (
                     await upload(client, token, "IMG_0001.jpg", jpeg_with_exif())
                 ).json()
@@ -204,7 +204,7 @@ async def test_an_uploaded_image_goes_to_wechat_through_uploadimg_with_its_url_r
 
 
 async def test_a_jpeg_with_exif_gps_is_served_without_it(client: Client) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     answer = await (await upload(client, token, "IMG_0001.jpg", jpeg_with_exif())).json()
     data = await (await client.get(answer["url"])).read()
     assert data.startswith(b"\xff\xd8") and GPS_TEXT not in data and b"Exif" in data
@@ -214,7 +214,7 @@ async def test_a_jpeg_with_exif_gps_is_served_without_it(client: Client) -> None
 async def test_an_oversize_image_is_refused_with_413_naming_it_and_nothing_is_stored(
     client: Client, media_dir: Path
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     resp = await upload(client, token, "大照片.png", png(pad=1_100_000))
     assert resp.status == 413
     message = (await resp.json())["error"]
@@ -229,7 +229,7 @@ async def test_an_oversize_image_is_refused_with_413_naming_it_and_nothing_is_st
 async def test_an_image_claiming_40000_by_40000_pixels_is_refused_with_413_and_not_stored(
     client: Client, media_dir: Path
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     bomb = png_claiming(40_000, 40_000)
     resp = await upload(client, token, "宣传海报.png", bomb)
     assert resp.status == 413
@@ -254,7 +254,7 @@ async def test_an_image_claiming_40000_by_40000_pixels_is_refused_with_413_and_n
 async def test_html_named_png_is_refused_with_400_naming_it_and_the_allowed_types(
     client: Client, media_dir: Path
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     fake = b"<html><body><script>alert(document.cookie)</script></body></html>"
     resp = await upload(client, token, "photo.png", fake)
     assert resp.status == 400
@@ -280,7 +280,7 @@ async def test_names_that_are_not_stored_files_are_404(
     client: Client, media_dir: Path, path: str
 ) -> None:
     (media_dir.parent / "secret.txt").write_text("SECRET-CONTENT")
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     name = (await (await upload(client, token, "a.png", png())).json())["name"]
     (media_dir / ".upload-x.part").write_bytes(b"half")
     resp = await client.get(URL(path.format(name=name), encoded=True))
@@ -291,7 +291,7 @@ async def test_names_that_are_not_stored_files_are_404(
 async def test_upload_without_csrf_token_is_403_and_stores_nothing(
     client: Client, media_dir: Path
 ) -> None:
-    await login(client, "alice", "alice-pw")
+    await login(client, "alice", "Pw-alpha-2026")
     resp = await client.post("/console/media", data=form("a.png", png()), headers=JSON)
     assert resp.status == 403
     resp = await upload(client, "wrong-token", "a.png", png())
@@ -300,14 +300,14 @@ async def test_upload_without_csrf_token_is_403_and_stores_nothing(
 
 
 async def test_a_moderator_cannot_upload(client: Client, media_dir: Path) -> None:
-    token = await login(client, "mod", "mod-pw")
+    token = await login(client, "mod", "Pw-mike-2026")
     resp = await upload(client, token, "a.png", png())
     assert resp.status == 403
     assert files(media_dir) == []
 
 
 async def test_the_same_file_uploaded_twice_is_stored_once(client: Client, media_dir: Path) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     first = await (await upload(client, token, "一.pdf", PDF)).json()
     second = await (await upload(client, token, "二.pdf", PDF)).json()
     assert first["name"] == second["name"] and (first["new"], second["new"]) == (True, False)
@@ -318,7 +318,7 @@ async def test_the_same_file_uploaded_twice_is_stored_once(client: Client, media
 async def test_an_attachment_is_served_as_a_download_with_its_chinese_name(
     client: Client,
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     answer = await (await upload(client, token, "2021年工作要点.pdf", PDF)).json()
     assert answer["snippet"] == f"[2021年工作要点.pdf](/media/{answer['name']})"
     resp = await client.get(answer["url"])
@@ -332,7 +332,7 @@ async def test_an_attachment_is_served_as_a_download_with_its_chinese_name(
 async def test_without_script_the_upload_answers_a_page_with_the_snippet_to_copy(
     client: Client,
 ) -> None:
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     resp = await client.post(
         "/console/media", data=form("<b>图</b>.jpg", JPEG, token, description="说明")
     )
@@ -348,7 +348,7 @@ async def test_the_editor_has_a_labelled_upload_form_and_the_item_page_lists_its
     site: tuple[Config, Staff, Client],
 ) -> None:
     config, staff, client = site
-    token = await login(client, "alice", "alice-pw")
+    token = await login(client, "alice", "Pw-alpha-2026")
     image = await (await upload(client, token, "图一.png", png())).json()
     doc = await (await upload(client, token, "要点.pdf", PDF)).json()
     missing = "f" * 32 + ".png"
