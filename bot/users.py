@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.actors import Actor
 from bot.config import PasswordConfig
-from bot.models import ApiToken, Role, User
+from bot.models import ROLE_LABELS, ApiToken, Role, User
 from bot.staff import passwords
 from bot.staff.passwords import PasswordRefused, UserError
 
@@ -25,12 +26,25 @@ TOKEN_PREFIX = "gk_"
 KNOWN_ROLES = frozenset(r.value for r in Role)
 
 
-def _roles(roles: Iterable[str]) -> list[str]:
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ROLE_CHOICES = "、".join(f"{ROLE_LABELS[r]}（{r.value}）" for r in Role)
+
+
+class WrongPassword(UserError):
+    """The current password given to prove who is asking is not the account's."""
+
+
+def _roles(roles: Iterable[str], separate_duties: bool = True) -> list[str]:
     wanted = list(roles)
+    if not wanted:
+        raise UserError(f"请至少选择一个角色；可选：{ROLE_CHOICES}。")
     bad = [r for r in wanted if r not in KNOWN_ROLES]
-    if bad or not wanted:
+    if bad:
+        raise UserError(f"角色无效：{'、'.join(bad)}；可选：{ROLE_CHOICES}。")
+    if separate_duties and Role.ADMIN.value in wanted and Role.AUDITOR.value in wanted:
         raise UserError(
-            f"角色无效：{', '.join(bad) or '(空)'}；可选：{', '.join(sorted(KNOWN_ROLES))}"
+            "三员分立：管理员与审计员不能由同一账号担任（小型单位可在配置中设 "
+            "[staff] separate_duties = false）。"
         )
     return sorted(set(wanted))
 
@@ -55,17 +69,21 @@ async def add_user(
     *,
     policy: PasswordConfig,
     must_change: bool,
+    separate_duties: bool = True,
 ) -> User:
     """Create an account. `password` None: it cannot log in until a password is set.
     `must_change`: the password was chosen by someone else (the CLI, an admin), so its owner
-    must change it at first login."""
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()
-    ):
-        raise UserError(f"用户名无效：{username!r}（字母、数字、. _ -，最多 64 个字符）")
-    checked = _roles(roles)
+    must change it at first login. `separate_duties` ([staff]): no account is both admin and
+    auditor."""
+    if not USERNAME.fullmatch(username):
+        raise UserError(
+            f"用户名无效：「{username[:80]}」（只能用英文字母、数字和 . _ -，以字母或数字开头，"
+            f"最多 64 个字符，现为 {len(username)} 个）。"
+        )
+    checked = _roles(roles, separate_duties)
+    twin = await User.filter(username__iexact=username).first()
+    if twin is not None:  # "Carol" beside "carol" would share her login throttle and marks
+        raise UserError(f"用户名已存在：{twin.username}（用户名不区分大小写）。")
     hashed = "" if password is None else await _hashed(policy, password, (username, display_name))
     try:
         async with in_transaction() as conn:
@@ -223,7 +241,7 @@ async def change_own_password(
     if not user.active:
         raise UserError(f"用户已停用：{username}")
     if not await asyncio.to_thread(passwords.verify, user.password_hash, old_password):
-        raise UserError("原密码不正确")
+        raise WrongPassword("原密码不正确。")
     if new_password == old_password:
         raise PasswordRefused("新密码不得与原密码相同")
     hashed = await _hashed(policy, new_password, _names(user))
@@ -251,10 +269,13 @@ async def change_own_password(
     return user
 
 
-async def set_roles(username: str, roles: list[str], actor: str) -> User:
+async def set_roles(
+    username: str, roles: list[str], actor: str, *, separate_duties: bool = True
+) -> User:
     """Replace an account's roles (its tokens keep only what it still holds). The last active
-    admin cannot give up the role: nobody could administer accounts in the console then."""
-    checked = _roles(roles)
+    admin cannot give up the role: nobody could administer accounts in the console then. With
+    `separate_duties` no account is both admin and auditor."""
+    checked = _roles(roles, separate_duties)
     async with in_transaction() as conn:
         user = await _user(username, conn)
         before = sorted(user.roles)

@@ -105,6 +105,7 @@ def user_add(
             office,
             policy=policy,
             must_change=True,
+            separate_duties=config.staff.separate_duties,
         )
         click.echo(f"已创建用户 {user.username}（角色：{', '.join(user.roles)}）。")
         if given is None:

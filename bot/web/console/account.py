@@ -12,7 +12,9 @@ from aiohttp_session import get_session
 from bot import users
 from bot.errors import Refusal
 from bot.staff.passwords import MAX_LENGTH as PASSWORD_MAX
-from bot.web.console.auth import FINGERPRINT, current_session, fingerprint
+from bot.staff.throttle import retry_after
+from bot.web.clients import client_address
+from bot.web.console.auth import FINGERPRINT, current_session, fingerprint, throttle_keys
 from bot.web.console.core import PASSWORD_PAGE, Ctx, Route, safe_next
 
 
@@ -43,12 +45,31 @@ async def change(ctx: Ctx) -> web.StreamResponse:
     target = safe_next(_field(form, "next"))
     if new != again:
         return await password_form(ctx, "两次输入的新密码不一致。", 422)
+    # Proving the old password is a login: counted and slowed down like one, so a session
+    # left open cannot be used to guess the password and keep access after it ends.
+    state = ctx.state
+    keys = throttle_keys(
+        state, ctx.user.username, client_address(ctx.request, state.trusted_proxies), None
+    )
+    attempt = await state.throttle.attempt(keys, state.clock())
+    if not attempt.allowed:
+        seconds = retry_after(attempt.wait)
+        response = await password_form(ctx, f"尝试次数过多，请 {seconds} 秒后再试。", 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     try:
         user = await users.change_own_password(
             ctx.user.username, old, new, ctx.config.staff.password
         )
-    except Refusal as exc:
+    except users.WrongPassword as exc:
+        response = await password_form(ctx, str(exc), exc.status_code)
+        if attempt.wait > 0:
+            response.headers["Retry-After"] = str(retry_after(attempt.wait))
+        return response
+    except Refusal as exc:  # the old password was right: the attempt is taken back
+        await state.throttle.succeeded(keys[0][0], keys[1:])
         return await password_form(ctx, str(exc), exc.status_code)
+    await state.throttle.succeeded(keys[0][0], keys[1:])
     ended = await ctx.state.sessions.end_user(user.id, keep=current_session(ctx.request))
     # The session goes on under the new password (its fingerprint follows the new hash).
     (await get_session(ctx.request))[FINGERPRINT] = fingerprint(user.password_hash)

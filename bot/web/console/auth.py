@@ -29,7 +29,14 @@ from bot.config import ConsoleConfig
 from bot.models import User
 from bot.staff import passwords
 from bot.staff.sessions import SessionInfo, SessionStore
-from bot.staff.throttle import DeviceMarks, Rule, ThrottleStore
+from bot.staff.throttle import (
+    DeviceMarks,
+    Rule,
+    ThrottleStore,
+    account_key,
+    address_key,
+    device_key,
+)
 
 SID = "sid"
 FINGERPRINT = "pw"
@@ -171,3 +178,13 @@ async def csrf_token(request: web.Request) -> str:
         token = secrets.token_urlsafe(32)
         session[CSRF] = token
     return token
+
+
+def throttle_keys(
+    state: ConsoleState, username: str, ip: str, device: str | None
+) -> list[tuple[str, Rule]]:
+    """What a login (or a check of one's password) counts against: the browser's device mark
+    alone when it has one for this account, else the account and the client address."""
+    if device:
+        return [(device_key(device), state.account_rule)]
+    return [(account_key(username), state.account_rule), (address_key(ip), state.address_rule)]

@@ -22,9 +22,19 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.models import User
 from bot.staff.passwords import MAX_LENGTH as PASSWORD_MAX
-from bot.staff.throttle import Failure, account_key, address_key, device_key, retry_after
+from bot.staff.throttle import (
+    Attempt,
+    Count,
+    retry_after,
+)
 from bot.web.clients import client_address
-from bot.web.console.auth import csrf_token, end_session, session_user, start_session
+from bot.web.console.auth import (
+    csrf_token,
+    end_session,
+    session_user,
+    start_session,
+    throttle_keys,
+)
 from bot.web.console.core import PASSWORD_PAGE, PREFIX, Ctx, Route, safe_next, with_headers
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, CONSOLE, METRICS
@@ -74,24 +84,34 @@ def _count(request: web.Request, outcome: str) -> None:
         metrics.console_logins.labels(outcome).inc()
 
 
-async def _audit_waits(failures: list[Failure], username: str, ip: str) -> None:
+async def _audit_waits(counts: tuple[Count, ...], username: str, ip: str) -> None:
     """The failure that first makes a key wait is audited (a lock, in the issue's words);
     the single failures before it are only logged, so strangers cannot fill the audit log
     or contend for its lock."""
-    started = [f for f in failures if f.started]
+    started = [c for c in counts if c.started]
     if not started:
         return
     async with in_transaction() as conn:
-        for failure in started:
-            kind = failure.key.partition(":")[0]
+        for count in started:
+            kind = count.key.partition(":")[0]
             await audit.record(
                 conn,
                 "system:console",
                 "console.login_throttled",
                 "user" if kind != "address" else "address",
                 (username or "-") if kind != "address" else ip,
-                {"key": kind, "ip": ip, "failures": failure.failures, "wait": failure.wait},
+                {"key": kind, "ip": ip, "failures": count.failures, "wait": count.wait},
             )
+
+
+async def too_early(request: web.Request, attempt: Attempt, **context: Any) -> web.Response:
+    seconds = retry_after(attempt.wait)
+    _count(request, "throttled")
+    response = await _page(
+        request, 429, error=f"登录尝试过于频繁，请 {_wait_text(seconds)}后再试。", **context
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -102,46 +122,30 @@ async def login(request: web.Request) -> web.StreamResponse:
     target = safe_next(_text(form, "next", 2000))
     ip = client_address(request, state.trusted_proxies) or "unknown"
     device = state.devices.device_for(request.cookies.get(DEVICE_COOKIE, ""), username)
-    who = device_key(device) if device else account_key(username)
-    keys = [who, address_key(ip)]
-    now = state.clock()
-    wait = await state.throttle.wait(keys, now)
-    if wait > 0:
-        seconds = retry_after(wait)
-        _count(request, "throttled")
-        response = await _page(
-            request,
-            429,
-            error=f"登录尝试过于频繁，请 {_wait_text(seconds)}后再试。",
-            username=username,
-            next=target,
-        )
-        response.headers["Retry-After"] = str(seconds)
-        return response
+    keys = throttle_keys(state, username, ip, device)
+    # Claimed before the (slow) password check: a burst cannot all get past the count.
+    attempt = await state.throttle.attempt(keys, state.clock())
+    if not attempt.allowed:
+        return await too_early(request, attempt, username=username, next=target)
     user = await User.filter(username=username).first() if username else None
     ok = await state.passwords.check(user, password)
     if not ok or user is None or not user.active:
-        failures = [
-            await state.throttle.fail(who, state.account_rule, now),
-            await state.throttle.fail(keys[1], state.address_rule, now),
-        ]
         _count(request, "failed")
         log.warning(
             "console login failed for %r from %s (%s)",
             username[:64],
             ip,
-            ", ".join(f"{f.key.partition(':')[0]} {f.failures}" for f in failures),
+            ", ".join(f"{c.key.partition(':')[0]} {c.failures}" for c in attempt.counts),
         )
-        await _audit_waits(failures, username, ip)
-        wait = max(f.wait for f in failures)
+        await _audit_waits(attempt.counts, username, ip)
         message = "用户名或密码错误，或账号已停用。"
-        if wait > 0:
-            message += f"请 {_wait_text(retry_after(wait))}后再试。"
+        if attempt.wait > 0:
+            message += f"请 {_wait_text(retry_after(attempt.wait))}后再试。"
         response = await _page(request, 401, error=message, username=username, next=target)
-        if wait > 0:
-            response.headers["Retry-After"] = str(retry_after(wait))
+        if attempt.wait > 0:
+            response.headers["Retry-After"] = str(retry_after(attempt.wait))
         return response
-    await state.throttle.clear(who)
+    await state.throttle.succeeded(keys[0][0], keys[1:])
     await start_session(request, state, user, ip)
     _count(request, "ok")
     async with in_transaction() as conn:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 import bot.web.console
 from bot import users
 from bot.config import Config, StaffConfig
-from bot.models import Role
+from bot.models import Role, User
 from bot.web.api import routes as api_routes
 from bot.web.console.core import LOGOUT, PASSWORD_PAGE, Route
 from tests.conftest import Staff, add_test_user
@@ -161,8 +161,32 @@ async def test_an_admin_without_the_auditor_role_cannot_read_the_audit_log(
     assert resp.status == 403
 
 
-async def test_an_admin_who_is_also_an_auditor_reads_it(cclient: Client, cstaff: Staff) -> None:
-    await users.set_roles("root", ["admin", "auditor"], "system:test")
+async def test_no_account_is_admin_and_auditor_while_duties_are_separate(
+    cclient: Client, cstaff: Staff
+) -> None:
+    with pytest.raises(users.UserError, match="三员分立"):
+        await users.set_roles("root", ["admin", "auditor"], "system:test")
+    # Nor does an admin make anyone an auditor in the console, or learn an auditor's password.
+    token = await login(cclient, "root", "Pw-romeo-2026")
+    alice = await User.get(username="alice")
+    resp = await cclient.post(
+        f"/console/users/{alice.id}/roles",
+        data={"_csrf": token, "roles": ["editor", "auditor"]},
+    )
+    assert resp.status == 403 and "三员分立" in await resp.text()
+    resp = await cclient.post(
+        "/console/users", data={"_csrf": token, "username": "aud2", "roles": "auditor"}
+    )
+    assert resp.status == 403 and not await User.filter(username="aud2").exists()
+    await add_test_user("audrey", ["auditor"], "Audit-trail-2026", "cli:ops")
+    audrey = await User.get(username="audrey")
+    resp = await cclient.post(f"/console/users/{audrey.id}/reset-password", data={"_csrf": token})
+    assert resp.status == 403 and "secret" not in await resp.text()
+    assert (await User.get(username="alice")).roles == ["editor"]
+
+
+async def test_a_merged_account_reads_it(cclient: Client, cstaff: Staff) -> None:
+    await users.set_roles("root", ["admin", "auditor"], "system:test", separate_duties=False)
     await login(cclient, "root", "Pw-romeo-2026")
     assert (await cclient.get("/console/audit")).status == 200
     html = await (await cclient.get("/console/")).text()

@@ -7,6 +7,7 @@ counters are shared by every process (database or Redis)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -156,25 +157,52 @@ async def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(
         await db.close()
 
 
+async def test_a_burst_of_simultaneous_tries_gets_no_more_checks_than_the_free_ones(
+    proxied: tuple[Config, Client],
+) -> None:
+    cfg, c = proxied
+    set_clock(c, START)
+    page = await c.get("/console/login")
+    csrf = csrf_of(await page.text())
+
+    async def guess(n: int) -> int:
+        data = {"username": "bob", "password": f"guess-{n}", "_csrf": csrf}
+        resp = await c.post("/console/login", data=data, headers={"X-Forwarded-For": "192.0.2.1"})
+        return resp.status
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(40)))
+    free = cfg.web.console.login_max_failures
+    assert statuses.count(401) == free  # the password was checked only this often
+    assert statuses.count(429) == 40 - free
+
+
 async def test_redis_counters_are_shared_and_expire_with_the_window(redis_prefix: str) -> None:
     rule = Rule(free=2, base=10, cap=40, window=60)
     clients = [connect(RedisConfig(url=REDIS_URL)) for _ in range(2)]
     try:
         one, two = (RedisThrottle(c, redis_prefix) for c in clients)
         key = account_key("Alice ")
-        assert (await one.fail(key, rule, START)).wait == 0
-        second = await two.fail(key, rule, START)  # another process counts on
-        assert (second.failures, second.wait, second.started) == (2, 10, True)
-        assert await one.wait([key], START) == pytest.approx(10)
-        third = await one.fail(key, rule, START + timedelta(seconds=10))
-        assert (third.wait, third.started) == (20, False)
+        first = await one.attempt([(key, rule)], START)
+        assert first.allowed and first.wait == 0
+        second = await two.attempt([(key, rule)], START)  # another process counts on
+        assert second.allowed and second.wait == 10 and second.counts[0].started
+        refused = await one.attempt([(key, rule)], START + timedelta(seconds=5))
+        assert (refused.allowed, refused.wait, refused.counts) == (False, 5, ())
+        third = await one.attempt([(key, rule)], START + timedelta(seconds=10))
+        assert (third.wait, third.counts[0].started) == (20, False)
         # After the window without a failure the count starts again.
-        later = await two.fail(key, rule, START + timedelta(seconds=200))
-        assert (later.failures, later.wait) == (1, 0)
-        assert await one.clear(key)
-        assert await two.wait([key], START) == 0
-        ttl = await clients[0].ttl(f"{redis_prefix}login-throttle:{key}")
-        assert ttl == -2  # cleared: gone
+        later = await two.attempt([(key, rule)], START + timedelta(seconds=200))
+        assert (later.counts[0].failures, later.wait) == (1, 0)
+        # A success clears one key and takes the attempt back from the others.
+        other = address_key("192.0.2.7")
+        for _ in range(3):
+            both = await one.attempt([(key, rule), (other, rule)], START + timedelta(seconds=300))
+        assert not both.allowed  # the second attempt made both wait
+        await one.succeeded(key, [(other, rule)])
+        assert await two.wait([key], START + timedelta(seconds=300)) == 0
+        assert await two.wait([other], START + timedelta(seconds=300)) == 0  # 2 - 1 < free
+        assert await one.clear(other)
+        assert await clients[0].exists(f"{redis_prefix}login-throttle:{key}") == 0
     finally:
         for c in clients:
             await c.aclose()

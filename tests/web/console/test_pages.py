@@ -333,7 +333,8 @@ async def test_audit_page_searches_and_reports_the_chain_verified(
     cclient: Client, cconfig: Config, cstaff: Staff
 ) -> None:
     item = await in_review(cconfig, cstaff)
-    await users.set_roles("root", ["admin", "auditor"], "system:test")  # 三员分立
+    # One account both admin and auditor: only as a small office's merged duties.
+    await users.set_roles("root", ["admin", "auditor"], "system:test", separate_duties=False)
     await login(cclient, "root", "Pw-romeo-2026")
     page = await (await cclient.get(f"/console/audit?target=item:{item.id}")).text()
     assert "哈希链校验通过" in page
@@ -368,7 +369,9 @@ async def test_hostile_titles_and_bodies_are_shown_as_text_everywhere(
         },
     )
     cclient.session.cookie_jar.clear()
-    await users.set_roles("root", ["admin", "auditor"], "system:test")  # for the audit log
+    await users.set_roles(  # for the audit log (a small office's merged duties)
+        "root", ["admin", "auditor"], "system:test", separate_duties=False
+    )
     await login(cclient, "root", "Pw-romeo-2026")
     pages = [
         "/console/",

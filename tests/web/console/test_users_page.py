@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from bot import users
 from bot.config import Config
 from bot.models import AuditEvent, User
+from bot.staff import passwords
 from tests.conftest import Staff
 from tests.web.console.test_auth import Client, client_for, csrf_of, login
 from tests.web.console.test_login_throttle import attempt
@@ -247,3 +249,50 @@ async def test_a_users_own_password_change_ends_their_other_sessions(
     finally:
         await here.close()
         await there.close()
+
+
+async def test_guessing_the_old_password_on_the_password_page_is_slowed_like_a_login(
+    cclient: Client, cconfig: Config
+) -> None:
+    set_clock(cclient, datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    token = await login(cclient, *ALICE)
+
+    async def change(old: str) -> Any:
+        new = "Another-Pass-77"
+        return await cclient.post(
+            "/console/password", data={"_csrf": token, "old": old, "new": new, "again": new}
+        )
+
+    free = cconfig.web.console.login_max_failures
+    for n in range(free):
+        resp = await change(f"guess-{n}")
+        assert resp.status == 422 and "原密码不正确" in await resp.text()
+    assert resp.headers["Retry-After"] == str(int(cconfig.web.console.login_delay_seconds))
+    # Even the right password must wait now.
+    resp = await change(ALICE[1])
+    assert resp.status == 429 and "Retry-After" in resp.headers
+    assert passwords.verify((await User.get(username="alice")).password_hash, ALICE[1])
+
+
+async def test_usernames_are_ascii_case_insensitive_and_never_cut(
+    cclient: Client, cconfig: Config
+) -> None:
+    token = await login(cclient, *ROOT)
+    for name, problem in (
+        ("Carol", "用户名已存在：carol"),
+        ("саrol", "只能用英文字母"),  # Cyrillic look-alikes
+        ("ｃａｒｏｌ２", "只能用英文字母"),  # full-width
+        ("x" * 65, "现为 65 个"),
+    ):
+        resp = await cclient.post(
+            "/console/users", data={"_csrf": token, "username": name, "roles": "editor"}
+        )
+        assert resp.status == 422, name
+        assert problem in await resp.text(), name
+    resp = await cclient.post("/console/users", data={"_csrf": token, "username": "zed"})
+    assert "请至少选择一个角色" in await resp.text()
+    resp = await cclient.post(
+        "/console/users", data={"_csrf": token, "username": "zed", "roles": "boss"}
+    )
+    assert "角色无效：boss；可选：编辑（editor）" in await resp.text()
+    assert await User.filter(username__in=["Carol", "zed"]).count() == 0
