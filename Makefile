@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Outside validators from npm the tests run (tests/js/package.json: the JSON Feed schema).
+# Outside validators from npm the tests run (tests/js/package.json: the JSON Feed schema, axe-core).
 NODE_STAMP := tests/js/node_modules/.installed
 
 .PHONY: run test lint migrations clean

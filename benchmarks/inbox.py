@@ -9,6 +9,12 @@
   assigned), and each list filter of bot/inbox/ops.list_comments (first page of 50 with its
   total) runs --repeat times; prints p50 and p99 in ms (target < 50 ms).
 
+- model (--model-runs N, default 5): ingestion with triage again, on a fresh database each
+  time, alternating the keyword scores and the category model trained on the shipped corpus
+  (moderation/corpus/), --model-comments (20,000) each run; prints each run and the medians
+  (target with the model >= 2,000/s; the keyword-only runs of the same invocation are the
+  baseline). --model-runs 0 skips it.
+
 Run: python benchmarks/inbox.py [--comments 100000]   (see benchmarks/README.md)
 """
 
@@ -29,6 +35,7 @@ from bot.inbox.ingest import Inbox
 from bot.inbox.ops import InboxFilter, list_comments
 from bot.models import Comment, Faq, Item
 from channels.base import IncomingComment
+from moderation.classifier import Classifier, shipped_corpus
 
 SUBJECTS = [
     "小额贷款公司",
@@ -130,22 +137,69 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def bench_database(folder: Path, name: str) -> Config:
+    """A fresh SQLite file in `folder`, migrated, connected, with an author and the seeded
+    knowledge base."""
+    config: Config = parse_config(
+        {"database": {"url": f"sqlite://{folder}/{name}.db"}},
+        "bench",
+        environ={"GONGKAI_AUTHOR_KEY": "bench"},
+    )
+    await db.init(config, check_schema=False)
+    await db.upgrade()
+    author = await users.add_user(
+        "alice", ["editor"], None, "bench", policy=config.staff.password, must_change=False
+    )
+    await seed_knowledge(author.id)
+    return config
+
+
+async def ingest_rate(
+    folder: Path, name: str, batch: list[IncomingComment], classifier: Classifier | None
+) -> float:
+    """Comments/s of ingest + triage into a fresh SQLite file, with `classifier` (or none)."""
+    config = await bench_database(folder, name)
+    try:
+        inbox = Inbox(config)
+        await inbox.refresh_knowledge()
+        inbox.triage.set_classifier(classifier)
+        t = time.perf_counter()
+        for start in range(0, len(batch), 2000):
+            await inbox.ingest_many(batch[start : start + 2000])
+        return len(batch) / (time.perf_counter() - t)
+    finally:
+        await db.close()
+
+
+async def compare_model(args: argparse.Namespace) -> None:
+    corpus = [row for rows in shipped_corpus().values() for row in rows]
+    t = time.perf_counter()
+    classifier = Classifier.fit([text for text, _ in corpus], [c for _, c in corpus])
+    print(
+        f"model: trained on the shipped corpus ({len(corpus)} examples) in "
+        f"{time.perf_counter() - t:.1f} s; {args.model_comments:,} comments a run"
+    )
+    batch = generate(args.model_comments, seed=11)
+    rates: dict[str, list[float]] = {"keywords": [], "model": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.model_runs):
+            for kind, used in (("keywords", None), ("model", classifier)):
+                rate = await ingest_rate(Path(tmp), f"{kind}-{n}", batch, used)
+                rates[kind].append(rate)
+                print(f"  run {n + 1} {kind:<8} {rate:,.0f} comments/s")
+    keywords, model = statistics.median(rates["keywords"]), statistics.median(rates["model"])
+    print(
+        f"  median of {args.model_runs}: keywords {keywords:,.0f}/s, model {model:,.0f}/s "
+        f"({model / keywords:.2f}x the keyword-only triage)"
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        config: Config = parse_config(
-            {"database": {"url": f"sqlite://{folder}/bench.db"}},
-            "bench",
-            environ={"GONGKAI_AUTHOR_KEY": "bench"},
-        )
-        await db.init(config, check_schema=False)
-        await db.upgrade()
+        config = await bench_database(folder, "bench")
         try:
-            author = await users.add_user(
-                "alice", ["editor"], None, "bench", policy=config.staff.password, must_change=False
-            )
-            await seed_knowledge(author.id)
             inbox = Inbox(config)
             docs = await inbox.refresh_knowledge()
             batch = generate(args.comments)
@@ -213,8 +267,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--comments", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR/bench.db")
+    parser.add_argument("--model-runs", type=int, default=5)
+    parser.add_argument("--model-comments", type=int, default=20_000)
+    parser.add_argument("--skip-list", action="store_true", help="only the model comparison")
     return parser.parse_args()
 
 
+async def main(args: argparse.Namespace) -> None:
+    if not args.skip_list:
+        await run(args)
+    if args.model_runs:
+        await compare_model(args)
+
+
 if __name__ == "__main__":
-    asyncio.run(run(parse_args()))
+    asyncio.run(main(parse_args()))

@@ -1,4 +1,4 @@
-"""Public read path benchmark: an item page and a feed, 200 and 304, from Gongkai as
+"""Public read path benchmark: an item page, a feed and the home page, 200 and 304, from Gongkai as
 `gongkai run` starts it (web and worker in one process, every middleware in place) and from a
 bare aiohttp handler that answers the same bytes and headers, in the same run.
 
@@ -210,7 +210,7 @@ async def main(args: argparse.Namespace) -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     async with database(args.db, args.pg_url) as db_url:
         last = await seed(db_url, args.items)
-        paths = [f"/items/{last}", "/feeds/all.atom"]
+        paths = [f"/items/{last}", "/feeds/all.atom", "/"]
         with tempfile.TemporaryDirectory(prefix="gk-public-") as tmp:
             gk_port, bare_port = free_port(), free_port()
             config_file = Path(tmp) / "config.toml"

@@ -139,6 +139,70 @@ class MediaConfig(_Section):
     allowed_types: Annotated[tuple[MediaType, ...], Field(min_length=1)] = MEDIA_TYPES
 
 
+def _site_link(value: str) -> str:
+    """A link the public pages show: an http(s) URL with a host, or a path on this site
+    ("/columns/guide", "/items/12"); empty: not shown."""
+    if not value:
+        return value
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("a link cannot contain spaces or control characters")
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    try:
+        return _http_url(value)
+    except ValueError as exc:
+        raise ValueError(
+            "expected an http:// or https:// URL, or a path on this site starting with /"
+        ) from exc
+
+
+def _image_link(value: str) -> str:
+    """An image the public pages show: a path on this site or an https URL (the public pages'
+    Content-Security-Policy loads images from nowhere else)."""
+    value = _site_link(value)
+    if value and not value.startswith(("/", "https://")):
+        raise ValueError("expected an https:// URL or a path on this site such as /assets/logo.png")
+    return value
+
+
+SiteLink = Annotated[str, AfterValidator(_site_link)]
+ImageLink = Annotated[str, AfterValidator(_image_link)]
+SiteText = Annotated[str, Field(max_length=200)]
+POLICE_RECORD_SEARCH = "https://beian.mps.gov.cn/#/query/webSearch"
+
+
+class SiteConfig(_Section):
+    """What the public site's header, home page and footer show (templates/public/base.html,
+    bot/web/public/home.py): each name, number and link is shown only when it is set."""
+
+    agency: SiteText = ""  # 主办单位; empty: app.name
+    logo: ImageLink = ""
+    description: Annotated[str, Field(max_length=500)] = ""
+    share_image: ImageLink = ""
+    site_code: Annotated[str, Field(max_length=32)] = ""  # 网站标识码
+    icp: SiteText = ""  # ICP 备案号
+    icp_url: SiteLink = "https://beian.miit.gov.cn/"
+    police_record: SiteText = ""  # 公安机关备案号
+    police_record_url: SiteLink = ""
+    party_gov_mark_image: ImageLink = ""  # 党政机关网站标识
+    party_gov_mark_url: SiteLink = ""
+    application_url: SiteLink = ""  # 依申请公开
+    error_report_url: SiteLink = ""  # 我为政府网站找错
+    guide: SiteLink = ""  # 政府信息公开指南
+    rules: SiteLink = ""  # 政府信息公开制度
+    annual_reports: SiteLink = ""  # 政府信息公开工作年度报告
+    decisions: SiteLink = ""  # 决策公开
+    home_items: Annotated[int, Field(ge=1, le=50)] = 6
+    page_size: Annotated[int, Field(ge=5, le=100)] = 20
+
+    def police_record_link(self) -> str:
+        """police_record_url, else the national search for the record's number."""
+        if self.police_record_url:
+            return self.police_record_url
+        digits = "".join(ch for ch in self.police_record if ch.isascii() and ch.isdigit())
+        return f"{POLICE_RECORD_SEARCH}?code={digits}" if digits else POLICE_RECORD_SEARCH
+
+
 class PublicConfig(_Section):
     """The public pages and feeds (bot/site/): built once per change and served from memory."""
 
@@ -453,6 +517,30 @@ class FormConfig(_Section):
         return value
 
 
+class ClassifierConfig(_Section):
+    """The trained category model (bot/inbox/learning.py, moderation/classifier.py)."""
+
+    # Where model files are kept (relative to the working directory); every process must see
+    # the same directory. The database records each file's SHA-256 and scikit-learn version.
+    model_dir: str = "data/models"
+    # Train on the corpus shipped in moderation/corpus/ as well as the office's own labels
+    shipped_corpus: bool = True
+    # Fewest labelled examples of each category training accepts, and the folds of the
+    # cross-validation `gongkai triage train` reports
+    min_examples: Annotated[int, Field(ge=2, le=10000)] = 8
+    cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    # The nightly retraining (once for the whole deployment, only when labels were added or
+    # changed since the model in use was trained), HH:MM in app.timezone; "" turns it off
+    retrain_time: str = "02:30"
+    # How often each process looks for a newer model in the database
+    reload_seconds: Annotated[float, Field(gt=0)] = 60
+
+    @field_validator("retrain_time")
+    @classmethod
+    def _retrain_time(cls, value: str) -> str:
+        return _clock_time(value) if value else value
+
+
 class InboxConfig(_Section):
     """The comment inbox (bot/inbox/ingest.py): operations, replies, reminders and escalation."""
 
@@ -483,6 +571,7 @@ class InboxConfig(_Section):
     triage: TriageConfig = TriageConfig()
     deadlines: DeadlineConfig = DeadlineConfig()
     form: FormConfig = FormConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
 
 
 # HTML elements an upstream entry's body may keep (sanitized by nh3, then turned into the
@@ -768,8 +857,126 @@ class StaffConfig(_Section):
     password: PasswordConfig = PasswordConfig()
 
 
+INDEX_FIELDS = ("office_code", "year", "seq")
+TopicName = Annotated[str, Field(min_length=1, max_length=64)]
+# The longest 索引号 a pattern may produce (Item.index_no holds 64 characters).
+INDEX_MAX_CHARS = 64
+# Samples that render the longest number a pattern makes in practice (a billion approvals a
+# year would still fit).
+_INDEX_SAMPLE = {"year": 9999, "seq": 999_999_999}
+
+
+def _index_parts(pattern: str) -> list[tuple[str, str | None, str]]:
+    """(literal text, field or None, format spec) of an index_pattern; ValueError says what is
+    wrong: only {office_code}, {year} and {seq} (once, an integer format) are allowed."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise ValueError(f"not a valid pattern ({exc}); write a brace as {{{{ or }}}}") from exc
+    parts: list[tuple[str, str | None, str]] = []
+    for literal, name, spec, conversion in parsed:
+        if name is None:
+            parts.append((literal, None, ""))
+            continue
+        if name not in INDEX_FIELDS or conversion:
+            raise ValueError(
+                f"unknown field {{{name}{'!' + conversion if conversion else ''}}}; use only "
+                "{office_code}, {year} and {seq}, each with an optional format such as {seq:05d}"
+            )
+        spec = spec or ""
+        # A number's format must keep numbers apart: no precision, no float or char type.
+        if name != "office_code" and (
+            "{" in spec or "." in spec or (spec[-1:].isalpha() and spec[-1:] != "d")
+        ):
+            raise ValueError(
+                f"{{{name}:{spec}}}: {name} takes an integer format such as 05d "
+                "(zero-padded to 5 digits)"
+            )
+        try:
+            format("GK" if name == "office_code" else 1, spec)
+        except ValueError as exc:
+            raise ValueError(f"{{{name}:{spec}}}: not a valid format ({exc})") from exc
+        parts.append((literal, name, spec))
+    if sum(1 for _, name, _ in parts if name == "seq") != 1:
+        raise ValueError("must contain {seq} (the sequence number) exactly once")
+    return parts
+
+
+class DisclosureConfig(_Section):
+    """The 主动公开目录 metadata of items (bot/items/disclosure.py): the 索引号 given to an item
+    when it is first approved, the 发布机构, and the list of 主题分类."""
+
+    # 发布机构 of new items (an item may name another); empty: [site] agency, else app.name
+    publisher: Annotated[str, Field(max_length=128)] = ""
+    # The office's code in the 索引号 (e.g. its 统一社会信用代码 or 组织机构代码)
+    office_code: Annotated[str, Field(min_length=1, max_length=32)] = "GK"
+    # How a 索引号 is written: {office_code}, {year} (of the first approval, in app.timezone)
+    # and {seq}, a counter per everything else in the pattern that only ever goes up
+    index_pattern: str = "{office_code}-{year}-{seq:05d}"
+    # 主题分类 an item may take (the 主题分类 of 国务院公文 / 主动公开目录)
+    topics: Annotated[list[TopicName], Field(min_length=1)] = Field(
+        default_factory=lambda: [
+            "综合政务",
+            "国民经济管理、国有资产监管",
+            "财政、金融、审计",
+            "市场监管、安全生产监管",
+            "劳动、人事、监察",
+            "其他",
+        ]
+    )
+
+    @field_validator("office_code")
+    @classmethod
+    def _plain_code(cls, value: str) -> str:
+        if value != value.strip() or any(ch in value for ch in "{}") or not value.isprintable():
+            raise ValueError("expected printable text without braces or surrounding spaces")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _distinct_topics(cls, value: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in value]
+        if any(not t for t in cleaned):
+            raise ValueError("a topic is blank")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("a topic is listed twice")
+        return cleaned
+
+    @field_validator("index_pattern")
+    @classmethod
+    def _pattern(cls, value: str, info: Any) -> str:
+        _index_parts(value)
+        code = info.data.get("office_code", "GK")
+        longest = value.format(office_code=code, **_INDEX_SAMPLE)
+        if len(longest) > INDEX_MAX_CHARS:
+            raise ValueError(
+                f"makes numbers of up to {len(longest)} characters (such as {longest!r}); "
+                f"at most {INDEX_MAX_CHARS} fit"
+            )
+        return value
+
+    def index_number(self, year: int, seq: int) -> str:
+        """The 索引号 of sequence number `seq` in `year`."""
+        return self.index_pattern.format(office_code=self.office_code, year=year, seq=seq)
+
+    def index_scope(self, year: int) -> str:
+        """What one counter numbers: the pattern with everything but {seq} filled in, so a
+        pattern without {year} keeps counting across years and a changed pattern or office
+        code starts a counter of its own (never one whose numbers were given)."""
+        values: dict[str, Any] = {"office_code": self.office_code, "year": year}
+        out = []
+        for literal, name, spec in _index_parts(self.index_pattern):
+            out.append(literal)
+            if name is not None:
+                out.append("{seq}" if name == "seq" else format(values[name], spec))
+        return "".join(out)
+
+
 class Config(_Section):
     app: AppConfig = AppConfig()
+    site: SiteConfig = SiteConfig()
     database: DatabaseConfig = DatabaseConfig()
     web: WebConfig = WebConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
@@ -784,6 +991,7 @@ class Config(_Section):
     metrics: MetricsConfig = MetricsConfig()
     redis: RedisConfig = RedisConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    disclosure: DisclosureConfig = DisclosureConfig()
 
     @field_validator("columns")
     @classmethod
@@ -808,6 +1016,11 @@ class Config(_Section):
                     f"known: {', '.join(self.columns)}"
                 )
         return self
+
+    def publisher(self) -> str:
+        """The 发布机构 of items that name none: [disclosure] publisher, else the agency that
+        runs the site ([site] agency, else app.name)."""
+        return self.disclosure.publisher or self.site.agency or self.app.name
 
     def author_key(self) -> bytes:
         """The key for opaque author references; ConfigError when its variable is not set."""

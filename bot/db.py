@@ -26,6 +26,17 @@ APP_LABEL = "models"
 MIGRATIONS_MODULE = "bot.migrations"
 
 
+# What data migrations need from the configuration, as plain values (migration 0010 numbers
+# the items approved before it with [disclosure]'s pattern); set by init() from its config,
+# like the audit keys, since tortoise hands a migration nothing but the connection.
+_migration_settings: dict[str, Any] = {}
+
+
+def migration_settings() -> dict[str, Any]:
+    """The configuration values data migrations use (empty before init)."""
+    return dict(_migration_settings)
+
+
 class SchemaError(Unavailable):
     """The database schema is not the one this version of Gongkai knows."""
 
@@ -99,6 +110,12 @@ async def init(config: Config, *, check_schema: bool = True) -> None:
     """Connect; refuse a schema with unapplied or unknown migrations unless told not to check."""
     await Tortoise.init(config=tortoise_config(config))
     audit.use_keys(*config.audit_keys())
+    _migration_settings.clear()
+    _migration_settings.update(
+        index_pattern=config.disclosure.index_pattern,
+        office_code=config.disclosure.office_code,
+        timezone=config.app.timezone,
+    )
     if check_schema:
         try:
             await check_schema_current()

@@ -1,6 +1,6 @@
-"""The data model (tortoise-orm): items and their versions, findings, deliveries (the outbox),
-comments with their replies and notes, FAQ and 选登 entries, channel state and events, the
-hash-chained audit log, staff users and API tokens, worker heartbeats.
+"""The data model (tortoise-orm): items and their versions, 索引号 counters, findings,
+deliveries (the outbox), comments with their replies and notes, FAQ and 选登 entries, channel
+state and events, the hash-chained audit log, staff users and API tokens, worker heartbeats.
 
 Model docstrings become SQL table comments: tortoise splits SQLite scripts on semicolons, so
 they must not contain one. Times are stored in UTC. Queries that coordinate workers live in
@@ -229,6 +229,13 @@ class Item(Model):
     retraction_reason = fields.TextField(default="")
     # 有效 (""), or for a policy: repealed / expired / amended, shown on its page and in feeds
     validity = fields.CharField(max_length=16, default="", db_default="")
+    # 主动公开目录 metadata: 成文日期, 主题分类 (one of [disclosure] topics), 发布机构
+    written_on = fields.DateField(null=True)
+    topic = fields.CharField(max_length=64, default="", db_default="")
+    publisher = fields.CharField(max_length=128, default="", db_default="")
+    # 索引号: given once, in the transaction of the first approval, and never given again
+    # (bot/items/disclosure.py); a retracted item keeps it. Not part of a version.
+    index_no = fields.CharField(max_length=64, null=True, unique=True)
     # Include in the day's WeChat mass send (群发) and its rank there (higher first)
     notify = fields.BooleanField(default=False, db_default=False)
     priority = fields.IntField(default=0, db_default=0)
@@ -247,6 +254,18 @@ class Item(Model):
 
     class Meta:
         table = "gk_item"
+
+
+class IndexCounter(Model):
+    """The last 索引号 sequence number given in a scope (the index pattern filled in but for
+    the number, e.g. GK-2026-{seq}). It only goes up, by one atomic upsert in the approving
+    transaction, so concurrent approvals never share a number and none is given twice."""
+
+    scope = fields.CharField(max_length=255, primary_key=True)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "gk_index_counter"
 
 
 class ItemVersion(Model):
@@ -516,6 +535,49 @@ class CommentNote(Model):
     class Meta:
         table = "gk_comment_note"
         indexes = (("comment_id",),)
+
+
+class CategoryLabel(Model):
+    """A person's category for a comment, what the category model learns from: a moderator's
+    (set or corrected in the console or CLI) or a 12345 operator's (the work order's 诉求类型).
+    One per comment, the latest decision, with who made it and when (the audit log keeps the
+    earlier ones). text is the comment's masked_text: no personal data reaches the model."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.ForeignKeyNullableRelation[Comment] = fields.ForeignKeyField(
+        "models.Comment", related_name="labels", null=True, unique=True, on_delete=fields.SET_NULL
+    )
+    text = fields.TextField()
+    category = fields.CharField(max_length=32)
+    source = fields.CharField(max_length=16)  # "moderator" | "hotline"
+    labelled_by = fields.CharField(max_length=128)
+    labelled_at = fields.DatetimeField(db_index=True)
+
+    comment_id: int | None
+
+    class Meta:
+        table = "gk_category_label"
+
+
+class CategoryModel(Model):
+    """A trained category model: its file in [inbox.classifier] model_dir, the file's SHA-256
+    and the scikit-learn version that wrote it (a file that differs is refused), what it was
+    trained on and its cross-validation. The newest row is the model in use; every process
+    follows it (bot/inbox/learning.py)."""
+
+    id = fields.IntField(primary_key=True)
+    file = fields.CharField(max_length=255)
+    sha256 = fields.CharField(max_length=64)
+    sklearn_version = fields.CharField(max_length=32)
+    examples = fields.IntField()
+    labels = fields.IntField()  # of them, the office's own (CategoryLabel rows)
+    labels_through = fields.DatetimeField(null=True)  # the newest label it learnt from
+    report = fields.JSONField[dict[str, Any]](default=dict)
+    trained_by = fields.CharField(max_length=128)
+    trained_at = fields.DatetimeField()
+
+    class Meta:
+        table = "gk_category_model"
 
 
 class Faq(Model):

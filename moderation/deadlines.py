@@ -13,7 +13,10 @@ The calendar. Working days come from the chinesecalendar package (moderation/wor
 the years the State Council has announced, plus what config adds: ``holidays`` and
 ``workdays`` (lists of dates, overriding the package for those dates) and ``declared_years``
 (years the config declares complete). A year neither known nor declared is counted as
-Monday–Friday plus the config's dates — never silently: the answer says calendar_known=False,
+Monday–Friday less the statutory holidays of the 全国年节及纪念日放假办法 (computed by
+moderation/holidays.py: 元旦, 春节 from 除夕, 清明, 劳动节, 端午, 中秋, 国庆), plus the config's
+dates. Only the State Council's 调休 arrangement is then a guess, so never silently: the
+answer says calendar_known=False,
 a WARNING names the year and the config keys to set (once per year per WorkCalendar, so a
 batch of 100,000 comments does not write 100,000 lines), and unknown_years_ahead() lets a
 job alert staff before such a year is reached.
@@ -97,9 +100,7 @@ class WorkCalendar:
             return False, known
         if day in self.workdays:
             return True, known
-        if official.calendar_known(day.year):
-            return official.is_workday(day)[0], known
-        return day.weekday() < 5, known
+        return official.is_workday(day)[0], known
 
     def add_workdays(self, start: date, n: int) -> tuple[date, bool]:
         """The n-th working day after `start` (start itself not counted; n >= 0), and whether
@@ -181,10 +182,11 @@ class WorkCalendar:
             self._warned.add(year)
             log.warning(
                 "The official holiday calendar for %d is not known (chinesecalendar has no data "
-                "for it): reply deadlines in %d count Monday-Friday plus the dates in config. "
-                "Set inbox.deadlines.holidays and inbox.deadlines.workdays to the State "
-                "Council's arrangement for %d and add %d to inbox.deadlines.declared_years, or "
-                "upgrade chinesecalendar.",
+                "for it): reply deadlines in %d count Monday-Friday less the statutory holidays "
+                "of the holiday regulation, plus the dates in config, but no 调休 make-up days "
+                "or bridging days off. Set inbox.deadlines.holidays and inbox.deadlines.workdays "
+                "to the State Council's arrangement for %d and add %d to "
+                "inbox.deadlines.declared_years, or upgrade chinesecalendar.",
                 year,
                 year,
                 year,

@@ -97,6 +97,7 @@ class ReviewContext:
     related: LinkedItem | None = None  # for an interpretation: the policy it explains
     interpretations: tuple[LinkedItem, ...] = ()  # for a policy: interpretations linking to it
     today: date | None = None  # in the office's time zone
+    topics: tuple[str, ...] = ()  # the 主题分类 an item may take ([disclosure] topics)
     settings: ReviewSettings = field(default_factory=ReviewSettings)
     check_links: LinkCheck | None = None  # None: links are not checked (offline review)
 

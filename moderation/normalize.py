@@ -168,6 +168,11 @@ class Normalized:
                 self._map = _DropMap(self._marked)
         return self._map
 
+    @property
+    def original(self) -> str:
+        """The text as it was given."""
+        return self._original
+
     def origin(self, i: int) -> int:
         """Offset in the original text of normalized character i (0 <= i < len(text))."""
         if not 0 <= i < len(self.text):

@@ -20,6 +20,7 @@ from moderation.rules import (
     enforcement,
     interpretation,
     links,
+    metadata,
     privacy,
     required,
     secrecy,
@@ -32,6 +33,7 @@ Rule = Callable[[dict[str, Any], ReviewContext], Iterable[FindingData]]
 
 RULES: tuple[Rule, ...] = (
     required.check,
+    metadata.check,
     disclosure.check,
     interpretation.check,
     privacy.check,

@@ -19,13 +19,15 @@ class Section(BaseModel):
 class TriageConfig(Section):
     """Comment triage (moderation/triage.py): spam, abuse, categories, simple questions, routing."""
 
-    # Links to these hosts (or their subdomains) are never spam; more than max_links links to
-    # any other host make a comment spam ("link").
+    # Spam is decided on evidence (moderation/spam.py). Links to these hosts (or their
+    # subdomains) never count; more than max_links links to hosts of a counted kind are the
+    # weak signal "link".
     link_allowed_hosts: list[str] = Field(default_factory=lambda: ["gov.cn"])
     max_links: Annotated[int, Field(ge=0, le=100)] = 0
     # A comment of at least repeat_min_chars characters whose distinct characters are fewer
-    # than this share of its length is spam ("repeat"); so is the same text from the same
-    # author again within repeat_window_seconds.
+    # than this share of its length, or the same text from the same author again within
+    # repeat_window_seconds, is the weak signal "repeat"; one character over and over, or a
+    # third copy, is spam on its own.
     repeat_min_chars: Annotated[int, Field(ge=2, le=10000)] = 12
     repeat_max_distinct_share: Annotated[float, Field(ge=0, le=1)] = 0.3
     repeat_window_seconds: Annotated[float, Field(ge=0)] = 86400
@@ -33,8 +35,8 @@ class TriageConfig(Section):
     # extra ones are spam ("flood").
     flood_max_messages: Annotated[int, Field(ge=1, le=10000)] = 10
     flood_window_seconds: Annotated[float, Field(gt=0)] = 60
-    # Words added to moderation/dictionaries/spam.txt (advertising, "ad") and abuse.txt
-    # (辱骂, "abuse").
+    # Words added to moderation/dictionaries/spam.txt (advertising, the weak signal "ad") and
+    # abuse.txt (辱骂, "abuse").
     spam_words: list[str] = Field(default_factory=list)
     abuse_words: list[str] = Field(default_factory=list)
     # Category keywords added to (or moved between categories of) categories.txt; with
@@ -51,6 +53,12 @@ class TriageConfig(Section):
     # with a hit from simple_min_confidence is a simple question (1 working day).
     suggest_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.35
     simple_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
+    # The trained category model (moderation/classifier.py): a prediction less probable than
+    # category_min_confidence shows 待确认 (flag "category_unsure") and gets the shortest reply
+    # clock among the categories at least category_likely_probability probable (信访类's lack
+    # of one never counts on a guess).
+    category_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.4
+    category_likely_probability: Annotated[float, Field(ge=0, le=1)] = 0.2
 
 
 class DeadlineConfig(Section):
@@ -67,8 +75,9 @@ class DeadlineConfig(Section):
     ] = Field(default_factory=dict)
     channel_workdays: dict[str, Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=dict)
 
-    # Days off and make-up working days (调休) beyond the official calendar, and years whose
-    # calendar these lists declare complete (no warning for them)
+    # Days off and make-up working days (调休) beyond the official calendar (or, for a year it
+    # does not know, beyond the computed statutory holidays), and years whose calendar these
+    # lists declare complete (no warning for them)
     holidays: list[date] = Field(default_factory=list)
     workdays: list[date] = Field(default_factory=list)
     declared_years: list[Annotated[int, Field(ge=1900, le=9998)]] = Field(default_factory=list)

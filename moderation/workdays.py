@@ -1,9 +1,11 @@
 """Chinese working-day arithmetic (法定节假日 and 调休 make-up days) for disclosure deadlines.
 
 The holiday calendar comes from the chinesecalendar package, which knows only the years the
-State Council has announced. For any other year we fall back to Monday–Friday and say so: every
-function returns, next to its answer, whether the official calendar was known for every day it
-used, so a caller can warn instead of silently trusting a guess.
+State Council has announced. For any other year we fall back to Monday–Friday less the
+statutory holidays of the 办法 (moderation/holidays.py computes them from 2025 on; the State
+Council's 调休 arrangement cannot be computed) and say so: every function returns, next to its
+answer, whether the official calendar was known for every day it used, so a caller can warn
+instead of silently trusting a guess.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import chinese_calendar
+
+from moderation.holidays import statutory_dates
 
 __all__ = ["add_workdays", "calendar_known", "is_workday", "workdays_between"]
 
@@ -43,7 +47,7 @@ def is_workday(day: date) -> tuple[bool, bool]:
         ordinals = _year_workdays(day.year)
         at = bisect_right(ordinals, day.toordinal())
         return at > 0 and ordinals[at - 1] == day.toordinal(), True
-    return day.weekday() < 5, False
+    return day.weekday() < 5 and day not in statutory_dates(day.year), False
 
 
 def add_workdays(start: date, n: int) -> tuple[date, bool]:
@@ -81,12 +85,18 @@ def _weekdays_after(start: date, end: date) -> int:
     return count
 
 
+def _statutory_weekdays(year: int, start: date, end: date) -> int:
+    """Computed statutory holidays of `year` that fall on Monday–Friday in (start, end]."""
+    return sum(1 for d in statutory_dates(year) if start < d <= end and d.weekday() < 5)
+
+
 def workdays_between(start: date, end: date) -> tuple[int, bool]:
     """Working days in (start, end] — negative when end is before start — so that
     workdays_between(d, add_workdays(d, n)[0]) == n for a working-day n.
 
     The bool is True when the official calendar was known for every day counted. Years without
-    a calendar are counted arithmetically, so even a range of centuries is quick.
+    a calendar are counted arithmetically (weekdays less the computed statutory holidays), so
+    even a range of centuries is quick.
     """
     if end < start:
         count, known = workdays_between(end, start)
@@ -105,6 +115,8 @@ def workdays_between(start: date, end: date) -> tuple[int, bool]:
             )
         else:
             known = False
-            count += _weekdays_after(cursor, segment_end)
+            count += _weekdays_after(cursor, segment_end) - _statutory_weekdays(
+                year, cursor, segment_end
+            )
         cursor = segment_end
     return count, known

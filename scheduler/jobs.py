@@ -7,7 +7,9 @@ triggers start at the Unix epoch, so every process fires at the same aligned tim
 the same slot. A daily job (`at` set: HH:MM in app.timezone) ticks every
 `scheduler.daily_tick_seconds`, and its slot is the local date once its time has come, so it
 runs once a day even when no process was up at that exact time.
-The knowledge refresh runs in every process: each holds its own copy of the knowledge base.
+The knowledge refresh and the category model check (inbox.model) run in every process: each
+holds its own copy of the knowledge base and of the model; the nightly retraining
+(inbox.retrain) runs once for the deployment.
 """
 
 from __future__ import annotations
@@ -117,6 +119,33 @@ async def _knowledge(ctx: JobContext) -> dict[str, Any]:
     return {"documents": await ctx.inbox.refresh_knowledge()}
 
 
+async def _model(ctx: JobContext) -> dict[str, Any]:
+    return {"category_model": await ctx.inbox.refresh_model()}
+
+
+async def _retrain(ctx: JobContext) -> dict[str, Any]:
+    """Train the category model again when labels were added or changed since the one in use
+    learnt, or when the newest model was refused here (a file that does not match its row, or
+    a scikit-learn upgrade: bot/inbox/learning.py); the processes pick it up at their next
+    inbox.model run."""
+    from bot.inbox.learning import TrainingRefused, labels_since_model, train
+
+    await ctx.inbox.refresh_model()
+    if not ctx.inbox.model.refused and not await labels_since_model():
+        return {"skipped": "no new labels"}
+    try:
+        trained = await train(ctx.config, "系统（夜间重新训练）")
+    except TrainingRefused as exc:
+        log.warning("nightly retraining of the category model refused: %s", exc)
+        return {"refused": str(exc)}
+    await ctx.inbox.refresh_model()
+    return {
+        "model": trained.model.id,
+        "examples": trained.model.examples,
+        "accuracy": round(trained.report.accuracy, 4),
+    }
+
+
 async def _token(ctx: JobContext) -> dict[str, Any]:
     return await token_refresh.refresh_wechat_token(ctx.config, ctx.channels, ctx.owner)
 
@@ -171,7 +200,10 @@ def job_specs(config: Config) -> list[JobSpec]:
         JobSpec("inbox.poll", c.poll_interval_seconds, True, _poll),
         JobSpec("inbox.analyze", 6 * 3600, True, _analyze),
         JobSpec("inbox.knowledge", c.knowledge_refresh_minutes * 60, False, _knowledge),
+        JobSpec("inbox.model", c.classifier.reload_seconds, False, _model),
     ]
+    if c.classifier.retrain_time:
+        specs.append(JobSpec("inbox.retrain", DAY, True, _retrain, c.classifier.retrain_time, tick))
     if config.channels.wechat.enabled:
         specs.append(JobSpec("wechat.token", s.token_refresh_seconds, True, _token))
         specs.append(JobSpec("wechat.mass_send", s.mass_send_seconds, True, _mass_send))

@@ -150,7 +150,8 @@ async def calendar_check(
     config: Config, alerter: Alerter, now: datetime | None = None
 ) -> list[int]:
     """Years within `inbox.calendar_warn_days` whose official calendar is unknown: due times
-    in them are counted Monday–Friday, so say so well before they matter."""
+    in them count the statutory holidays of the 办法 but no 调休 days, so say so well before
+    they matter."""
     now = now or datetime.now(UTC)
     calendar = WorkCalendar.from_config(config.inbox.deadlines)
     today = now.astimezone(ZoneInfo(config.app.timezone)).date()
@@ -158,6 +159,7 @@ async def calendar_check(
     if years:
         await alerter.send(
             f"【节假日安排未知】{'、'.join(str(y) for y in years)} 年的法定节假日安排尚未录入，"
-            "答复期限暂按周一至周五计算。请在国务院办公厅公布后更新节假日日历。"
+            "答复期限暂按周一至周五并扣除放假办法规定的法定节假日计算，未计调休。"
+            "请在国务院办公厅公布后更新节假日日历。"
         )
     return years

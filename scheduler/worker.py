@@ -46,6 +46,7 @@ class InboxWorker:
         channels must already be started (the dispatcher starts them)."""
         self._session = aiohttp.ClientSession()
         documents = await self.inbox.refresh_knowledge()
+        await self.inbox.refresh_model()
         ctx = JobContext(
             self.config,
             self.inbox,

@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.errors import EXIT_USAGE
 from bot.items.serialize import iso
 from bot.models import COMMENT_KIND_LABELS, COMMENT_STATUS_LABELS, REPLY_STATUS_LABELS, Comment
+from moderation.classifier import CATEGORIES
 
 T = TypeVar("T")
 
@@ -171,7 +172,7 @@ def inbox_show(ctx: click.Context, comment_id: int, as_json: bool) -> None:
             f"留言 #{c.id}（{COMMENT_KIND_LABELS.get(c.kind, c.kind)}，{c.channel}）"
             f"  状态：{status_label(c.status)}",
             f"收到：{local(c.received_at, tz)}  到期：{local(c.due_at, tz)}"
-            + ("（节假日安排未知，按周一至周五计算）" if not c.calendar_known else ""),
+            + ("（节假日安排未公布，未计调休）" if not c.calendar_known else ""),
             f"类别：{c.category or '—'}{'（简单问题）' if c.simple else ''}"
             f"  处室：{c.office or '—'}  承办人：{d.assignee or '—'}"
             f"  督办级别：{c.escalation_level}",
@@ -291,6 +292,16 @@ def _ops() -> list[click.Command]:
             office=click.option("--office", default=None, help="改派到该处室"),
         ),
         _simple(
+            "categorize",
+            "设置或更正留言的分类（记为分类模型的标注样本，答复期限随分类重新计算）。",
+            o.set_category,
+            "已修改留言 #{id} 的分类。",
+            category=click.option(
+                "--category", required=True, type=click.Choice(CATEGORIES), help="类别"
+            ),
+            config=None,
+        ),
+        _simple(
             "note",
             "添加内部备注（仅工作人员可见）。",
             o.add_note,
@@ -383,6 +394,7 @@ def inbox_import(ctx: click.Context, path: Path, as_user: str | None, as_json: b
         actor = await users.actor_for_user(who)
         inbox = Inbox(config)
         await inbox.refresh_knowledge()
+        await inbox.refresh_model()
         try:
             result = await import_hotline(path, inbox, actor.name, progress=not as_json)
         except HotlineFileError as exc:

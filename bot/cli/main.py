@@ -19,6 +19,7 @@ from bot.cli import items as cli_items
 from bot.cli import report as cli_report
 from bot.cli import review as cli_review
 from bot.cli import sources as cli_sources
+from bot.cli import triage as cli_triage
 from bot.cli import workflow as cli_workflow
 from bot.cli.base import fail, load, run_async
 from bot.config import ConfigError
@@ -130,6 +131,7 @@ for _command in (
     *cli_inbox.COMMANDS,
     *cli_report.COMMANDS,
     *cli_sources.COMMANDS,
+    *cli_triage.COMMANDS,
 ):
     main.add_command(_command)
 # The top-level verbs are the same commands as `gongkai item <verb>`.

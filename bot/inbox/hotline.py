@@ -5,7 +5,8 @@ required; 诉求类型 (the operator's classification), 承办单位 (the office
 来电号码 (turned into an opaque author reference, never stored) are used when present. Every
 row is checked first: a bad row is reported with its line number and field and nothing of it
 is written; the good rows are imported through the inbox (so triage, masking and due times
-apply) and deduplicated on 工单编号, so importing the same file again creates nothing.
+apply) and deduplicated on 工单编号, so importing the same file again creates nothing. The
+诉求类型 of each new work order is kept as a label the category model learns from.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.config import Config
 from bot.errors import Refusal
-from bot.inbox.ingest import Inbox
+from bot.inbox import learning
+from bot.inbox.ingest import Inbox, Ingested
 from channels.base import IncomingComment, opaque_author
 from moderation.deadlines import WorkCalendar, deadline_days
-from moderation.triage import CATEGORIES, TriageResult
+from moderation.triage import CATEGORIES, UNSURE, TriageResult
 
 CHANNEL = "hotline"
 REQUIRED = {"工单编号": "remote_id", "受理时间": "received_at", "诉求内容": "text"}
@@ -209,6 +211,21 @@ def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError
     return orders, errors, count
 
 
+async def _label(done: list[Ingested], by_id: dict[str, _Order], actor: str) -> None:
+    """The operator's 诉求类型 of each new work order is a label the category model learns
+    from (bot/inbox/learning.py), recorded as given by the person who imports the file."""
+    labelled = [
+        (d.comment, by_id[d.comment.remote_id].category)
+        for d in done
+        if d.created and by_id[d.comment.remote_id].category
+    ]
+    if not labelled:
+        return
+    await learning.new_labels(
+        [(c.id, c.masked_text, category) for c, category in labelled], learning.HOTLINE, actor
+    )
+
+
 async def import_hotline(
     path: Path, inbox: Inbox, actor: str, progress: bool = False
 ) -> ImportResult:
@@ -225,7 +242,12 @@ async def import_hotline(
         # the reply clock follows the category they chose.
         order = by_id[incoming.remote_id]
         out = replace(triaged, office=order.office or triaged.office)
-        if not order.category or order.category == triaged.category or triaged.status == "spam":
+        if not order.category:
+            return out
+        # Their category is no guess: no 待确认, and no clock kept for the model's doubts.
+        unsure = UNSURE in out.flags
+        out = replace(out, flags=tuple(f for f in out.flags if f != UNSURE))
+        if (order.category == triaged.category and not unsure) or triaged.status == "spam":
             return out
         days = deadline_days(deadlines, order.category, CHANNEL, triaged.simple)
         if days is None:
@@ -241,6 +263,7 @@ async def import_hotline(
         for start in range(0, len(orders), step):
             chunk = [o.comment for o in orders[start : start + step]]
             done = await inbox.ingest_many(chunk, adjust)
+            await _label(done, by_id, actor)
             result.created += sum(1 for d in done if d.created)
             result.duplicates += sum(1 for d in done if not d.created)
             bar.advance(task, len(chunk))

@@ -1,6 +1,8 @@
 """The one way comments enter Gongkai: every channel hands an IncomingComment to Inbox.ingest,
-which deduplicates on (channel, remote id), resolves the item it is about, runs triage and
-stores it. The knowledge base used by triage is rebuilt here from published items and FAQ.
+which deduplicates on (channel, remote id), resolves the item it is about, runs triage (a chunk
+at a time, so the category model predicts a batch at once) and stores it. The knowledge base
+used by triage is rebuilt here from published items and FAQ; the category model in use is
+followed here too (refresh_model).
 
 Deduplication is the database's: the insert says ON CONFLICT (channel, remote_id) DO NOTHING,
 so two processes receiving the same channel retry at once still store it once. original_text
@@ -23,6 +25,7 @@ from tortoise.transactions import in_transaction
 from bot.config import Config
 from bot.db import sql
 from bot.errors import Refusal
+from bot.inbox.learning import ModelFollower
 from bot.models import Comment, Delivery, Faq, Item, ItemStatus
 from channels.base import IncomingComment
 from moderation.knowledge import KbDoc, KbHit, KnowledgeBase
@@ -106,6 +109,12 @@ class Inbox:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.triage = Triage(config.inbox)
+        self.model = ModelFollower(config, self.triage)
+
+    # -- the category model --------------------------------------------------------------
+    async def refresh_model(self) -> str:
+        """Use the newest trained category model (bot/inbox/learning.py); what happened."""
+        return await self.model.refresh()
 
     # -- knowledge ---------------------------------------------------------------------
     async def refresh_knowledge(self) -> int:
@@ -197,9 +206,10 @@ class Inbox:
         offices = await _item_offices({i for i in items.values() if i is not None})
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = []
+        inputs = []
         for incoming in fresh:
             item_id = items[(incoming.channel, incoming.remote_id)]
-            result = self.triage.run(
+            inputs.append(
                 TriageInput(
                     text=incoming.text,
                     channel=incoming.channel,
@@ -209,8 +219,11 @@ class Inbox:
                     item_office=offices.get(item_id, "") if item_id else "",
                 )
             )
+        # One batch: the category model predicts the whole chunk at once.
+        for incoming, result in zip(fresh, self.triage.run_many(inputs), strict=True):
             if adjust is not None:
                 result = adjust(incoming, result)
+            item_id = items[(incoming.channel, incoming.remote_id)]
             rows.append(_row(incoming, item_id, result, now))
         for attempt in range(3):
             try:

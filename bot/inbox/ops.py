@@ -1,5 +1,6 @@
 """What moderators do with comments: list and filter them, assign, note, draft and queue
-replies, close, reopen, mark spam or not, escalate, and the same on many at once.
+replies, close, reopen, mark spam or not, escalate, set or correct the category (a label the
+category model learns from), and the same on many at once.
 
 Each action is one transaction that changes the comment with a compare-and-set on its status
 (two moderators acting at once cannot both succeed) and appends its audit event. A reply is
@@ -21,6 +22,7 @@ from bot import audit, db
 from bot.actors import Actor
 from bot.config import Config
 from bot.errors import Refusal
+from bot.inbox import learning
 from bot.models import (
     COMMENT_STATUS_LABELS,
     AuditEvent,
@@ -32,7 +34,8 @@ from bot.models import (
     Role,
     User,
 )
-from moderation.deadlines import WorkCalendar, deadline_days
+from moderation.deadlines import PETITION, WorkCalendar, deadline_days
+from moderation.triage import CATEGORIES, QUESTION, UNSURE
 
 C = CommentStatus
 STATUSES = frozenset(s.value for s in CommentStatus)
@@ -46,6 +49,7 @@ ACTION_LABELS = {
     "spam": "标记为垃圾信息",
     "not_spam": "取消垃圾信息标记",
     "escalate": "督办升级",
+    "categorize": "修改分类",
 }
 # action -> comment states that allow it
 ALLOWED: dict[str, frozenset[CommentStatus]] = {
@@ -58,6 +62,7 @@ ALLOWED: dict[str, frozenset[CommentStatus]] = {
     "spam": frozenset({C.OPEN, C.REPLIED, C.CLOSED, C.PETITION}),
     "not_spam": frozenset({C.SPAM}),
     "escalate": frozenset({C.OPEN, C.PETITION}),
+    "categorize": frozenset(C),
 }
 MAX_ESCALATION = 3
 TEXT_MAX = 5000
@@ -341,9 +346,17 @@ async def close(comment_id: int, actor: Actor, *, reason: str = "") -> Comment:
     return comment
 
 
-def _clock(config: Config, comment: Comment) -> tuple[str, datetime | None, bool]:
-    """(status, due time, calendar known) counted from the original received_at."""
-    days = deadline_days(config.inbox.deadlines, comment.category, comment.channel, comment.simple)
+def _clock(
+    config: Config, comment: Comment, category: str | None = None, simple: bool | None = None
+) -> tuple[str, datetime | None, bool]:
+    """(status, due time, calendar known) counted from the original received_at, for the
+    comment's category (or `category`)."""
+    days = deadline_days(
+        config.inbox.deadlines,
+        comment.category if category is None else category,
+        comment.channel,
+        comment.simple if simple is None else simple,
+    )
     if days is None:
         return C.PETITION.value, None, True
     due, known = WorkCalendar.from_config(config.inbox.deadlines).due_at(comment.received_at, days)
@@ -428,6 +441,35 @@ async def escalate(
     return comment
 
 
+async def set_category(comment_id: int, actor: Actor, *, category: str, config: Config) -> Comment:
+    """A moderator sets or corrects the category. The 待确认 mark goes; an open comment's
+    status and due time follow the category (信访类 goes to the petition process, and leaving
+    it starts the reply clock, counted from when the comment came in); and the decision is kept
+    as the label the category model learns from, with who and when."""
+    actor.require(Role.MODERATOR, doing="处理留言")
+    if category not in CATEGORIES:
+        raise InvalidInput(f"类别「{category}」无效，可选：{'、'.join(CATEGORIES)}。", "category")
+    async with in_transaction() as conn:
+        comment = await _load(conn, comment_id, "categorize")
+        before = comment.category
+        simple = comment.simple and category == QUESTION
+        flags = [f for f in comment.flags if f not in (UNSURE, "petition")]
+        changes: dict[str, Any] = {"category": category, "simple": simple}
+        if comment.status in (C.OPEN.value, C.PETITION.value):
+            status, due, known = _clock(config, comment, category, simple)
+            changes.update(status=status, due_at=due, calendar_known=known)
+        if category == PETITION:
+            flags.append("petition")
+        changes["flags"] = flags
+        await _cas(conn, comment, "categorize", **changes)
+        await learning.record_label(
+            conn, comment.id, comment.masked_text, category, learning.MODERATOR, actor.name
+        )
+        details = {"from": before, "to": category, "status": comment.status}
+        await audit.record(conn, actor.name, "comment.categorize", "comment", comment_id, details)
+    return comment
+
+
 @dataclass
 class BulkResult:
     comment_id: int
@@ -444,6 +486,7 @@ OPS: dict[str, Callable[..., Awaitable[Any]]] = {
     "spam": mark_spam,
     "not_spam": mark_not_spam,
     "escalate": escalate,
+    "categorize": set_category,
 }
 
 

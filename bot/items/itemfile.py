@@ -43,6 +43,9 @@ FIELD_LABELS = {
     "channels": "渠道",
     "notify": "群发通知",
     "priority": "群发优先级",
+    "written_on": "成文日期",
+    "topic": "主题分类",
+    "publisher": "发布机构",
 }
 
 _KINDS_BY_LABEL = {label: kind for kind, label in KIND_LABELS.items()}

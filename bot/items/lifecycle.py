@@ -8,7 +8,7 @@ a compare-and-set on the status column, so two concurrent actions cannot both su
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -19,7 +19,7 @@ from bot import audit, db
 from bot.actors import Actor
 from bot.config import Config
 from bot.errors import NotPermitted, Refusal
-from bot.items import linkcheck, prereview
+from bot.items import disclosure, linkcheck, prereview
 from bot.items.schemas import ItemCreate, ItemPatch
 from bot.models import (
     VALIDITY_LABELS,
@@ -100,6 +100,9 @@ CONTENT_FIELDS = (
     "interpretation_forms",
     "enforcement",
     "channels",
+    "written_on",
+    "topic",
+    "publisher",
 )
 
 
@@ -205,6 +208,8 @@ class Outcome:
 
 def snapshot(item: Item) -> dict[str, Any]:
     data = {name: getattr(item, name) for name in CONTENT_FIELDS}
+    if isinstance(data["written_on"], date):  # a JSON snapshot: the date as YYYY-MM-DD
+        data["written_on"] = data["written_on"].isoformat()
     data["id"] = item.id
     data["version"] = item.version
     return data
@@ -301,6 +306,12 @@ async def _validate_refs(conn: BaseDBAsyncClient, data: dict[str, Any], config: 
         raise InvalidItem(f"关联条目 #{related_id} 不存在。", "related_id")
     for name in data.get("channels") or []:
         _check_channel(name, config)
+    topic = data.get("topic")
+    if topic and topic not in config.disclosure.topics:
+        raise InvalidItem(
+            f"主题分类（topic）「{topic}」不在可选范围内，可选：{'、'.join(config.disclosure.topics)}。",
+            "topic",
+        )
 
 
 def _check_channel(name: str, config: Config) -> None:
@@ -317,6 +328,8 @@ async def create_item(data: ItemCreate, actor: Actor, config: Config) -> Item:
     values = data.model_dump()
     if not values.get("column"):
         values["column"] = data.kind.value if data.kind.value in config.columns else ""
+    if not values.get("publisher"):
+        values["publisher"] = config.publisher()
     async with in_transaction() as conn:
         await _validate_refs(conn, values, config)
         item = await Item.create(using_db=conn, author_id=actor.user_id, **values)
@@ -534,6 +547,7 @@ async def _approve_one(
         later = item.publish_at is not None and item.publish_at > now
         due = item.publish_at.astimezone(UTC) if later and item.publish_at else now
     await _move(conn, item, "approve", S.SCHEDULED if due > now else S.APPROVED, approved_at=now)
+    index_no = await disclosure.assign_index_no(conn, item, config, now)
     await (
         ItemVersion.filter(item_id=item.id, version=item.version)
         .using_db(conn)
@@ -552,7 +566,12 @@ async def _approve_one(
         "item.approve",
         "item",
         item.id,
-        {"version": item.version, "channels": channels, "due_at": due.isoformat()},
+        {
+            "version": item.version,
+            "channels": channels,
+            "due_at": due.isoformat(),
+            **({"index_no": index_no} if index_no else {}),
+        },
     )
     return due
 

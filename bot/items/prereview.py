@@ -137,6 +137,7 @@ def _context(config: Config, **parts: Any) -> ReviewContext:
         public_channels=frozenset(config.channels.enabled_names()),
         columns={key: tuple(col.kinds) for key, col in config.columns.items()},
         today=datetime.now(ZoneInfo(config.app.timezone)).date(),
+        topics=tuple(config.disclosure.topics),
         settings=settings(config),
         **parts,
     )
@@ -168,6 +169,9 @@ _WARM_UP: dict[str, Any] = {
     "interpretation_forms": [],
     "enforcement": None,
     "channels": [],
+    "written_on": None,
+    "topic": "",
+    "publisher": "",
     "id": None,
     "version": 1,
 }

@@ -21,6 +21,7 @@ from channels.base import Content
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # A link or image reference in the HTML markdown-it writes (attributes always double-quoted).
 _REFERENCE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+_FIRST_IMAGE = re.compile(r'<img src="([^"]*)"')
 
 
 def channel_title(snap: dict[str, Any], channel: str) -> str:
@@ -31,6 +32,14 @@ def channel_title(snap: dict[str, Any], channel: str) -> str:
         if own.strip():
             return str(own.strip())
     return str(snap["title"])
+
+
+def first_image(html: str) -> str:
+    """The address of the first image in HTML this module wrote (absolute http(s), as
+    body_html makes it), or "": an item's picture on share cards (og:image)."""
+    match = _FIRST_IMAGE.search(html)
+    src = htmllib.unescape(match.group(1)) if match else ""
+    return src if src.startswith(("https://", "http://")) else ""
 
 
 class Renderer:
@@ -46,6 +55,7 @@ class Renderer:
         )
         self.env.filters["local"] = self.local_time
         self.env.filters["iso"] = self.iso_time
+        self.env.filters["first_image"] = first_image
 
     def local_time(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(self.tz).strftime(fmt) if value else ""

@@ -5,7 +5,8 @@ Field errors are turned into Chinese messages that name the field (see field_err
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -36,6 +37,23 @@ KindField = Annotated[
 MAX_ID = 2_147_483_647
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no publication time lies before this
 RelatedId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+# 成文日期: a calendar date, written YYYY-MM-DD, of the People's Republic's documents
+EARLIEST_WRITTEN, LATEST_WRITTEN = date(1949, 10, 1), date(2099, 12, 31)
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+WrittenOn = Annotated[
+    date,
+    Field(
+        ge=EARLIEST_WRITTEN,
+        le=LATEST_WRITTEN,
+        description="成文日期，格式 YYYY-MM-DD，例如 2026-03-01",
+    ),
+]
+Topic = Annotated[
+    str, Field(max_length=64, description="主题分类：配置 [disclosure] topics 中的一项；空表示未填")
+]
+Publisher = Annotated[
+    str, Field(max_length=128, description="发布机构；新建时留空则取配置 [disclosure] publisher")
+]
 Priority = Annotated[StrictInt, Field(ge=-100, le=100)]
 
 
@@ -52,6 +70,16 @@ def utc_publish_time(value: datetime | None) -> datetime | None:
     if aware < EARLIEST:
         raise ValueError("发布时间应在 2000 年之后")
     return aware
+
+
+def date_text(value: Any) -> Any:
+    """成文日期 is a date written YYYY-MM-DD (or a TOML date): a number, a time of day or
+    another spelling is refused rather than guessed at."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str) and _DATE_TEXT.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("成文日期应为日期，格式 YYYY-MM-DD（不带时间），例如 2026-03-01")
 
 
 def time_text(value: Any) -> Any:
@@ -83,6 +111,21 @@ class ItemFields(BaseModel):
     # In the day's WeChat mass send (群发), ranked by priority (higher first)
     notify: StrictBool = False
     priority: Priority = 0
+    # 主动公开目录 metadata: 成文日期, 主题分类 (checked against the configured list when the
+    # item is saved), 发布机构 (empty: the configured one)
+    written_on: WrittenOn | None = None
+    topic: Topic = ""
+    publisher: Publisher = ""
+
+    @field_validator("written_on", mode="before")
+    @classmethod
+    def _date_written(cls, value: Any) -> Any:
+        return date_text(value)
+
+    @field_validator("topic", "publisher")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
 
     @field_validator("title")
     @classmethod
@@ -111,7 +154,8 @@ class ItemCreate(ItemFields):
     kind: KindField
 
 
-NULLABLE = frozenset({"related_id"})  # null in a patch clears the link to a policy
+# null in a patch clears the link to a policy, or the 成文日期
+NULLABLE = frozenset({"related_id", "written_on"})
 
 
 class ItemPatch(BaseModel):
@@ -134,6 +178,9 @@ class ItemPatch(BaseModel):
     channels: list[str] | None = None
     notify: StrictBool | None = None
     priority: Priority | None = None
+    written_on: WrittenOn | None = None
+    topic: Topic | None = None
+    publisher: Publisher | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -146,10 +193,15 @@ class ItemPatch(BaseModel):
                     raise ValueError(f"字段 {key} 不能为 null：不修改请省略该字段")
         return data
 
-    @field_validator("wechat_title")
+    @field_validator("wechat_title", "topic", "publisher")
     @classmethod
     def _stripped(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
+
+    @field_validator("written_on", mode="before")
+    @classmethod
+    def _date_written(cls, value: Any) -> Any:
+        return date_text(value)
 
 
 class ReasonBody(BaseModel):
@@ -198,6 +250,10 @@ _MESSAGES = {
     "timezone_aware": "必须带时区",
     "datetime_type": "应为日期时间",
     "string_pattern_mismatch": "格式不正确",
+    "date_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_from_datetime_inexact": "应为日期，不带时间",
+    "date_type": "应为日期，格式 YYYY-MM-DD",
 }
 
 
@@ -211,6 +267,10 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
             message = str(err.get("ctx", {}).get("error", err["msg"]))
         elif base == "取值无效" and "expected" in err.get("ctx", {}):
             message = f"取值无效，可选：{err['ctx']['expected']}"
+        elif _DATE_TEXT.fullmatch(str(err.get("ctx", {}).get("ge", ""))):
+            message = f"日期应不早于 {err['ctx']['ge']}"
+        elif _DATE_TEXT.fullmatch(str(err.get("ctx", {}).get("le", ""))):
+            message = f"日期应不晚于 {err['ctx']['le']}"
         else:
             message = base or err["msg"]
         value = err.get("input") if err["type"] != "missing" else None

@@ -52,6 +52,12 @@ def item_json(item: Item, *, full: bool = True) -> dict[str, Any]:
         "column": item.column,
         "doc_number": item.doc_number,
         "office": item.office,
+        # 主动公开目录 metadata; index_no is given at the first approval and never changes
+        "index_no": item.index_no,
+        "written_on": item.written_on.isoformat() if item.written_on else None,
+        "topic": item.topic,
+        "publisher": item.publisher,
+        "validity": item.validity,
         **coded("disclosure", item.disclosure, Disclosure, DISCLOSURE_LABELS),
         **coded("status", item.status, ItemStatus, STATUS_LABELS),
         "version": item.version,

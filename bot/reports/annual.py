@@ -79,7 +79,7 @@ class EnforcementCount:
     within: int = 0  # published on or before the deadline day (Shanghai date)
     late: int = 0
     undated: int = 0  # decision_date missing or unreadable: not judged
-    calendar_unknown: int = 0  # judged with the Monday–Friday fallback for some year
+    calendar_unknown: int = 0  # judged without the State Council's 调休 for some year
 
     @property
     def judged(self) -> int:

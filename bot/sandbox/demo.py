@@ -140,6 +140,8 @@ def _items(today: date) -> list[tuple[str, dict[str, Any]]]:
                 "body": POLICY_BODY,
                 "doc_number": f"沪金管〔{year}〕1号",
                 "office": "办公室",
+                "written_on": today.replace(day=1).isoformat(),
+                "topic": "综合政务",
             },
         ),
         (
@@ -260,6 +262,8 @@ async def seed_items(config: Config, result: Seeded) -> None:
     for title, fields in _items(today):
         if fields["kind"] == "interpretation":
             fields = {**fields, "related_id": created[POLICY_TITLE].id}
+        if fields.get("topic") and fields["topic"] not in config.disclosure.topics:
+            fields = {**fields, "topic": config.disclosure.topics[0]}  # the office's own list
         created[title] = await lifecycle.create_item(
             ItemCreate.model_validate(fields), editor, config
         )

@@ -188,6 +188,8 @@ def sandbox_config(
     data["audit"] = {"key_env": ENV["audit_key"], "previous_key_envs": []}
     # Short intervals, so polled comments and new FAQ answers show up while someone watches.
     inbox.update(poll_interval_seconds=10, knowledge_refresh_minutes=1)
+    # Its own category models, beside its own database (whose rows name them).
+    inbox["classifier"]["model_dir"] = f"{data_dir}/models"
     inbox["form"]["csrf_key_env"] = ""
     data["metrics"]["token_env"] = ""
     data["sources"] = [sandbox_upstream.source_config(ports.url("upstream"))]

@@ -28,13 +28,15 @@ NO_CACHE = "no-cache"
 
 def security_headers(config: Config) -> dict[str, str]:
     """What every public page sends: no framing, no sniffing, and a Content-Security-Policy
-    that allows our own styles and forms, images from our site or over HTTPS, and nothing else
-    (no script at all: the public site needs none)."""
+    that allows our own styles, forms and script (the one that switches to 长辈版,
+    static/public/elder.js; no inline script), images from our site or over HTTPS, and nothing
+    else."""
     base = urlsplit(config.app.public_base_url)
     origin = f"{base.scheme}://{base.netloc}"
     policy = (
         "default-src 'none'; "
         f"style-src 'self' {origin}; "
+        f"script-src 'self' {origin}; "
         f"img-src 'self' {origin} https:; "
         f"form-action 'self' {origin}; "
         "frame-ancestors 'none'; base-uri 'none'"

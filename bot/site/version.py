@@ -56,7 +56,15 @@ async def current() -> int:
 def fingerprint(config: Config, templates: Path) -> str:
     """What the public bytes depend on besides the data: every template and the parts of the
     configuration the public pages show (not, say, the port, which differs between processes)."""
-    shown = (config.app, config.channels.feed, config.columns, config.inbox.form, config.web.public)
+    shown = (
+        config.app,
+        config.site,
+        config.channels.feed,
+        config.columns,
+        config.disclosure,
+        config.inbox.form,
+        config.web.public,
+    )
     digest = hashlib.sha256()
     for part in shown:
         dumped = part.model_dump_json() if hasattr(part, "model_dump_json") else repr(part)

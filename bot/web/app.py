@@ -47,7 +47,7 @@ from bot.web.console import (
 from bot.web.console import frame as console
 from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SCOPES, SITE, SITE_FOLLOWER, WAKEUP
 from bot.web.ops import health, metrics
-from bot.web.public import feedback, media, qa
+from bot.web.public import columns, discovery, fallback, feedback, home, media, qa
 from bot.web.public import pages as public
 from bot.web.scopes import Scopes
 
@@ -81,6 +81,24 @@ async def _knowledge(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(minutes * 60)
 
     async with _running(refresh()):
+        yield
+
+
+async def _category_model(app: web.Application) -> AsyncIterator[None]:
+    """Follow the newest trained category model (bot/inbox/learning.py) every
+    [inbox.classifier] reload_seconds: a model trained by any process is used here without a
+    restart; triage uses the keyword scores until one is loaded."""
+    inbox, seconds = app[INBOX], app[CONFIG].inbox.classifier.reload_seconds
+
+    async def follow() -> None:
+        while True:
+            try:
+                await inbox.refresh_model()
+            except Exception:  # triage goes on with the model it has (or the keyword scores)
+                log.exception("checking for a new category model failed")
+            await asyncio.sleep(seconds)
+
+    async with _running(follow()):
         yield
 
 
@@ -136,8 +154,12 @@ def create_app(
     app.cleanup_ctx.append(_link_checker)
     app[INBOX] = Inbox(config)
     app.cleanup_ctx.append(_knowledge)
+    app.cleanup_ctx.append(_category_model)
     app.on_startup.append(_warm_up)
-    public.setup(app)  # /items/{id}, /feeds/…, /assets/ (the public site's stylesheet)
+    home.setup(app)  # /: the home page; /sitemap: the 网站地图
+    columns.setup(app)  # /columns/{column}: each column's list
+    public.setup(app)  # /items/{id}, /feeds/…
+    discovery.setup(app)  # /sitemap.xml, /robots.txt, /favicon.ico, /assets/ (static/public)
     media.setup(app)  # /media/{name}: uploaded images and attachments
     api.setup(app)
     health.setup(app)
@@ -168,6 +190,7 @@ def create_app(
             users_page.ROUTES,
         ),
     )
+    fallback.setup(app)  # last: every other path, the public 404 and 405 pages
     return app
 
 

@@ -273,8 +273,8 @@ def _check_deadline(category: str, raw_date: Any, context: ReviewContext) -> Ite
             rule="enforcement.calendar_unknown",
             severity="warn",
             field="enforcement.decision_date",
-            message=f"{'、'.join(unknown[:5])}年的法定节假日安排未知，公示期限暂按周一至周五"
-            f"计算（{deadline.isoformat()}），请人工核对。",
+            message=f"{'、'.join(unknown[:5])}年的节假日安排尚未公布，公示期限暂按周一至周五"
+            f"并扣除放假办法规定的法定节假日计算（未计调休，{deadline.isoformat()}），请人工核对。",
         )
     kind = "行政许可、行政处罚" if short else "其他行政执法"
     if today > deadline:

@@ -25,7 +25,7 @@ from bot.outbox.wakeup import Wakeup
 from bot.web.app import create_app
 from channels.sandbox.webhook import LEDGER, Ledger
 from channels.sandbox.webhook import create_app as webhook_app
-from tests.conftest import Staff, create_staff
+from tests.conftest import Staff, create_staff, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -53,7 +53,10 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     hook = TestServer(webhook_app(WEBHOOK_SECRET), host="127.0.0.1")
     await hook.start_server()
+    # The public pages link with app.public_base_url: the address this test's server has.
+    port = free_port()
     data: dict[str, Any] = {
+        "app": {"public_base_url": f"http://127.0.0.1:{port}"},
         "database": {"url": f"sqlite://{tmp_path}/gongkai.db"},
         "review": {"check_links": False},
         "channels": {
@@ -76,7 +79,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     wakeup = Wakeup()
     dispatcher = Dispatcher(config, build_channels(config), wakeup)
     await dispatcher.start()
-    server = TestServer(create_app(config, wakeup), host="127.0.0.1")
+    server = TestServer(create_app(config, wakeup), host="127.0.0.1", port=port)
     await server.start_server()
     SCREENSHOTS.mkdir(exist_ok=True)
     try:

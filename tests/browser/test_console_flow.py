@@ -62,6 +62,8 @@ async def test_policy_returned_then_approved_with_its_interpretation_and_deliver
     await page.get_by_label("标题（必填）").fill("上海市地方金融监督管理局政务公开工作办法")
     await page.get_by_label("文号").fill("沪金管〔2021〕3号")
     await page.get_by_label("发布处室").fill("办公室")
+    await page.get_by_label("成文日期").fill("2021-03-01")  # 主动公开目录 metadata
+    await page.get_by_label("主题分类").select_option("综合政务")
     await page.get_by_label("正文", exact=True).fill(POLICY_BODY)
     await expect(page.locator("#body-preview h2")).to_have_text("第一章 总则")  # live preview
     await shot(page, site, "02-editor-policy")

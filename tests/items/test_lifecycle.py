@@ -332,6 +332,8 @@ async def policy_with_interpretation(config: Config, staff: Staff) -> tuple[Item
                 "title": "关于规范地方金融组织经营的若干规定",
                 "body": "第一条 为规范地方金融组织经营行为，制定本规定。",
                 "office": "法规处",
+                "written_on": "2026-03-02",
+                "topic": "财政、金融、审计",
             }
         ),
         staff.editor,

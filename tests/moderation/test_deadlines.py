@@ -175,12 +175,12 @@ DEC_28_2026 = cn(2026, 12, 28)  # Monday; five working days cross into 2027
 def test_2027_unknown_uses_config_holidays_flags_and_warns_naming_the_keys(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cal = WorkCalendar.from_config(deadlines("holidays = [2027-01-01]"))
+    cal = WorkCalendar.from_config(deadlines("holidays = [2027-01-04]"))
     with caplog.at_level(logging.WARNING, logger="moderation.deadlines"):
         due, known = cal.due_at(DEC_28_2026, 5)
         again = cal.due_at(DEC_28_2026, 5)
-    # Dec 29, 30, 31, (Fri Jan 1 declared a holiday), Jan 4, Jan 5
-    assert due == close(2027, 1, 5)
+    # Dec 29, 30, 31, (Fri Jan 1 元旦; Mon Jan 4 declared a day off), Jan 5, Jan 6
+    assert due == close(2027, 1, 6)
     assert known is False and again == (due, False)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # once per year, not once per comment
@@ -190,13 +190,33 @@ def test_2027_unknown_uses_config_holidays_flags_and_warns_naming_the_keys(
     assert "inbox.deadlines.declared_years" in message
 
 
-def test_2027_without_config_counts_weekdays_but_still_says_unknown(
+def test_2027_without_config_counts_statutory_holidays_but_still_says_unknown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cal = WorkCalendar.from_config(deadlines())
     with caplog.at_level(logging.WARNING, logger="moderation.deadlines"):
-        assert cal.due_at(DEC_28_2026, 5) == (close(2027, 1, 4), False)
+        # Dec 29, 30, 31, (Fri Jan 1 元旦, computed), Jan 4, Jan 5
+        assert cal.due_at(DEC_28_2026, 5) == (close(2027, 1, 5), False)
     assert any("2027" in r.getMessage() for r in caplog.records)
+
+
+def test_simple_question_on_new_years_eve_2026_is_due_on_the_first_working_day_of_2027() -> None:
+    cal = WorkCalendar.from_config(deadlines())
+    # Thursday 31 December 2026; Friday 1 January 2027 is 元旦, then a weekend.
+    assert cal.due_at(cn(2026, 12, 31, 16), 1) == (close(2027, 1, 4), False)
+    # The State Council's arrangement, once declared, wins (here: a 调休 Saturday).
+    declared = WorkCalendar.from_config(
+        deadlines("declared_years = [2027]\nworkdays = [2027-01-02]")
+    )
+    assert declared.due_at(cn(2026, 12, 31, 16), 1) == (close(2027, 1, 2), True)
+
+
+def test_unannounced_spring_festival_and_national_day_are_days_off() -> None:
+    cal = WorkCalendar.from_config(deadlines())
+    # 2027: 除夕 is Friday 5 February, 初一..初三 the weekend and Monday 8 February.
+    assert cal.due_at(cn(2027, 2, 4, 10), 1) == (close(2027, 2, 9), False)
+    # 2028: 1-3 October are Sunday to Tuesday; Wednesday 4 October is the first working day.
+    assert cal.due_at(cn(2028, 9, 29, 10), 1) == (close(2028, 10, 4), False)
 
 
 def test_declared_2027_is_known_and_silent(caplog: pytest.LogCaptureFixture) -> None:

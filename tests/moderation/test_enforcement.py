@@ -208,8 +208,9 @@ def test_december_decision_crossing_into_unknown_2027_warns_without_crashing() -
     by_rule = {f.rule: f for f in findings}
     assert by_rule["enforcement.calendar_unknown"].severity == "warn"
     assert "2027年" in by_rule["enforcement.calendar_unknown"].message
-    assert "2027-01-06" in by_rule["enforcement.deadline_near"].message
-    late = run(snapshot(enf), context(date(2027, 1, 7)))
+    # 7 working days: Dec 29, 30, 31, (1 January: 元旦, computed), Jan 4, 5, 6, 7
+    assert "2027-01-07" in by_rule["enforcement.deadline_near"].message
+    late = run(snapshot(enf), context(date(2027, 1, 8)))
     assert set(rules(late)) == {"enforcement.calendar_unknown", "enforcement.overdue"}
 
 

@@ -122,14 +122,21 @@ REALISTIC = [
         ("petition",),
     ),
     ("你们这些狗官，收了钱不办事，不得好死", "其他", "办公室", "open", True, ("abuse",)),
-    ("兼职刷单，日结工资，加微信 abc12345 了解详情", "其他", "办公室", "spam", True, ("ad",)),
+    (
+        "兼职刷单，日结工资，加微信 abc12345 了解详情",
+        "其他",
+        "办公室",
+        "spam",
+        True,
+        ("ad", "contact"),
+    ),
     (
         "高收益理财点这里 http://licai-888.top/reg?id=1 稳赚",
         "其他",
         "办公室",
         "spam",
         True,
-        ("link",),
+        ("link", "ad"),
     ),
     ("好好好好好好好好好好好好好好好好", "其他", "办公室", "spam", True, ("repeat",)),
     (
@@ -164,38 +171,52 @@ def test_spam_is_kept_with_everything_a_person_needs_if_it_is_not_spam() -> None
 # --- spam ----------------------------------------------------------------------------------------
 
 
-def test_government_links_are_not_spam_but_other_links_and_bare_domains_are() -> None:
+def test_a_link_alone_is_never_spam_but_counts_with_another_signal() -> None:
     assert run("通知原文见 https://jrj.sh.gov.cn/tz/123 第三条怎么理解").status == "open"
     assert run("通知里提到的www.gov.cn链接打不开").status == "open"
-    assert run("详情请看 www.licai888.com").flags == ("link",)
-    assert run("上 licai888.vip 领取收益").flags == ("link",)
-    assert run("ｈｔｔｐ：//ｌｉｃａｉ．ｃｏｍ").flags == ("link",)  # full width folds to a URL
-    assert run("ｗｗｗ．ｌｉｃａｉ８８８．ｃｏｍ 高收益").flags == ("link",)
+    assert run("详情请看 www.licai888.com").status == "open"
+    # Bare domains with a common top-level domain and full-width URLs are links all the same.
+    assert run("上 licai888.vip 领取收益，加我vx").flags == ("link", "contact")
+    assert run("ｈｔｔｐ：//ｌｉｃａｉ．ｃｏｍ 免费领取").flags == ("link", "ad")
+    assert run("ｗｗｗ．ｌｉｃａｉ８８８．ｃｏｍ 日赚千元").flags == ("link", "ad")
 
 
 def test_numbers_versions_and_email_addresses_are_not_links() -> None:
-    assert run("第3.2条和v1.5版本的规定有何不同").status == "open"
-    assert run("请回复到我的邮箱 zhang.san@qq.com，谢谢").status == "open"
+    assert run("第3.2条和v1.5版本的规定有何不同，免费领取的资料在哪").status == "open"
+    assert run("请回复到我的邮箱 zhang.san@qq.com，谢谢，点这里").status == "open"
 
 
 def test_allowed_link_count_is_configurable() -> None:
     triage = Triage(inbox("[inbox.triage]\nmax_links = 1"), KB)
-    assert triage.run(comment("参考 https://example.com/a")).status == "open"
-    assert triage.run(comment("参考 https://example.com/a 和 https://example.org/b")).flags == (
+    assert triage.run(comment("点这里 https://example.com/a")).status == "open"
+    assert triage.run(comment("点这里 https://example.com/a 和 https://example.org/b")).flags == (
         "link",
+        "ad",
     )
 
 
-def test_same_text_from_same_author_is_repeat_spam_but_not_from_another_author() -> None:
+def test_same_text_from_same_author_is_evidence_and_a_third_copy_is_spam() -> None:
     triage = Triage(inbox(), KB)
     text = "强烈要求彻查某理财平台的资金去向，还我们血汗钱"
     assert triage.run(comment(text, "a")).status == "open"
     assert triage.run(comment(text, "b", RECEIVED + timedelta(minutes=1))).status == "open"
+    # A second copy is one weak signal (people send again when no answer comes) ...
     again = triage.run(comment(text + "！", "a", RECEIVED + timedelta(hours=2)))
-    assert again.status == "spam" and again.flags == ("repeat",)
+    assert again.status == "open"
+    # ... a third within the window is spam whatever it says.
+    third = triage.run(comment(text, "a", RECEIVED + timedelta(hours=3)))
+    assert third.status == "spam" and third.flags == ("repeat",)
     # After the window (one day by default) the same text is a new comment.
     later = triage.run(comment(text, "a", RECEIVED + timedelta(days=2)))
     assert later.status == "open"
+
+
+def test_a_second_copy_with_an_advert_is_spam() -> None:
+    triage = Triage(inbox(), KB)
+    text = "内部渠道低息贷款，秒批到账"
+    assert triage.run(comment(text, "a")).status == "open"  # 秒批 alone: one signal
+    again = triage.run(comment(text, "a", RECEIVED + timedelta(minutes=5)))
+    assert again.status == "spam" and again.flags == ("ad", "repeat")
 
 
 def test_short_replies_repeated_in_a_conversation_are_not_spam() -> None:
@@ -242,7 +263,10 @@ def test_allowed_longer_term_is_not_abuse() -> None:
 def test_config_abuse_and_spam_words_extend_the_lists() -> None:
     triage = Triage(inbox('[inbox.triage]\nabuse_words = ["饭桶"]\nspam_words = ["高息揽储"]'))
     assert triage.run(comment("一群饭桶")).flags == ("abuse",)
-    assert triage.run(comment("高息揽储，年化20%", "b")).flags == ("ad",)
+    assert triage.run(comment("高息揽储，年化20%，详询微信 lc8888", "b")).flags == (
+        "ad",
+        "contact",
+    )
 
 
 def test_personal_data_is_masked_and_flagged() -> None:
@@ -333,6 +357,15 @@ def test_channel_clock_from_config_and_calendar_unknown_flag() -> None:
     assert late.due_at is not None
 
 
+def test_simple_question_on_new_years_eve_2026_is_due_on_the_first_working_day_of_2027() -> None:
+    # chinesecalendar does not know 2027; 元旦 (Friday 1 January) is computed as a holiday.
+    eve = datetime(2026, 12, 31, 15, tzinfo=CHINA).astimezone(UTC)
+    result = run("请问小额贷款公司设立备案需要提交哪些材料？", at=eve)
+    assert result.simple is True
+    assert result.due_at == datetime(2027, 1, 4, 17, 30, tzinfo=CHINA).astimezone(UTC)
+    assert result.calendar_known is False and result.flags == ("calendar_unknown",)
+
+
 # --- shape ---------------------------------------------------------------------------------
 
 
@@ -346,8 +379,10 @@ def test_steps_run_in_the_documented_order() -> None:
     assert names == [
         "links",
         "ad_words",
+        "contact",
         "repeat",
         "flood",
+        "spam",
         "abuse",
         "mask",
         "category",

@@ -1,5 +1,6 @@
-"""moderation.workdays: Chinese working days with 法定节假日 and 调休, and the Monday–Friday
-fallback (flagged) for years the holiday calendar does not know."""
+"""moderation.workdays: Chinese working days with 法定节假日 and 调休, and the fallback (flagged)
+for years the holiday calendar does not know: Monday–Friday less the computed statutory
+holidays."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from moderation.holidays import statutory_dates
 from moderation.workdays import add_workdays, calendar_known, is_workday, workdays_between
 
 # Start days from which 40 working days stay inside the known calendar (2026 is its last year:
@@ -31,13 +33,17 @@ def test_make_up_saturday_counts_and_holiday_weekday_does_not() -> None:
     assert add_workdays(date(2026, 9, 18), 1) == (date(2026, 9, 20), True)
 
 
-def test_unknown_year_falls_back_to_weekdays_and_says_so() -> None:
+def test_unknown_year_counts_weekdays_less_statutory_holidays_and_says_so() -> None:
     assert not calendar_known(2027)
+    # Dec 29, 30, 31, (Friday 1 January: 元旦), Jan 4, 5, 6, 7
     deadline, known = add_workdays(date(2026, 12, 28), 7)
-    assert deadline == date(2027, 1, 6)
+    assert deadline == date(2027, 1, 7)
     assert known is False
     assert add_workdays(date(2026, 12, 21), 3) == (date(2026, 12, 24), True)
-    assert workdays_between(date(2026, 12, 28), date(2027, 1, 6)) == (7, False)
+    assert workdays_between(date(2026, 12, 28), date(2027, 1, 7)) == (7, False)
+    assert is_workday(date(2027, 1, 1)) == (False, False)
+    assert is_workday(date(2027, 2, 5)) == (False, False)  # 除夕, a Friday
+    assert is_workday(date(2027, 2, 9)) == (True, False)  # 初四: no 调休 is guessed
 
 
 def test_zero_workdays_is_the_start_itself() -> None:
@@ -98,11 +104,15 @@ def test_more_workdays_never_end_earlier_and_take_at_least_as_many_days(
     assert later > end >= start + timedelta(days=n)
 
 
+def _off(day: date) -> bool:
+    return day.weekday() >= 5 or day in statutory_dates(day.year)
+
+
 @given(st.dates(min_value=date(2027, 1, 1), max_value=date(2040, 1, 1)), st.integers(0, 50))
-def test_unknown_years_count_mondays_to_fridays(start: date, n: int) -> None:
+def test_unknown_years_count_mondays_to_fridays_less_statutory_holidays(
+    start: date, n: int
+) -> None:
     end, known = add_workdays(start, n)
-    assert (known, n == 0 or end.weekday() < 5) == (n == 0, True)
-    expected = sum(
-        1 for i in range(1, (end - start).days + 1) if (start + timedelta(days=i)).weekday() < 5
-    )
+    assert (known, n == 0 or not _off(end)) == (n == 0, True)
+    expected = sum(1 for i in range(1, (end - start).days + 1) if not _off(start + timedelta(i)))
     assert workdays_between(start, end)[0] == expected == n

@@ -136,6 +136,8 @@ async def test_the_job_table_names_every_inbox_job_and_knowledge_runs_everywhere
         "inbox.poll",
         "inbox.analyze",
         "inbox.knowledge",
+        "inbox.model",
+        "inbox.retrain",
         # deployment jobs of [scheduler]; wechat.* and sources.pull only when those are on
         "links.recheck",
         "channels.freshness",
@@ -144,6 +146,9 @@ async def test_the_job_table_names_every_inbox_job_and_knowledge_runs_everywhere
     }
     assert specs["inbox.sla"].seconds == config.inbox.sla_interval_minutes * 60
     assert not specs["inbox.knowledge"].once_per_slot
+    # Each process follows the newest category model; retraining runs once a night.
+    assert not specs["inbox.model"].once_per_slot
+    assert specs["inbox.retrain"].once_per_slot and specs["inbox.retrain"].at == "02:30"
     await Faq.create(question="如何申请政府信息公开？", answer="可通过网上申请平台提交。")
     now = datetime(2025, 3, 3, 2, tzinfo=UTC)
     for owner in ("p1", "p2"):

@@ -1,7 +1,9 @@
 """What the built public pages and feeds send, checked from outside: validators of the exact
 bytes per format and coding, compression that round-trips, the security and caching headers,
 absolute links in every feed format (feedparser, and the JSON Feed 1.1 schema from npm's
-jsonfeed-schema), and a site that keeps answering from what it built while the database is away."""
+jsonfeed-schema), every kind of public page parsed without error by the WHATWG HTML parser
+(html5lib, strict), and a site that keeps answering from what it built while the database is
+away."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import brotli
 import feedparser
+import html5lib
 import jsonschema
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -27,6 +31,7 @@ from bot.site.cache import SiteCache
 from bot.web.keys import SITE
 from tests.conftest import make_config
 from tests.web.conftest import Publish, SiteClient, build_app, site_caught_up
+from tests.web.public.test_pages import check_html
 
 Client = TestClient[web.Request, web.Application]
 Headers = CIMultiDictProxy[str]
@@ -146,8 +151,9 @@ async def test_pages_carry_the_security_and_caching_headers_and_whole_second_tim
             headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
         )
         csp = headers["Content-Security-Policy"]
-        assert "frame-ancestors 'none'" in csp and "script-src" not in csp
-        assert "'unsafe-inline'" not in csp
+        assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+        # One script, our own file (the 长辈版 switch): nothing inline, nothing from elsewhere.
+        assert f"script-src 'self' {origin(config)}; " in csp
     page = (await get(client, f"/items/{item.id}"))[2].decode()
     assert (
         "<style" not in page and 'href="' + config.app.public_base_url + '/assets/site.css"' in page
@@ -159,6 +165,56 @@ async def test_pages_carry_the_security_and_caching_headers_and_whole_second_tim
     # Not found is not cached by a proxy.
     status, headers, _ = await get(client, "/items/999999")
     assert status == 404 and headers["Cache-Control"] == "no-cache"
+
+
+def origin(config: Config) -> str:
+    base = urlsplit(config.app.public_base_url)
+    return f"{base.scheme}://{base.netloc}"
+
+
+async def test_every_kind_of_public_page_is_valid_html_with_the_site_headers(
+    config: Config, publish: Publish, retract: Any, client: Client
+) -> None:
+    """Home, 网站地图, column, item, 选登, form and error pages: each parses without a single
+    error in the WHATWG parser (html5lib in strict mode) and in the structure check, says it
+    is zh-CN, and carries the security headers; the cached ones also the caching headers."""
+    item = await publish(title="关于开展政务公开日活动的通知", body=BODY)
+    gone = await publish(title="关于撤稿的通知")
+    await retract(gone.id)
+    p = config.web.public
+    caching = f"public, max-age={p.max_age_seconds}, "
+    caching += f"stale-while-revalidate={p.stale_while_revalidate_seconds}"
+    pages = {
+        "/": (200, caching),
+        "/sitemap": (200, caching),
+        "/columns/notice": (200, caching),
+        "/columns/notice?year=2001": (200, caching),
+        f"/items/{item.id}": (200, caching),
+        "/qa": (200, caching),
+        "/feedback/status": (200, "no-store"),
+        f"/items/{gone.id}": (410, caching),
+        "/nowhere": (404, "no-cache"),
+        "/columns/notice?page=x": (400, "no-cache"),
+    }
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    for path, (status, cache_control) in pages.items():
+        got, headers, body = await get(client, path)
+        assert got == status, path
+        page = body.decode()
+        parser.parse(page)  # raises at the first parse error, naming it
+        check_html(page)
+        assert headers["Cache-Control"] == cache_control, path
+        if cache_control != "no-store":  # the 留言 pages keep their own headers
+            csp = headers["Content-Security-Policy"]
+            assert f"script-src 'self' {origin(config)}; " in csp, path
+            assert "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp, path
+        scripts = re.findall(r"<script\b[^>]*>", page)
+        assert scripts == [f'<script src="{config.app.public_base_url}/assets/elder.js">'], path
+    _, headers, _ = await get(client, "/", **{"Accept-Encoding": "br"})
+    assert headers["Content-Encoding"] == "br"
+    for path in ("/sitemap.xml", "/robots.txt", "/favicon.ico", "/assets/favicon.svg"):
+        got, headers, _ = await get(client, path)
+        assert got == 200 and headers["Cache-Control"] == caching, path
 
 
 async def test_built_pages_are_built_once_and_served_while_the_database_is_away(

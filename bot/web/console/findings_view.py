@@ -28,6 +28,9 @@ FIELD_LABELS = {
     "interpretation_forms": "解读形式",
     "links": "链接",
     "enforcement": "执法公示信息",
+    "written_on": "成文日期",
+    "topic": "主题分类",
+    "publisher": "发布机构",
     **{f"enforcement.{key}": label for key, label in FIELDS},
     "enforcement.target_type": "执法对象类型",
 }

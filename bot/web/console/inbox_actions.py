@@ -1,6 +1,7 @@
 """The inbox's forms: every action on a comment (assign, reply or draft, send a draft, note,
-close, reopen, spam, not spam, escalate), bulk actions from the list with a result per
-comment, and 选登 (preview with the masked question and answer editable, select, withdraw).
+close, reopen, spam, not spam, escalate, set or correct the category), bulk actions from the
+list with a result per comment, and 选登 (preview with the masked question and answer editable,
+select, withdraw).
 
 Each goes through bot.inbox.ops or bot.inbox.qa, which check the state and write the audit event in
 the same transaction; their Chinese errors come back to the page as a flash message.
@@ -161,6 +162,17 @@ async def escalate(ctx: Ctx) -> web.StreamResponse:
     )
 
 
+async def categorize(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.int_param("id")
+    category = (await _field(ctx, "category")).strip()
+    return await _run(
+        ctx,
+        cid,
+        f"留言 #{cid} 的分类已改为「{category}」，答复期限已按新分类重新计算。",
+        lambda: inbox_ops.set_category(cid, ctx.actor, category=category, config=ctx.config),
+    )
+
+
 async def bulk(ctx: Ctx) -> web.StreamResponse:
     form = await ctx.form()
     back = safe_next(str(form.get("next", "")) or f"{PREFIX}/inbox")
@@ -251,6 +263,7 @@ ROUTES = [
     Route("POST", f"{PREFIX}/inbox/{{id}}/spam", spam, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/not-spam", not_spam, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/escalate", escalate, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/category", categorize, MODERATOR),
     Route("GET", f"{PREFIX}/inbox/{{id}}/qa", qa_preview, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/qa", qa_select, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/qa/withdraw", qa_withdraw, MODERATOR),

@@ -7,12 +7,14 @@ FLAG_LABELS = {
     "spam": "垃圾信息",
     "ad": "广告",
     "link": "外部链接",
+    "contact": "联系方式引流",
     "repeat": "重复发送",
     "flood": "刷屏",
     "abuse": "辱骂",
     "personal_data": "含个人信息（已遮盖）",
     "petition": "信访类",
     "calendar_unknown": "节假日安排未知",
+    "category_unsure": "分类待确认",
 }
 DUE_LABELS = {"overdue": "已超期", "soon": "即将到期", "ok": "期限内"}
 BULK_OPS = {

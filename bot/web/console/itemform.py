@@ -27,9 +27,12 @@ TEXT_FIELDS = (
     "office",
     "withheld_basis",
     "column",
+    "topic",
+    "publisher",
 )
 EDITABLE = (
     *TEXT_FIELDS,
+    "written_on",
     "disclosure",
     "related_id",
     "interpretation_forms",
@@ -61,6 +64,9 @@ LABELS = {
     "channels": "渠道",
     "priority": "优先级",
     "kind": "类型",
+    "written_on": "成文日期",
+    "topic": "主题分类",
+    "publisher": "发布机构",
 }
 ENFORCEMENT_KEYS = (*(k for k, _ in FIELDS), "target_type")
 
@@ -103,6 +109,7 @@ def parse(form: MultiDictProxy[Any], tz: ZoneInfo) -> ItemForm:
         for key in ENFORCEMENT_KEYS
         if _str(form, f"enf_{key}").strip()
     }
+    values["written_on"] = _str(form, "written_on").strip()  # <input type="date">: YYYY-MM-DD
     values["publish_at_local"] = _str(form, "publish_at").strip()
     errors: dict[str, str] = {}
     related = _str(form, "related_id").strip()
@@ -134,6 +141,7 @@ def _content(values: dict[str, Any]) -> dict[str, Any]:
     data = {k: values[k] for k in EDITABLE}
     if not data["column"]:
         data["column"] = None
+    data["written_on"] = data["written_on"] or None
     return data
 
 
@@ -160,10 +168,13 @@ def to_create(parsed: ItemForm) -> ItemCreate | None:
         return None
 
 
-def to_patch(parsed: ItemForm, item: Item) -> ItemPatch | None:
-    """Only what differs from the item (an unchanged save must not make a new version)."""
-    current = from_item(item, ZoneInfo("UTC"))
+def to_patch(parsed: ItemForm, item: Item, default_publisher: str = "") -> ItemPatch | None:
+    """Only what differs from the item (an unchanged save must not make a new version). An
+    empty 发布机构 is the configured one, on the form and on the item alike."""
+    current = _content(from_item(item, ZoneInfo("UTC")))
     data = _content(parsed.values)
+    for values in (current, data):
+        values["publisher"] = values["publisher"].strip() or default_publisher
     changes = {
         k: v for k, v in data.items() if v != current.get(k) and not (k == "column" and v is None)
     }
@@ -180,6 +191,7 @@ def from_item(item: Item, tz: ZoneInfo) -> dict[str, Any]:
         kind=item.kind,
         disclosure=item.disclosure,
         related_id=item.related_id,
+        written_on=item.written_on.isoformat() if item.written_on else "",
         interpretation_forms=list(item.interpretation_forms or []),
         enforcement=dict(item.enforcement or {}),
         channels=list(item.channels or []),
@@ -198,6 +210,7 @@ def blank(kind: str, related_id: int | None = None) -> dict[str, Any]:
         kind=kind,
         disclosure="proactive",
         related_id=related_id,
+        written_on="",
         interpretation_forms=[],
         enforcement={},
         channels=[],

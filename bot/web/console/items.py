@@ -75,6 +75,8 @@ async def _form_page(
         target_types=itemform.TARGET_TYPES,
         policies=await _policies(),
         wechat_title_max=ctx.config.channels.wechat.title_max,
+        topics=ctx.config.disclosure.topics,
+        default_publisher=ctx.config.publisher(),
     )
 
 
@@ -89,6 +91,7 @@ async def new_form(ctx: Ctx) -> web.StreamResponse:
     if kind not in Kind._value2member_map_:
         return await ctx.render("console/item_new.html", kinds=KIND_LABELS)
     values = itemform.blank(kind, int(related) if related.isdigit() and len(related) < 10 else None)
+    values["publisher"] = ctx.config.publisher()
     return await _form_page(ctx, values)
 
 
@@ -138,7 +141,7 @@ async def save(ctx: Ctx) -> web.StreamResponse:
     if action == "preview":
         preview = _preview(ctx, parsed.values["body"])
         return await _form_page(ctx, parsed.values, item, preview=preview)
-    patch = itemform.to_patch(parsed, item)
+    patch = itemform.to_patch(parsed, item, ctx.config.publisher())
     if patch is None or not parsed.ok:
         return await _form_page(ctx, parsed.values, item, errors=parsed.errors, status=422)
     try:
@@ -202,6 +205,7 @@ async def view(ctx: Ctx) -> web.StreamResponse:
         may={name: status in states for name, states in ALLOWED.items()},
         targets=lifecycle.target_channels(item, ctx.config),
         contributors=contributors,
+        default_publisher=ctx.config.publisher(),
         contribution_labels=lifecycle.CONTRIBUTION_LABELS,
         # The two-person rule: no 批准 or override form for who wrote this version.
         may_review=lifecycle.may_review(ctx.actor, item, contributors),

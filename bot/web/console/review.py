@@ -34,7 +34,12 @@ DIFF_FIELDS = (
     "interpretation_forms",
     "enforcement",
     "channels",
+    "written_on",
+    "topic",
+    "publisher",
 )
+# Fields a version snapshotted before migration 0010 lacks: shown empty, not as null.
+LATER_FIELDS = frozenset({"written_on", "topic", "publisher"})
 
 
 def _back(item_id: int) -> web.HTTPSeeOther:
@@ -112,7 +117,7 @@ def _lines(snap: dict[str, Any]) -> list[str]:
     """A snapshot as text lines for the diff: one line per field, then the body."""
     out = []
     for name in DIFF_FIELDS:
-        value = snap.get(name)
+        value = snap.get(name) if name not in LATER_FIELDS else snap.get(name) or ""
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         out.append(f"{FIELD_LABELS.get(name, name)}：{shown}")
     out.append("正文：")

@@ -38,6 +38,7 @@ from bot.web.clients import client_address
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
+from bot.web.public.errors import error_context, guard
 from bot.web.public.form_guard import CsrfError, FormGuard
 from bot.web.public.published import ITEM_ID, publication
 from channels.base import IncomingComment, opaque_author
@@ -80,13 +81,14 @@ def _refusal(request: web.Request, status: int, message: str, **headers: str) ->
 
 
 def _too_many(request: web.Request, wait: float, what: str) -> web.Response:
+    """The site's 429 page, saying how long to wait (and Retry-After in seconds)."""
     minutes = max(1, math.ceil(wait / 60))
-    return _refusal(
-        request,
-        429,
-        f"{what}过于频繁，请 {minutes} 分钟后再试。",
-        **{"Retry-After": str(max(1, math.ceil(wait)))},
-    )
+    message = f"{what}过于频繁，请 {minutes} 分钟后再试。"
+    back = (("/feedback", "返回留言页面"), ("/feedback/status", "留言查询"))
+    context = error_context(429, message, back)
+    response = _html(request, "public/error.html", status=429, **context)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 async def published_title(item_id: int) -> str | None:
@@ -337,7 +339,7 @@ async def _lookup(request: web.Request, raw: str) -> web.Response:
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[FEEDBACK_GUARD] = FormGuard.from_config(config)
-    app.router.add_get("/feedback", form_page, name="feedback.form")
-    app.router.add_post("/feedback", submit, name="feedback.submit")
-    app.router.add_get("/feedback/status", status_page, name="feedback.status")
-    app.router.add_post("/feedback/status", status_page, name="feedback.lookup")
+    app.router.add_get("/feedback", guard(form_page), name="feedback.form")
+    app.router.add_post("/feedback", guard(submit), name="feedback.submit")
+    app.router.add_get("/feedback/status", guard(status_page), name="feedback.status")
+    app.router.add_post("/feedback/status", guard(status_page), name="feedback.lookup")

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.items.media import MediaStore
 from bot.web.keys import CONFIG, MEDIA
+from bot.web.public.errors import guard
 from bot.web.public.http import not_found
 
 YEAR = 365 * 24 * 3600
@@ -51,4 +52,4 @@ async def serve(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app[MEDIA] = MediaStore(app[CONFIG].web.media)
-    app.router.add_get("/media/{name}", serve, name="public.media")
+    app.router.add_get("/media/{name}", guard(serve), name="public.media")

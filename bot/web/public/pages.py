@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +21,6 @@ from bot.items.render import Renderer
 from bot.models import (
     KIND_LABELS,
     VALIDITY_LABELS,
-    AuditEvent,
     Item,
     ItemStatus,
     ItemVersion,
@@ -32,6 +30,7 @@ from bot.site.built import build
 from bot.site.cache import Result
 from bot.site.serve import PublicSite
 from bot.web.keys import CONFIG, RENDERER, SITE
+from bot.web.public.errors import guard
 from bot.web.public.http import not_found, site_of
 from bot.web.public.published import (
     FEED_CHANNEL,
@@ -39,6 +38,7 @@ from bot.web.public.published import (
     last_retraction,
     publication,
     publications,
+    validity_marks,
     versions_for,
 )
 from channels import feed as feeds
@@ -94,31 +94,6 @@ async def feed_entries(renderer: Renderer, column: str | None, limit: int) -> li
     return entries
 
 
-async def validity_marks(item_ids: list[int]) -> dict[int, tuple[str, datetime]]:
-    """Items whose validity was ever marked: the current label ("" when valid again) and when
-    it was last set, from the audit log (the item row's updated_at moves for other reasons,
-    which would make the bytes differ between processes)."""
-    if not item_ids:
-        return {}
-    events = (
-        await AuditEvent.filter(
-            target_type="item",
-            target_id__in=[str(i) for i in item_ids],
-            action="item.validity",
-        )
-        .order_by("id")
-        .values_list("target_id", "at")
-    )
-    marked_at = {int(target): at for target, at in events}
-    if not marked_at:
-        return {}
-    labels = dict(await Item.filter(id__in=list(marked_at)).values_list("id", "validity"))
-    return {
-        item_id: (VALIDITY_LABELS.get(labels.get(item_id) or "", ""), at)
-        for item_id, at in marked_at.items()
-    }
-
-
 async def companions(
     item_id: int, shown: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], datetime | None]:
@@ -155,6 +130,21 @@ async def companions(
     # A companion retracted since leaves the page: that moves its Last-Modified too.
     gone = [c.retracted_at for c in candidates if c.retracted_at is not None]
     return out, max(times + gone, default=None)
+
+
+def disclosure_meta(item: Item, snap: dict[str, Any], config: Config) -> dict[str, str]:
+    """The 主动公开目录 metadata of the item page: the content fields as the published version
+    has them (one published before they existed names no 发布机构: the configured one), the
+    索引号 from the item (given at its first approval, never changed), and for a policy its
+    有效性 as marked now."""
+    policy = snap.get("kind") == Kind.POLICY.value
+    return {
+        "index_no": item.index_no or "",
+        "topic": snap.get("topic") or "",
+        "publisher": snap.get("publisher") or config.publisher(),
+        "written_on": snap.get("written_on") or "",
+        "validity": VALIDITY_LABELS.get(item.validity, "") if policy else "",
+    }
 
 
 class PublicPages:
@@ -218,6 +208,7 @@ class PublicPages:
             updated=pub.updated,
             url=self.renderer.item_url(item.id),
             validity_label=VALIDITY_LABELS.get(item.validity, "") if item.validity else "",
+            meta=disclosure_meta(item, snap, self.config),
             companions=linked,
         ), True
 
@@ -236,11 +227,7 @@ async def item_page(request: web.Request) -> web.StreamResponse:
     return await site_of(request).serve(request, f"item:{int(raw)}")
 
 
-STATIC = Path(__file__).resolve().parents[3] / "static" / "public"
-
-
 def setup(app: web.Application) -> None:
     PublicPages(app[SITE], app[RENDERER])
-    app.router.add_static("/assets", STATIC, append_version=False)
-    app.router.add_get(r"/feeds/{column}.{format}", feed, name="public.feed")
-    app.router.add_get("/items/{id}", item_page, name="public.item")
+    app.router.add_get(r"/feeds/{column}.{format}", guard(feed), name="public.feed")
+    app.router.add_get("/items/{id}", guard(item_page), name="public.item")

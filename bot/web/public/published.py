@@ -12,7 +12,16 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Max, Min
 
-from bot.models import Delivery, DeliveryAction, DeliveryStatus, ItemStatus, ItemVersion
+from bot.models import (
+    VALIDITY_LABELS,
+    AuditEvent,
+    Delivery,
+    DeliveryAction,
+    DeliveryStatus,
+    Item,
+    ItemStatus,
+    ItemVersion,
+)
 from bot.site.version import PUBLIC_CHANNEL
 
 FEED_CHANNEL = PUBLIC_CHANNEL
@@ -99,3 +108,94 @@ async def last_retraction(column: str | None) -> datetime | None:
         query = query.filter(item__column=column)
     row = await query.order_by("-item__retracted_at").first().values("item__retracted_at")
     return row["item__retracted_at"] if row else None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A public item in a list (home, column pages, sitemap.xml): its publication and the
+    item's kind and validity as its row says now."""
+
+    pub: Publication
+    kind: str
+    validity: str
+
+
+async def listed(column: str | None, limit: int | None = None) -> list[Listed]:
+    """The public items (of a column, or all), newest first publication first: one grouped
+    query; the column pages filter and page what it returns."""
+    query = _done_feed_deliveries().exclude(item__status=ItemStatus.RETRACTED.value)
+    if column is not None:
+        query = query.filter(item__column=column)
+    grouped = (
+        query.annotate(first=Min("finished_at"), last=Max("finished_at"), top=Max("item_version"))
+        .group_by("item_id", "item__kind", "item__validity")
+        .order_by("-first", "-item_id")
+    )
+    if limit is not None:
+        grouped = grouped.limit(limit)
+    rows = await grouped.values("item_id", "item__kind", "item__validity", "first", "last", "top")
+    return [
+        Listed(
+            Publication(int(r["item_id"]), int(r["top"]), r["first"], r["last"]),
+            str(r["item__kind"]),
+            str(r["item__validity"] or ""),
+        )
+        for r in rows
+        if r["first"] is not None and r["last"] is not None
+    ]
+
+
+async def validity_marks(item_ids: list[int] | None) -> dict[int, tuple[str, datetime]]:
+    """Items (of item_ids, or all) whose validity was ever marked: the current label ("" when
+    valid again) and when it was last set, from the audit log (the item row's updated_at moves
+    for other reasons, which would make the bytes differ between processes)."""
+    if item_ids is not None and not item_ids:
+        return {}
+    query = AuditEvent.filter(target_type="item", action="item.validity")
+    if item_ids is not None:
+        query = query.filter(target_id__in=[str(i) for i in item_ids])
+    events = await query.order_by("id").values_list("target_id", "at")
+    marked_at = {int(target): at for target, at in events}
+    if not marked_at:
+        return {}
+    labels = dict(await Item.filter(id__in=list(marked_at)).values_list("id", "validity"))
+    return {
+        item_id: (VALIDITY_LABELS.get(labels.get(item_id) or "", ""), at)
+        for item_id, at in marked_at.items()
+    }
+
+
+@dataclass(frozen=True)
+class Row:
+    """A public item as a list shows it: its published title and 文号, kind, validity, dates."""
+
+    id: int
+    title: str
+    doc_number: str
+    kind: str
+    validity: str
+    published: datetime
+    updated: datetime
+
+
+async def rows(items: list[Listed]) -> list[Row]:
+    """The list rows of `items` (in their order), from their published snapshots in one query."""
+    snapshots = await versions_for([i.pub for i in items])
+    out = []
+    for i in items:
+        version = snapshots.get((i.pub.item_id, i.pub.version))
+        if version is None:  # a done delivery always has its snapshot; never fail the list
+            continue
+        snap = version.snapshot
+        out.append(
+            Row(
+                id=i.pub.item_id,
+                title=str(snap.get("title", "")),
+                doc_number=str(snap.get("doc_number") or ""),
+                kind=i.kind,
+                validity=i.validity,
+                published=i.pub.published,
+                updated=i.pub.updated,
+            )
+        )
+    return out

@@ -24,6 +24,7 @@ from bot.site.cache import Result
 from bot.site.serve import PublicSite
 from bot.web.inputs import text_problem
 from bot.web.keys import SITE
+from bot.web.public.errors import guard
 from bot.web.public.http import not_found, site_of
 from bot.web.public.published import is_id
 
@@ -84,6 +85,8 @@ class QaPages:
             pages=pages,
             category=category,
             categories=categories,
+            self_url=link(page),
+            nav="qa",
             prev_url=link(page - 1) if page > 1 else "",
             next_url=link(page + 1) if page < pages else "",
         )
@@ -155,6 +158,6 @@ async def qa_feed(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     QaPages(app[SITE])
-    app.router.add_get("/qa", qa_list, name="qa.list")
-    app.router.add_get("/qa.atom", qa_feed, name="qa.feed")
-    app.router.add_get("/qa/{id}", qa_entry, name="qa.entry")
+    app.router.add_get("/qa", guard(qa_list), name="qa.list")
+    app.router.add_get("/qa.atom", guard(qa_feed), name="qa.feed")
+    app.router.add_get("/qa/{id}", guard(qa_entry), name="qa.entry")

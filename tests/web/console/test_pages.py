@@ -59,6 +59,8 @@ async def test_policy_without_interpretation_is_returned_then_approved_with_it(
             "title": "政务公开工作办法",
             "doc_number": "沪金管〔2021〕3号",
             "office": "办公室",
+            "written_on": "2021-03-01",
+            "topic": "综合政务",
             "body": POLICY_BODY,
             "action": "submit",
         },

@@ -61,6 +61,12 @@ class _Structure(HTMLParser):
         if tag not in VOID:
             self.stack.append(tag)
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <img ... /> as markdown-it writes it: a void element's optional slash, no end tag.
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.handle_endtag(tag)
+
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
             self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
@@ -427,6 +433,8 @@ async def test_policy_and_interpretation_pages_link_to_each_other(
                 "title": "关于促进融资租赁发展的若干意见",
                 "body": "第一条 为促进融资租赁行业健康发展，制定本意见。",
                 "office": "法规处",
+                "written_on": "2026-03-02",
+                "topic": "财政、金融、审计",
             }
         ),
         staff.editor,
