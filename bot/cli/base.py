@@ -28,12 +28,20 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def load(ctx: click.Context) -> Config:
+def load(ctx: click.Context, sandbox: bool = True) -> Config:
+    """The configuration a command works with: the file's, or with `gongkai --sandbox` the
+    sandbox's derived from it (its database under data/sandbox/, as `make run` uses);
+    `sandbox=False`: the file's in any case (`gongkai run` derives its own)."""
     try:
-        return load_config(ctx.obj["config_path"])
+        config = load_config(ctx.obj["config_path"])
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
         raise  # unreachable
+    if sandbox and ctx.obj.get("sandbox"):
+        from bot.sandbox import mode as sandbox_mode
+
+        return sandbox_mode.command_config(config)
+    return config
 
 
 def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:

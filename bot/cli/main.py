@@ -35,6 +35,12 @@ from bot.errors import EXIT_USAGE
     envvar="GONGKAI_CONFIG",
     help="配置文件（默认 ./config.toml）",
 )
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="操作沙箱（make run）的数据：data/sandbox/ 下的数据库，与 gongkai run --sandbox 相同",
+)
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志")
 @click.option(
     "--as",
@@ -45,10 +51,17 @@ from bot.errors import EXIT_USAGE
     help="操作人用户名（也可用环境变量 GONGKAI_USER；各操作命令的 --as 优先）",
 )
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, verbose: bool, as_user: str | None) -> None:
+def main(
+    ctx: click.Context,
+    config_path: Path | None,
+    use_sandbox: bool,
+    verbose: bool,
+    as_user: str | None,
+) -> None:
     """公开（Gongkai）：政务公开多渠道发布与互动。"""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["sandbox"] = use_sandbox
     ctx.obj["as_user"] = as_user
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -114,10 +127,10 @@ def run_cmd(ctx: click.Context, role: str, sandbox: bool) -> None:
     """启动 Gongkai，直到收到 SIGTERM / Ctrl-C。"""
     from bot import runner
 
-    if sandbox:
+    if sandbox or ctx.obj.get("sandbox"):
         from bot.sandbox import mode as sandbox_mode
 
-        run_async(sandbox_mode.serve)(load(ctx), role)
+        run_async(sandbox_mode.serve)(load(ctx, sandbox=False), role)
         return
     run_async(runner.serve)(load(ctx), role)
 

@@ -582,8 +582,14 @@ async def schedule(item_id: int, actor: Actor, publish_at: datetime | None) -> I
     now = datetime.now(UTC)
     if publish_at is not None and publish_at.tzinfo is None:
         raise InvalidItem("发布时间必须带时区。", "publish_at")
-    if publish_at is not None:  # UTC everywhere: SQLite compares times as text
-        publish_at = publish_at.astimezone(UTC)
+    if publish_at is not None:
+        if publish_at <= now:  # accepted silently, it would go out at once: say so instead
+            shown = publish_at.isoformat(" ", "minutes")  # as given, with its UTC offset
+            raise InvalidItem(
+                f"发布时间 {shown} 已经过去：请选择将来的时间；要立即发布，请清除发布时间。",
+                "publish_at",
+            )
+        publish_at = publish_at.astimezone(UTC)  # UTC everywhere: SQLite compares times as text
     async with in_transaction() as conn:
         item = await _load(conn, item_id)
         status = ItemStatus(item.status)

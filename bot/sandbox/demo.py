@@ -318,7 +318,8 @@ def startup_lines(
     if existing:
         lines.append(
             f"演示账号已存在（{'、'.join(existing)}），密码只在首次启动时显示；"
-            "重设密码：gongkai user reset-password 用户名（重设的密码须在登录后修改）"
+            "重设密码：.venv/bin/gongkai --sandbox user reset-password 用户名"
+            "（重设的密码须在登录后修改）"
         )
     if seeded.approved:
         lines.append(
@@ -328,6 +329,10 @@ def startup_lines(
     lines += [f"{label}：{url}" for label, url in ledgers.items()]
     lines.append(f"网站订阅源：{site}/feeds/all.atom  {site}/feeds/all.json")
     lines.append(f"网上留言：{site}/feedback")
+    lines.append(
+        "命令行操作沙箱数据：.venv/bin/gongkai --sandbox <命令>，"
+        "例如 .venv/bin/gongkai --sandbox item list"
+    )
     if demo_done:
         lines.append("演示留言已在之前的启动中写入，本次不再重复。")
     else:

@@ -350,6 +350,17 @@ async def _forget_simulator_state() -> None:
     await ChannelState.filter(key__in=keys).delete()
 
 
+def command_config(base: Config) -> Config:
+    """The sandbox's configuration for a one-shot command (`gongkai --sandbox user …`): the same
+    database and audit key as `gongkai run --sandbox`; the per-run secrets are fresh, which only
+    the running simulators would notice, and a command talks to none of them."""
+    keys = dataclasses.replace(SandboxSecrets.generate(), audit_key=stable_audit_key())
+    try:
+        return sandbox_config(base, keys)
+    except SandboxRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 async def serve(base: Config, role: str, ports: SandboxPorts | None = None) -> None:
     """Run the sandbox until SIGTERM / SIGINT: seed, start the simulators, run the bot (see
     bot/runner.py) and the demo loop beside it."""

@@ -363,6 +363,10 @@ def test_schedule_reads_a_time_without_offset_in_the_configured_zone(cli: Cli) -
     assert "--now" in cli.run("schedule", item_id, "--as", "alice", code=2).output
     cli.run("schedule", item_id, "--now", "--as", "alice")
     assert cli.json("item", "show", item_id)["item"]["publish_at"] is None
+    # A time already past is refused, naming it (it would otherwise go out at once, silently).
+    out = cli.run("schedule", item_id, "--at", "2020-05-01 08:30", "--as", "alice", code=4).output
+    assert "发布时间 2020-05-01 08:30+08:00 已经过去" in out and "清除发布时间" in out
+    assert cli.json("item", "show", item_id)["item"]["publish_at"] is None
 
 
 def test_config_check_names_a_missing_audit_key(cli: Cli) -> None:
@@ -402,3 +406,20 @@ def test_disable_and_reset_end_sessions_and_unlock_clears_the_throttle(cli: Cli)
         assert conn.execute("SELECT count(*) FROM gk_login_throttle").fetchone()[0] == 0
         actions = [r[0] for r in conn.execute("SELECT action FROM gk_audit_event")]
     assert {"user.unlock", "user.sessions_end", "user.enable"} <= set(actions)
+
+
+def test_the_sandbox_option_works_on_the_sandboxs_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gongkai --sandbox …` reads and writes data/sandbox/ (relative to the working directory,
+    as `make run` does), not the file's database, with the sandbox's kept audit key."""
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path / "config.toml", tmp_path / "data" / "gongkai.db")
+    sandbox_db = tmp_path / "data" / "sandbox" / "gongkai.db"
+    cli = Cli(tmp_path, config, sandbox_db)
+    cli.run("--sandbox", "db", "upgrade")
+    cli.run("--sandbox", "user", "add", "sam", "--role", "editor")
+    assert sandbox_db.exists() and not (tmp_path / "data" / "gongkai.db").exists()
+    with sqlite3.connect(sandbox_db) as conn:
+        assert conn.execute("SELECT username FROM gk_user").fetchall() == [("sam",)]
+    assert cli.json("--sandbox", "audit", "verify")["ok"] is True

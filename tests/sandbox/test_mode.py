@@ -197,7 +197,7 @@ def test_sandbox_runs_the_whole_demo_loop_by_itself_and_stops_cleanly(tmp_path: 
             time.sleep(0.3)
         text = _stop(proc, out)
         assert "密码只显示这一次" not in text
-        assert "演示账号已存在" in text and "gongkai user reset-password" in text
+        assert "演示账号已存在" in text and "gongkai --sandbox user reset-password" in text
     finally:
         if proc.poll() is None:
             proc.kill()

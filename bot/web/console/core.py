@@ -208,6 +208,18 @@ async def error_page(
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+def landing(actor: Actor) -> str:
+    """Where a role starts when the login asked for no page: a moderator in the inbox, an
+    auditor in the audit log, everyone else (editors, reviewers, admins) in the queue."""
+    if actor.has(Role.EDITOR, Role.REVIEWER):
+        return HOME
+    if actor.has(Role.MODERATOR):
+        return f"{PREFIX}/inbox"
+    if actor.has(Role.AUDITOR):
+        return AUDIT_PAGE
+    return HOME
+
+
 def _see_other(location: str) -> web.HTTPSeeOther:
     redirect = web.HTTPSeeOther(location)
     with_headers(redirect)

@@ -29,13 +29,23 @@ from bot.staff.throttle import (
 )
 from bot.web.clients import client_address
 from bot.web.console.auth import (
+    actor_of,
     csrf_token,
     end_session,
     session_user,
     start_session,
     throttle_keys,
 )
-from bot.web.console.core import PASSWORD_PAGE, PREFIX, Ctx, Route, safe_next, with_headers
+from bot.web.console.core import (
+    HOME,
+    PASSWORD_PAGE,
+    PREFIX,
+    Ctx,
+    Route,
+    landing,
+    safe_next,
+    with_headers,
+)
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, CONSOLE, METRICS
 
@@ -152,6 +162,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         await audit.record(
             conn, f"user:{user.username}", "console.login", "user", user.id, {"ip": ip}
         )
+    if target == HOME:  # no page asked for: the role's own first page
+        target = landing(actor_of(user, separate_duties=request.app[CONFIG].staff.separate_duties))
     if user.must_change_password:
         target = f"{PASSWORD_PAGE}?{urlencode({'next': target})}"
     redirect = web.HTTPSeeOther(target)

@@ -275,3 +275,34 @@ async def test_the_rest_of_the_site_gets_no_console_session_or_csrf_check(
     # The JSON API keeps its own auth: a POST without a CSRF token gets 401, not the console 403.
     resp = await cclient.post("/api/v1/items", json={"kind": "notice", "title": "t"})
     assert resp.status == 401
+
+
+async def test_each_role_lands_on_its_own_first_page(cclient: Client) -> None:
+    for username, password, first in (
+        ("mod", "Pw-mike-2026", "/console/inbox"),
+        ("alice", "Pw-alpha-2026", "/console/"),
+        ("bob", "Pw-bravo-2026", "/console/"),
+        ("root", "Pw-romeo-2026", "/console/"),
+    ):
+        cclient.session.cookie_jar.clear()
+        page = await cclient.get("/console/login")
+        resp = await cclient.post(
+            "/console/login",
+            data={"username": username, "password": password, "_csrf": csrf_of(await page.text())},
+            allow_redirects=False,
+        )
+        assert resp.headers["Location"] == first, username
+    # A page asked for is where the login goes, whoever logs in.
+    cclient.session.cookie_jar.clear()
+    page = await cclient.get("/console/login?next=/console/deliveries")
+    resp = await cclient.post(
+        "/console/login",
+        data={
+            "username": "mod",
+            "password": "Pw-mike-2026",
+            "_csrf": csrf_of(await page.text()),
+            "next": "/console/deliveries",
+        },
+        allow_redirects=False,
+    )
+    assert resp.headers["Location"] == "/console/deliveries"
