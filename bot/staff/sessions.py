@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import Unavailable
 from bot.models import StaffSession
+from bot.timeutil import aware
 
 # A session's last-seen time is written at most this often (not on every request).
 SEEN_GRANULARITY = timedelta(seconds=60)
@@ -136,17 +137,13 @@ class DbSessions:
         return [info for info in map(_info, rows) if info.live(now, idle)]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _info(row: StaffSession) -> SessionInfo:
     return SessionInfo(
         row.id,
         row.user_id,
-        _aware(row.created_at),
-        _aware(row.seen_at),
-        _aware(row.expires_at),
+        aware(row.created_at),
+        aware(row.seen_at),
+        aware(row.expires_at),
         row.ip,
         row.user_agent,
     )

@@ -23,7 +23,7 @@ import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -33,6 +33,7 @@ from tortoise.transactions import in_transaction
 
 from bot.errors import Unavailable
 from bot.models import LoginThrottle
+from bot.timeutil import aware
 
 
 class ThrottleStoreError(Unavailable):
@@ -117,10 +118,6 @@ class ThrottleStore(Protocol):
         ...
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class DbThrottle:
     """Counters in gk_login_throttle: an attempt reads and writes its keys' rows in one
     transaction (locked on PostgreSQL, in key order; SQLite's write lock serialises writers)."""
@@ -128,7 +125,7 @@ class DbThrottle:
     async def wait(self, keys: list[str], now: datetime) -> float:
         rows = await LoginThrottle.filter(key__in=keys, blocked_until__gt=now)
         return max(
-            ((_aware(r.blocked_until) - now).total_seconds() for r in rows if r.blocked_until),
+            ((aware(r.blocked_until) - now).total_seconds() for r in rows if r.blocked_until),
             default=0.0,
         )
 
@@ -151,16 +148,16 @@ class DbThrottle:
                 .order_by("key")
             }
             waits = [
-                (_aware(r.blocked_until) - now).total_seconds()
+                (aware(r.blocked_until) - now).total_seconds()
                 for r in rows.values()
-                if r.blocked_until is not None and _aware(r.blocked_until) > now
+                if r.blocked_until is not None and aware(r.blocked_until) > now
             ]
             if waits:
                 return Attempt(False, max(waits))
             counts = []
             for key, rule in ordered:
                 row = rows.get(key)
-                fresh = row is None or now - _aware(row.last_at) > timedelta(seconds=rule.window)
+                fresh = row is None or now - aware(row.last_at) > timedelta(seconds=rule.window)
                 failures = 1 if fresh or row is None else row.failures + 1
                 wait = rule.delay(failures)
                 values = {
