@@ -7,6 +7,7 @@ environment variables that the file names.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -121,6 +122,29 @@ MediaType = Literal["jpg", "png", "pdf", "doc", "docx", "xls", "xlsx", "ofd"]
 MEDIA_TYPES: tuple[MediaType, ...] = ("jpg", "png", "pdf", "doc", "docx", "xls", "xlsx", "ofd")
 
 
+class WordConfig(_Section):
+    """Word documents (.docx) read as items (bot/items/wordfile.py): `gongkai item add X.docx`
+    and the console's 从 Word 导入. A .docx is a ZIP: its entries are counted and their sizes
+    added up from the ZIP's directory before anything is decompressed (a zip bomb)."""
+
+    max_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = 20 * 1024 * 1024
+    max_entries: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    max_uncompressed_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = (
+        100 * 1024 * 1024
+    )
+
+    @model_validator(mode="after")
+    def _room_to_unpack(self) -> WordConfig:
+        # A document's entries unpacked are never smaller than the file (pictures are stored
+        # as they are): a lower limit would refuse every file near max_bytes.
+        if self.max_uncompressed_bytes < self.max_bytes:
+            raise ValueError(
+                f"max_uncompressed_bytes ({self.max_uncompressed_bytes}) must be at least "
+                f"max_bytes ({self.max_bytes})"
+            )
+        return self
+
+
 class MediaConfig(_Section):
     """Images and attachments uploaded in the console (bot/items/media.py), served at
     /media/{name}."""
@@ -137,6 +161,7 @@ class MediaConfig(_Section):
     max_attachment_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = 20 * 1024 * 1024
     # The accepted types, decided by the file's bytes (never by its name).
     allowed_types: Annotated[tuple[MediaType, ...], Field(min_length=1)] = MEDIA_TYPES
+    word: WordConfig = WordConfig()
 
 
 def _site_link(value: str) -> str:
@@ -262,6 +287,9 @@ class DispatcherConfig(_Section):
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 20
 
 
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
+
+
 class ReviewConfig(_Section):
     permit_penalty_days: Annotated[int, Field(ge=1, le=365)] = 7
     other_enforcement_days: Annotated[int, Field(ge=1, le=365)] = 20
@@ -270,6 +298,9 @@ class ReviewConfig(_Section):
     wrong_terms: dict[str, str] = Field(default_factory=dict)
     typos: dict[str, str] = Field(default_factory=dict)
     allowed_words: list[str] = Field(default_factory=list)
+    # Domains besides gov.cn whose e-mail addresses (subdomains included) are an office's, not
+    # personal data: pre-review does not block them, comment triage does not mask them.
+    official_email_domains: list[str] = Field(default_factory=list)
     check_links: bool = True
     link_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5
     link_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
@@ -277,6 +308,19 @@ class ReviewConfig(_Section):
     # Links to loopback, private or link-local addresses (other than our own site) are refused
     # unless this is true: a link in an item must not make the server probe its own network.
     link_allow_private: bool = False
+
+    @field_validator("official_email_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        out = []
+        for entry in value:
+            domain = entry.strip().lower().rstrip(".")
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(
+                    f"{entry!r} is not a domain name such as pbc.gov.cn (no @, no wildcard)"
+                )
+            out.append(domain)
+        return out
 
 
 class ChannelConfig(_Section):
@@ -541,6 +585,20 @@ class ClassifierConfig(_Section):
         return _clock_time(value) if value else value
 
 
+class SignoffConfig(_Section):
+    """审签 (bot/inbox/signoff.py): the categories and channels whose replies and 选登 wait for
+    a second moderator's sign-off before they go out. Both empty: no sign-off."""
+
+    categories: list[Literal["咨询", "建议", "投诉", "求助", "表扬", "信访类", "其他"]] = Field(
+        default_factory=list
+    )
+    channels: list[Literal["feed", "wechat", "suishenban", "hotline"]] = Field(default_factory=list)
+
+    def applies(self, category: str, channel: str) -> bool:
+        """Whether a comment of this category and channel needs a second moderator's sign-off."""
+        return bool(category and category in self.categories) or channel in self.channels
+
+
 class InboxConfig(_Section):
     """The comment inbox (bot/inbox/ingest.py): operations, replies, reminders and escalation."""
 
@@ -572,6 +630,7 @@ class InboxConfig(_Section):
     deadlines: DeadlineConfig = DeadlineConfig()
     form: FormConfig = FormConfig()
     classifier: ClassifierConfig = ClassifierConfig()
+    signoff: SignoffConfig = SignoffConfig()
 
 
 # HTML elements an upstream entry's body may keep (sanitized by nh3, then turned into the
@@ -686,6 +745,26 @@ def _default_columns() -> dict[str, ColumnConfig]:
         "notice": ColumnConfig(name="通知公告", kinds=["notice"]),
         "consultation": ColumnConfig(name="意见征集", kinds=["consultation"]),
     }
+
+
+SandboxPort = Annotated[int, Field(ge=1, le=65535)]
+
+
+class SandboxConfig(_Section):
+    """Where `gongkai run --sandbox` (bot/sandbox/mode.py) serves its simulators on 127.0.0.1;
+    nothing else reads it."""
+
+    webhook_port: SandboxPort = 8091
+    wechat_port: SandboxPort = 8092
+    suishenban_port: SandboxPort = 8093
+    upstream_port: SandboxPort = 8094
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SandboxConfig:
+        ports = [self.webhook_port, self.wechat_port, self.suishenban_port, self.upstream_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"the simulators need four different ports, not {ports}")
+        return self
 
 
 class LogConfig(_Section):
@@ -992,6 +1071,7 @@ class Config(_Section):
     redis: RedisConfig = RedisConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     disclosure: DisclosureConfig = DisclosureConfig()
+    sandbox: SandboxConfig = SandboxConfig()
 
     @field_validator("columns")
     @classmethod

@@ -481,10 +481,15 @@ class ReplyStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent failure or attempts exhausted
     OTHER_ROUTE = "other_route"  # the channel cannot carry it now (e.g. 48-hour window closed)
+    # [inbox.signoff]: waiting for a second moderator (bot/inbox/signoff.py); not sent
+    SIGNOFF = "signoff"
+    RETURNED = "returned"  # sent back by the second moderator, with a reason; never sent
 
 
 REPLY_STATUS_LABELS = {
     ReplyStatus.DRAFT: "草稿",
+    ReplyStatus.SIGNOFF: "待审签",
+    ReplyStatus.RETURNED: "审签退回",
     ReplyStatus.QUEUED: "待发送",
     ReplyStatus.SENDING: "发送中",
     ReplyStatus.SENT: "已送达",
@@ -511,6 +516,12 @@ class CommentReply(Model):
     last_error = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # 审签: who asked to send it (they, like its author, may not sign it off), and who signed
+    # it off or returned it, when, and why it was returned
+    sent_by = fields.CharField(max_length=128, default="", db_default="")
+    signoff_by = fields.CharField(max_length=128, default="", db_default="")
+    signoff_at = fields.DatetimeField(null=True)
+    return_reason = fields.TextField(default="", db_default="")
 
     comment_id: int
 
@@ -615,6 +626,43 @@ class QaEntry(Model):
 
     class Meta:
         table = "gk_qa_entry"
+
+
+class QaProposalStatus(StrEnum):
+    PENDING = "pending"  # waiting for a second moderator
+    SIGNED_OFF = "signed_off"  # published (entry_id)
+    RETURNED = "returned"
+
+
+class QaProposal(Model):
+    """A 选登 waiting for a second moderator's sign-off ([inbox.signoff]): the masked question
+    and answer as they will be published. pending_comment holds the comment's id while the
+    proposal is pending and NULL after: its unique key lets one proposal per comment wait."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.ForeignKeyRelation[Comment] = fields.ForeignKeyField(
+        "models.Comment", related_name="qa_proposals", on_delete=fields.CASCADE
+    )
+    pending_comment = fields.IntField(null=True, unique=True)
+    reply_id = fields.IntField()
+    question = fields.TextField()
+    answer = fields.TextField()
+    question_edited = fields.BooleanField(default=False)
+    answer_edited = fields.BooleanField(default=False)
+    removed = fields.JSONField[list[str]](default=list)
+    status = fields.CharField(max_length=16, default=QaProposalStatus.PENDING.value)
+    proposed_by = fields.CharField(max_length=128)
+    proposed_at = fields.DatetimeField()
+    decided_by = fields.CharField(max_length=128, default="")
+    decided_at = fields.DatetimeField(null=True)
+    return_reason = fields.TextField(default="")
+    entry_id = fields.IntField(null=True)
+
+    comment_id: int
+
+    class Meta:
+        table = "gk_qa_proposal"
+        indexes = (("comment_id",),)
 
 
 class ChannelState(Model):

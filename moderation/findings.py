@@ -72,6 +72,9 @@ class ReviewSettings:
     wrong_terms: tuple[tuple[str, str], ...] = ()  # (wrong form, correct form)
     typos: tuple[tuple[str, str], ...] = ()
     allowed_words: tuple[str, ...] = ()  # longer terms that make a listed word inside them fine
+    # Domains besides gov.cn whose e-mail addresses (and their subdomains') are an office's,
+    # not personal data (moderation/rules/privacy.py).
+    official_email_domains: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,7 +11,8 @@ Triage.run passes a comment through STEPS, in this order:
 6. spam       spam on a hard rule or on enough different weak evidence (moderation.spam)
 7. abuse      hidden when it has a 辱骂 word of abuse.txt ("abuse"); the status stays open:
               a person must still look at it
-8. mask       personal data masked (moderation.rules.privacy) ("personal_data")
+8. mask       personal data masked (moderation.rules.privacy) ("personal_data"); an office's
+              address (gov.cn, official_email_domains) is not personal data
 9. category   咨询, 建议, 投诉, 求助, 表扬, 信访类 or 其他: the trained model's prediction
               (moderation.classifier, set with set_classifier), else keyword scores
               (categories.txt); a 信访 keyword always means 信访类. A prediction below
@@ -44,7 +45,7 @@ import logging
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
@@ -273,8 +274,15 @@ class Triage:
     """Runs STEPS on each comment. Keep one per process: it holds the automaton, the work
     calendar, the knowledge base and the per-author memory of the repeat and flood steps."""
 
-    def __init__(self, config: InboxSettings, knowledge: KnowledgeBase | None = None) -> None:
+    def __init__(
+        self,
+        config: InboxSettings,
+        knowledge: KnowledgeBase | None = None,
+        official_email_domains: Iterable[str] = (),
+    ) -> None:
         self.config = config
+        # Besides gov.cn ([review] official_email_domains): addresses masking leaves alone.
+        self.official_email_domains = tuple(official_email_domains)
         self.cfg = config.triage
         self.calendar = WorkCalendar.from_config(config.deadlines)
         self.knowledge = knowledge if knowledge is not None else KnowledgeBase.build(())
@@ -396,7 +404,9 @@ class Triage:
 
     def mask(self, d: _Draft) -> None:
         d.masked_text = mask_personal_data(
-            d.item.text, self.calendar.local_date(d.item.received_at)
+            d.item.text,
+            self.calendar.local_date(d.item.received_at),
+            self.official_email_domains,
         )
         if d.masked_text != d.item.text:
             d.flags.append("personal_data")

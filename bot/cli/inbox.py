@@ -1,6 +1,7 @@
 """`gongkai inbox …`: the comment inbox from the command line — list, show, assign, note, reply,
-close, reopen, spam / not-spam, escalate, send queued replies, import 12345 work orders, and
-the metrics. Tables for people, --json for scripts; who acts is --as, as for other commands."""
+close, reopen, spam / not-spam, escalate, 审签 (signoff), send queued replies, import 12345 work
+orders, and the metrics. Tables for people, --json for scripts; who acts is --as, as for other
+commands."""
 
 from __future__ import annotations
 
@@ -157,6 +158,10 @@ def inbox_show(ctx: click.Context, comment_id: int, as_json: bool) -> None:
                     "attempts": r.attempts,
                     "last_error": r.last_error,
                     "sent_at": iso(r.sent_at),
+                    "sent_by": r.sent_by,
+                    "signoff_by": r.signoff_by,
+                    "signoff_at": iso(r.signoff_at),
+                    "return_reason": r.return_reason,
                 }
                 for r in d.replies
             ]
@@ -186,6 +191,10 @@ def inbox_show(ctx: click.Context, comment_id: int, as_json: bool) -> None:
             )
         for r in d.replies:
             extra = f"：{r.last_error}" if r.last_error else ""
+            if r.return_reason:
+                extra += f"（{r.signoff_by} 退回：{r.return_reason}）"
+            elif r.signoff_by:
+                extra += f"（{r.signoff_by} 审签）"
             lines.append(f"答复 #{r.id} [{reply_label(r.status)}] {r.author}：{r.text}{extra}")
         for n in d.notes:
             lines.append(f"备注（{n.author}，{local(n.created_at, tz)}）：{n.text}")
@@ -344,8 +353,14 @@ def inbox_reply(
             reply = await inbox_ops.draft_reply(comment_id, actor, text=text or "")
             verb = "已保存答复草稿"
         else:
-            reply = await inbox_ops.send_reply(comment_id, actor, text=text, reply_id=draft_id)
-            verb = "答复已进入发送队列"
+            reply = await inbox_ops.send_reply(
+                comment_id, actor, text=text, reply_id=draft_id, signoff=config.inbox.signoff
+            )
+            verb = (
+                "答复已提交审签（须另一位留言管理员用 gongkai inbox signoff 审签后才发送）"
+                if reply.status == "signoff"
+                else "答复已进入发送队列"
+            )
         emit(
             as_json,
             {"comment_id": comment_id, "reply_id": reply.id, "status": reply.status},
@@ -353,6 +368,57 @@ def inbox_reply(
         )
 
     act(ctx, work)
+
+
+@inbox_group.command("signoff")
+@click.argument("target_id", type=int)
+@click.option("--qa", "is_qa", is_flag=True, help="TARGET_ID 是选登申请编号（默认是答复编号）")
+@click.option("--return", "give_back", is_flag=True, help="退回（不发送、不公开），须给出 --reason")
+@click.option("--reason", default="", help="退回理由")
+@as_option
+@json_option
+@click.pass_context
+def inbox_signoff(
+    ctx: click.Context,
+    target_id: int,
+    is_qa: bool,
+    give_back: bool,
+    reason: str,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """审签：通过待审签的答复（排入发送队列）或选登（--qa，公开），或用 --return 退回。
+
+    须审签的分类和渠道见配置 [inbox.signoff]；撰写或提交者本人不能审签。"""
+    from bot import users
+    from bot.inbox import qa_signoff, signoff
+
+    if give_back and not reason.strip():
+        fail("退回须用 --reason 给出理由。", EXIT_USAGE)
+    who = username(ctx, as_user)
+
+    async def work(config: Config) -> None:
+        actor = await users.actor_for_user(who)
+        data: dict[str, Any]
+        if is_qa and give_back:
+            proposal = await qa_signoff.return_proposal(target_id, actor, reason)
+            data = {"proposal_id": proposal.id, "status": proposal.status}
+            message = f"已退回选登申请 #{proposal.id}（留言 #{proposal.comment_id}），不会公开。"
+        elif is_qa:
+            entry = await qa_signoff.sign_off(target_id, actor)
+            data = {"proposal_id": target_id, "status": "signed_off", "entry_id": entry.id}
+            message = f"已审签选登申请 #{target_id}，已公开在公开问答页（问答 #{entry.id}）。"
+        elif give_back:
+            reply = await signoff.return_reply(target_id, actor, reason)
+            data = {"reply_id": reply.id, "status": reply.status}
+            message = f"已退回答复 #{reply.id}（留言 #{reply.comment_id}），不会发送。"
+        else:
+            reply = await signoff.sign_off_reply(target_id, actor)
+            data = {"reply_id": reply.id, "status": reply.status}
+            message = f"已审签答复 #{reply.id}（留言 #{reply.comment_id}），已排入发送队列。"
+        emit(as_json, data, message)
+
+    session(ctx, work)
 
 
 @inbox_group.command("send")

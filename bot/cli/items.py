@@ -47,15 +47,37 @@ def read_item_file(path: Path) -> Any:
 
 @item_group.command("add")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--kind",
+    default=None,
+    help="仅用于 .docx：稿件类型（policy 或 政策文件 等；默认 notice 通知公告）",
+)
+@click.option("--column", default=None, help="仅用于 .docx：栏目（默认与类型同名的栏目）")
 @as_option
 @json_option
 @click.pass_context
-def item_add(ctx: click.Context, file: Path, as_user: str | None, as_json: bool) -> None:
-    """从条目文件（.md 带 TOML 前置元数据，或 .json）新建草稿。"""
+def item_add(
+    ctx: click.Context,
+    file: Path,
+    kind: str | None,
+    column: str | None,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """从条目文件（.md 带 TOML 前置元数据，或 .json）或 Word 文档（.docx）新建草稿。"""
     from bot import users
-    from bot.items import lifecycle
+    from bot.items import lifecycle, wordfile
 
     name = username(ctx, as_user)
+    if wordfile.is_word_name(file.name):
+        add_word_file(ctx, file, kind, column, name, as_json)
+        return
+    if kind is not None or column is not None:
+        fail(
+            "--kind 与 --column 只用于 .docx 文件；"
+            "Markdown 与 JSON 条目文件请在文件中写明 kind 与 column。",
+            EXIT_USAGE,
+        )
     data = read_item_file(file)
 
     async def work(config: Config) -> None:
@@ -65,6 +87,58 @@ def item_add(ctx: click.Context, file: Path, as_user: str | None, as_json: bool)
             click.echo(json.dumps({"id": item.id, "status": item.status, "version": item.version}))
         else:
             click.echo(f"已新建条目 #{item.id}「{item.title}」（{status_label(item.status)}）。")
+
+    session(ctx, work)
+
+
+def add_word_file(
+    ctx: click.Context,
+    file: Path,
+    kind_text: str | None,
+    column: str | None,
+    name: str,
+    as_json: bool,
+) -> None:
+    """A draft from a Word document: the title, 文号 and 成文日期 from its head, its pictures
+    stored as uploads ([web.media]); the kind and column from the options."""
+    from bot import users
+    from bot.items import wordfile, wordimport
+    from bot.items.itemfile import kind_from_text
+    from bot.items.media import MediaStore
+    from bot.models import KIND_LABELS, Kind
+
+    kind = kind_from_text(kind_text or Kind.NOTICE.value)
+    if kind is None:
+        choices = "、".join(f"{k.value}（{label}）" for k, label in KIND_LABELS.items())
+        fail(f"--kind 的取值「{kind_text}」无效，可选：{choices}。", EXIT_USAGE)
+        return
+
+    async def work(config: Config) -> None:
+        if column is not None and column not in config.columns:
+            raise Refused(f"栏目「{column}」不存在，可选：{'、'.join(config.columns)}。")
+        actor = await users.actor_for_user(name)
+        word = wordfile.read_word_file(file, config.web.media.word)
+        done = await wordimport.create_from_word(
+            word, kind, actor, config, MediaStore(config.web.media), column=column
+        )
+        item = done.item
+        if as_json:
+            data = {
+                "id": item.id,
+                "status": item.status,
+                "version": item.version,
+                "title": item.title,
+                "title_from": word.title_from,
+                "doc_number": item.doc_number,
+                "written_on": item.written_on.isoformat() if item.written_on else None,
+                "images": [s.url for s in done.images],
+            }
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            click.echo(
+                f"已从「{file.name}」新建条目 #{item.id}「{item.title}」（{KIND_LABELS[kind]}，"
+                f"{status_label(item.status)}）：{done.summary()}。请核对后提交审核。"
+            )
 
     session(ctx, work)
 

@@ -20,6 +20,8 @@ from bot.models import (
 )
 
 SEVERITY_LABELS = {"block": "阻止", "warn": "警告"}
+# The review stage a finding came from (bot/items/prereview.py, bot/outbox/dispatcher.py).
+STAGE_LABELS = {"edit": "保存时", "submit": "提交时", "dispatch": "发布前"}
 
 
 def local(value: datetime | None, tz: ZoneInfo) -> str:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.cli.base import as_option, json_option, session, username
-from bot.cli.output import SEVERITY_LABELS, print_table
+from bot.cli.output import SEVERITY_LABELS, STAGE_LABELS, print_table
 from bot.config import Config
 from moderation.findings import FindingData
 
@@ -100,15 +100,16 @@ def review_file(ctx: click.Context, path: Path, as_json: bool) -> None:
 @click.pass_context
 def list_findings(ctx: click.Context, item_id: int, as_json: bool) -> None:
     """列出条目当前版本的预审提示（含编号与确认情况）。"""
+    from bot.items import prereview
     from bot.items.lifecycle import ItemNotFound
     from bot.items.serialize import finding_json
-    from bot.models import Finding, Item
+    from bot.models import Item
 
     async def work(config: Config) -> None:
         item = await Item.filter(id=item_id).first()
         if item is None:
             raise ItemNotFound(item_id)
-        rows = await Finding.filter(item_id=item.id, item_version=item.version).order_by("id")
+        rows = await prereview.findings_now(item)  # a draft's last save, else submit on
         if as_json:
             click.echo(json.dumps([finding_json(f) for f in rows], ensure_ascii=False, indent=2))
             return
@@ -118,7 +119,7 @@ def list_findings(ctx: click.Context, item_id: int, as_json: bool) -> None:
             [
                 [
                     str(f.id),
-                    f.stage,
+                    STAGE_LABELS.get(f.stage, f.stage),
                     SEVERITY_LABELS.get(f.severity, f.severity),
                     f.field,
                     f.message,

@@ -74,7 +74,15 @@ def item_approve(ctx: click.Context, item_id: int, as_user: str | None, as_json:
     name = username(ctx, as_user)
 
     async def work(config: Config) -> None:
-        item = await lifecycle.approve(item_id, await users.actor_for_user(name), config)
+        try:
+            item = await lifecycle.approve(item_id, await users.actor_for_user(name), config)
+        except lifecycle.FindingsNotOverridden as exc:
+            # On the command line a finding is confirmed by its number: name them.
+            ids = "、".join(f"#{i}" for i in exc.finding_ids)
+            exc.args = (
+                f"{exc}\n须确认的预审提示：{ids}（gongkai finding override 编号 --reason 理由）",
+            )
+            raise
         channels = lifecycle.target_channels(item, config)
         when = (
             f"定于 {local(item.publish_at, ZoneInfo(config.app.timezone))} 发布"

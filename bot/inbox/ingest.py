@@ -108,7 +108,9 @@ class Inbox:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.triage = Triage(config.inbox)
+        self.triage = Triage(
+            config.inbox, official_email_domains=config.review.official_email_domains
+        )
         self.model = ModelFollower(config, self.triage)
 
     # -- the category model --------------------------------------------------------------

@@ -4,7 +4,9 @@ category model learns from), and the same on many at once.
 
 Each action is one transaction that changes the comment with a compare-and-set on its status
 (two moderators acting at once cannot both succeed) and appends its audit event. A reply is
-only queued here; bot/inbox/replies.py sends it and stops the SLA clock when it is actually sent.
+only queued here (or, under [inbox.signoff], left waiting for a second moderator:
+bot/inbox/signoff.py); bot/inbox/replies.py sends it and stops the SLA clock when it is
+actually sent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tortoise.transactions import in_transaction
 
 from bot import audit, db
 from bot.actors import Actor
-from bot.config import Config
+from bot.config import Config, SignoffConfig
 from bot.errors import Refusal
 from bot.inbox import learning
 from bot.models import (
@@ -99,8 +101,12 @@ class InvalidInput(InboxError):
 
 
 class ReplyInProgress(InboxError):
-    def __init__(self, comment_id: int) -> None:
-        super().__init__(f"留言 #{comment_id} 已有一条答复在发送队列中，请等待其发送结果。")
+    def __init__(self, comment_id: int, awaiting_signoff: bool = False) -> None:
+        super().__init__(
+            f"留言 #{comment_id} 已有一条答复在等待审签，请等待审签结果（或将其退回）。"
+            if awaiting_signoff
+            else f"留言 #{comment_id} 已有一条答复在发送队列中，请等待其发送结果。"
+        )
 
 
 # -- listing -------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ async def get_comment(comment_id: int) -> CommentDetail:
 
 
 # -- actions -------------------------------------------------------------------------------
-async def _load(conn: BaseDBAsyncClient, comment_id: int, action: str) -> Comment:
+async def _load(conn: BaseDBAsyncClient | None, comment_id: int, action: str) -> Comment:
     comment = await Comment.filter(id=comment_id).using_db(conn).first()
     if comment is None:
         raise CommentNotFound(comment_id)
@@ -286,51 +292,88 @@ async def draft_reply(comment_id: int, actor: Actor, *, text: str) -> CommentRep
     return reply
 
 
-async def send_reply(
+# A reply in one of these states holds the comment's next one back (one answer at a time).
+IN_FLIGHT = (ReplyStatus.SIGNOFF.value, ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value)
+
+
+async def _to_send(
+    conn: BaseDBAsyncClient | None, comment_id: int, text: str | None, reply_id: int | None
+) -> tuple[Comment, CommentReply | None, str]:
+    """The comment, the draft (reply_id) and the text send_reply would send, with its refusals:
+    the comment's state, an answer still in flight, no such draft, an empty or long text."""
+    comment = await _load(conn, comment_id, "reply")
+    busy = await CommentReply.filter(comment_id=comment_id, status__in=IN_FLIGHT).using_db(conn)
+    if busy:
+        waiting = any(r.status == ReplyStatus.SIGNOFF.value for r in busy)
+        raise ReplyInProgress(comment_id, awaiting_signoff=waiting)
+    if reply_id is None:
+        return comment, None, _text(text, "text", "答复内容")
+    draft = await CommentReply.filter(id=reply_id, comment_id=comment_id).using_db(conn).first()
+    if draft is None or draft.status != ReplyStatus.DRAFT.value:
+        raise InvalidInput(f"留言 #{comment_id} 没有编号为 {reply_id} 的答复草稿。", "reply_id")
+    return comment, draft, _text(text if text is not None else draft.text, "text", "答复内容")
+
+
+async def reply_plan(
     comment_id: int, actor: Actor, *, text: str | None = None, reply_id: int | None = None
+) -> tuple[Comment, str]:
+    """What send_reply would send now: the comment and the text, with its refusals, writing
+    nothing (the console's confirmation page shows it)."""
+    actor.require(Role.MODERATOR, doing="处理留言")
+    comment, _, body = await _to_send(None, comment_id, text, reply_id)
+    return comment, body
+
+
+async def send_reply(
+    comment_id: int,
+    actor: Actor,
+    *,
+    text: str | None = None,
+    reply_id: int | None = None,
+    signoff: SignoffConfig | None = None,
 ) -> CommentReply:
     """Queue an answer for sending through the comment's own channel: a new text, or a draft
-    (reply_id). The reply sender sends it; the comment counts as answered when it is sent."""
+    (reply_id). The reply sender sends it; the comment counts as answered when it is sent.
+
+    When `signoff` ([inbox.signoff]; the console and the CLI pass it) names the comment's
+    category or channel, the reply waits for a second moderator instead (status 待审签,
+    bot/inbox/signoff.py) and is not queued; None: no sign-off."""
     actor.require(Role.MODERATOR, doing="处理留言")
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        comment = await _load(conn, comment_id, "reply")
-        busy = await CommentReply.filter(
-            comment_id=comment_id,
-            status__in=(ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value),
-        ).using_db(conn)
-        if busy:
-            raise ReplyInProgress(comment_id)
-        if reply_id is not None:
-            reply = (
-                await CommentReply.filter(id=reply_id, comment_id=comment_id).using_db(conn).first()
-            )
-            if reply is None or reply.status != ReplyStatus.DRAFT.value:
-                raise InvalidInput(
-                    f"留言 #{comment_id} 没有编号为 {reply_id} 的答复草稿。", "reply_id"
-                )
-            body = _text(text if text is not None else reply.text, "text", "答复内容")
+        comment, draft, body = await _to_send(conn, comment_id, text, reply_id)
+        wait = signoff is not None and signoff.applies(comment.category, comment.channel)
+        status = ReplyStatus.SIGNOFF if wait else ReplyStatus.QUEUED
+        due = None if wait else now
+        if draft is not None:
+            changes = {"status": status.value, "text": body, "next_attempt_at": due}
             changed = (
-                await CommentReply.filter(id=reply.id, status=ReplyStatus.DRAFT.value)
+                await CommentReply.filter(id=draft.id, status=ReplyStatus.DRAFT.value)
                 .using_db(conn)
-                .update(status=ReplyStatus.QUEUED.value, text=body, next_attempt_at=now)
+                .update(sent_by=actor.name, **changes)
             )
             if changed != 1:
-                raise InvalidInput(f"答复草稿 #{reply_id} 已被他人处理。", "reply_id")
-            reply.status, reply.text, reply.next_attempt_at = ReplyStatus.QUEUED.value, body, now
+                raise InvalidInput(f"答复草稿 #{draft.id} 已被他人处理。", "reply_id")
+            draft.update_from_dict({"sent_by": actor.name, **changes})
+            reply = draft
         else:
-            body = _text(text, "text", "答复内容")
             reply = await CommentReply.create(
                 using_db=conn,
                 comment_id=comment_id,
                 text=body,
                 author=actor.name,
-                status=ReplyStatus.QUEUED.value,
-                next_attempt_at=now,
+                sent_by=actor.name,
+                status=status.value,
+                next_attempt_at=due,
             )
-        await _cas(conn, comment, "reply", reply_status=ReplyStatus.QUEUED.value)
+        await _cas(conn, comment, "reply", reply_status=status.value)
         await audit.record(
-            conn, actor.name, "reply.queue", "comment", comment_id, {"reply_id": reply.id}
+            conn,
+            actor.name,
+            "reply.await_signoff" if wait else "reply.queue",
+            "comment",
+            comment_id,
+            {"reply_id": reply.id},
         )
     return reply
 

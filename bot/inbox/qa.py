@@ -2,6 +2,10 @@
 after a preview with personal data removed; selections can be withdrawn. Each change is one
 transaction with its audit event. Also the queries the public Q&A page reads.
 
+With [inbox.signoff] naming the comment's category or channel, a selection waits as a
+QaProposal until a second moderator signs it off, which publishes it, or returns it
+(bot/inbox/qa_signoff.py).
+
 Text going public is scrubbed twice over: mask_personal_data (validated ID-card, mobile, bank
 card numbers and e-mail addresses), then any remaining run of 11 or more digits (an ID number with a
 mistyped check digit, a landline with area code, a case number) is starred out whole.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -19,8 +24,17 @@ from tortoise.transactions import in_transaction
 
 from bot import audit
 from bot.actors import Actor
+from bot.config import SignoffConfig
 from bot.errors import Refusal
-from bot.models import Comment, CommentReply, CommentStatus, QaEntry, ReplyStatus, Role
+from bot.models import (
+    Comment,
+    CommentReply,
+    CommentStatus,
+    QaEntry,
+    QaProposal,
+    ReplyStatus,
+    Role,
+)
 from bot.site import version as site_version
 from moderation.rules.privacy import KIND_NAMES, find_personal_data, mask_personal_data
 
@@ -111,7 +125,7 @@ async def _sent_reply(comment_id: int, conn: BaseDBAsyncClient | None = None) ->
     return reply
 
 
-def _check_selectable(comment: Comment) -> None:
+def check_selectable(comment: Comment) -> None:
     if comment.status == CommentStatus.SPAM.value:
         raise NotSelectable(f"留言 #{comment.id} 是垃圾信息，不能选登。")
     if comment.status == CommentStatus.PETITION.value:
@@ -122,7 +136,7 @@ def _check_selectable(comment: Comment) -> None:
         raise NotSelectable(f"留言 #{comment.id} 尚未答复，不能选登。")
 
 
-async def _load(comment_id: int, conn: BaseDBAsyncClient | None = None) -> Comment:
+async def load_comment(comment_id: int, conn: BaseDBAsyncClient | None = None) -> Comment:
     comment = await Comment.filter(id=comment_id).using_db(conn).first()
     if comment is None:
         raise CommentNotFound(comment_id)
@@ -131,8 +145,8 @@ async def _load(comment_id: int, conn: BaseDBAsyncClient | None = None) -> Comme
 
 async def preview(comment_id: int) -> QaPreview:
     """The question and answer as they would be published, personal data removed."""
-    comment = await _load(comment_id)
-    _check_selectable(comment)
+    comment = await load_comment(comment_id)
+    check_selectable(comment)
     reply = await _sent_reply(comment.id)
     question = scrub(comment.masked_text or comment.original_text)
     answer = scrub(reply.text)
@@ -157,58 +171,162 @@ def _edited(name: str, text: str) -> Scrubbed:
     return scrub(value)
 
 
+async def proposed(
+    comment_id: int, question: str | None = None, answer: str | None = None
+) -> QaPreview:
+    """What select() would publish now, with its refusals, writing nothing: the confirmation
+    page shows it. question/answer are the moderator's edits, masked again."""
+    comment = await load_comment(comment_id)
+    check_selectable(comment)
+    reply = await _sent_reply(comment.id)
+    await _check_free(comment.id)
+    q, a = _texts(comment, reply, question, answer)
+    return QaPreview(
+        comment_id=comment.id,
+        question=q.text,
+        answer=a.text,
+        category=comment.category,
+        office=comment.office,
+        item_id=comment.item_id,
+        removed=tuple(dict.fromkeys(q.removed + a.removed)),
+    )
+
+
+def _texts(
+    comment: Comment, reply: CommentReply, question: str | None, answer: str | None
+) -> tuple[Scrubbed, Scrubbed]:
+    q = _edited("question", question) if question is not None else None
+    a = _edited("answer", answer) if answer is not None else None
+    return (
+        q or scrub(comment.masked_text or comment.original_text),
+        a or scrub(reply.text),
+    )
+
+
+async def _check_free(comment_id: int, conn: BaseDBAsyncClient | None = None) -> None:
+    """Refuse a comment already on the public page or with a 选登 waiting for sign-off."""
+    entry = await QaEntry.filter(comment_id=comment_id).using_db(conn).first()
+    if entry is not None and entry.withdrawn_at is None:
+        raise AlreadySelected(f"留言 #{comment_id} 已选登（问答 #{entry.id}）。")
+    waiting = await QaProposal.filter(pending_comment=comment_id).using_db(conn).first()
+    if waiting is not None:
+        raise AlreadySelected(
+            f"留言 #{comment_id} 已有一条选登在等待审签（选登申请 #{waiting.id}）。"
+        )
+
+
 async def select(
-    comment_id: int, actor: Actor, question: str | None = None, answer: str | None = None
-) -> QaEntry:
+    comment_id: int,
+    actor: Actor,
+    question: str | None = None,
+    answer: str | None = None,
+    *,
+    signoff: SignoffConfig | None = None,
+) -> QaEntry | QaProposal:
     """Publish an answered comment on the Q&A page. question/answer, when given, are the
-    moderator's edits of the preview; they are masked again all the same."""
+    moderator's edits of the preview; they are masked again all the same.
+
+    When `signoff` ([inbox.signoff]; the console passes it) names the comment's category or
+    channel, the exchange is not published: a QaProposal waits for a second moderator
+    (bot/inbox/qa_signoff.py). None: no sign-off."""
     actor.require(Role.MODERATOR)
     async with in_transaction() as conn:
-        comment = await _load(comment_id, conn)
-        _check_selectable(comment)
+        comment = await load_comment(comment_id, conn)
+        check_selectable(comment)
         reply = await _sent_reply(comment.id, conn)
-        q = _edited("question", question) if question is not None else None
-        a = _edited("answer", answer) if answer is not None else None
-        q = q or scrub(comment.masked_text or comment.original_text)
-        a = a or scrub(reply.text)
-        now = datetime.now(UTC)
-        values = {
-            "question": q.text,
-            "answer": a.text,
-            "office": comment.office,
-            "category": comment.category,
-            "selected_by": actor.name,
-            "published_at": now,
-            "withdrawn_at": None,
-        }
-        entry = await QaEntry.filter(comment_id=comment.id).using_db(conn).first()
-        if entry is not None and entry.withdrawn_at is None:
-            raise AlreadySelected(f"留言 #{comment.id} 已选登（问答 #{entry.id}）。")
-        try:
-            if entry is None:
-                entry = await QaEntry.create(using_db=conn, comment_id=comment.id, **values)
-            else:  # selected before and withdrawn: the same entry comes back, edited
-                entry.update_from_dict(values)
-                await entry.save(using_db=conn)
-        except IntegrityError as exc:  # a concurrent selection of the same comment won
-            raise AlreadySelected(f"留言 #{comment.id} 已选登。") from exc
-        await Comment.filter(id=comment.id).using_db(conn).update(selected=True)
-        await audit.record(
+        q, a = _texts(comment, reply, question, answer)
+        await _check_free(comment.id, conn)
+        edited = {"question_edited": question is not None, "answer_edited": answer is not None}
+        removed = list(dict.fromkeys(q.removed + a.removed))
+        if signoff is not None and signoff.applies(comment.category, comment.channel):
+            return await _propose(conn, comment, reply, q, a, actor, removed, edited)
+        return await publish_entry(
             conn,
-            actor.name,
-            "qa.select",
-            "qa_entry",
-            entry.id,
-            {
-                "comment_id": comment.id,
-                "reply_id": reply.id,
-                "question_edited": question is not None,
-                "answer_edited": answer is not None,
-                "removed": list(dict.fromkeys(q.removed + a.removed)),
-            },
+            comment,
+            actor,
+            question=q.text,
+            answer=a.text,
+            selected_by=actor.name,
+            details={"reply_id": reply.id, **edited, "removed": removed},
         )
-        await site_version.announce(conn)  # the 选登 pages and feed show it
+
+
+async def publish_entry(
+    conn: BaseDBAsyncClient,
+    comment: Comment,
+    actor: Actor,
+    *,
+    question: str,
+    answer: str,
+    selected_by: str,
+    details: dict[str, Any],
+    action: str = "qa.select",
+) -> QaEntry:
+    """The entry made public (created, or a withdrawn one back, edited), with its audit event
+    and the site's announcement."""
+    values = {
+        "question": question,
+        "answer": answer,
+        "office": comment.office,
+        "category": comment.category,
+        "selected_by": selected_by,
+        "published_at": datetime.now(UTC),
+        "withdrawn_at": None,
+    }
+    entry = await QaEntry.filter(comment_id=comment.id).using_db(conn).first()
+    if entry is not None and entry.withdrawn_at is None:
+        raise AlreadySelected(f"留言 #{comment.id} 已选登（问答 #{entry.id}）。")
+    try:
+        if entry is None:
+            entry = await QaEntry.create(using_db=conn, comment_id=comment.id, **values)
+        else:  # selected before and withdrawn: the same entry comes back, edited
+            entry.update_from_dict(values)
+            await entry.save(using_db=conn)
+    except IntegrityError as exc:  # a concurrent selection of the same comment won
+        raise AlreadySelected(f"留言 #{comment.id} 已选登。") from exc
+    await Comment.filter(id=comment.id).using_db(conn).update(selected=True)
+    await audit.record(
+        conn, actor.name, action, "qa_entry", entry.id, {"comment_id": comment.id, **details}
+    )
+    await site_version.announce(conn)  # the 选登 pages and feed show it
     return entry
+
+
+# -- 审签 ----------------------------------------------------------------------------------
+async def _propose(
+    conn: BaseDBAsyncClient,
+    comment: Comment,
+    reply: CommentReply,
+    q: Scrubbed,
+    a: Scrubbed,
+    actor: Actor,
+    removed: list[str],
+    edited: dict[str, bool],
+) -> QaProposal:
+    try:
+        proposal = await QaProposal.create(
+            using_db=conn,
+            comment_id=comment.id,
+            pending_comment=comment.id,  # unique: one proposal per comment waits
+            reply_id=reply.id,
+            question=q.text,
+            answer=a.text,
+            removed=removed,
+            proposed_by=actor.name,
+            proposed_at=datetime.now(UTC),
+            **edited,
+        )
+    except IntegrityError as exc:  # a concurrent proposal for the same comment won
+        raise AlreadySelected(f"留言 #{comment.id} 已有一条选登在等待审签。") from exc
+    await audit.record(
+        conn,
+        actor.name,
+        "qa.propose",
+        "comment",
+        comment.id,
+        {"proposal_id": proposal.id, "reply_id": reply.id, **edited, "removed": removed},
+    )
+    return proposal
 
 
 async def withdraw(entry_id: int, actor: Actor, reason: str) -> QaEntry:

@@ -163,7 +163,8 @@ def file_format(path: Path) -> str:
     raise _fail(
         str(path),
         f"无法根据扩展名「{suffix or '（无）'}」判断文件格式：条目文件须为 .md / .markdown"
-        "（Markdown 正文加 +++ 包围的 TOML 前置元数据）或 .json（JSON 对象）。",
+        "（Markdown 正文加 +++ 包围的 TOML 前置元数据）或 .json（JSON 对象）；"
+        "`gongkai item add` 也接受 Word 文档 .docx。",
     )
 
 

@@ -80,6 +80,13 @@ ALLOWED: dict[str, frozenset[ItemStatus]] = {
         }
     ),
 }
+# Publication statuses by which an item may be on a channel: a retraction goes there
+# (bot/items/retraction.py names them before it is done).
+REACHED = (
+    DeliveryStatus.DONE.value,
+    DeliveryStatus.RUNNING.value,
+    DeliveryStatus.UNCONFIRMED.value,
+)
 # Editing these makes a new version that must be reviewed again.
 APPROVED_STATES = frozenset(
     {S.APPROVED, S.SCHEDULED, S.PUBLISHING, S.PUBLISHED, S.PARTLY_PUBLISHED, S.FAILED}
@@ -155,21 +162,33 @@ class TwoPersonRule(NotPermitted, LifecycleError):
 
     code = "two_person_rule"
 
-    def __init__(self, item_id: int, version: int, doing: str) -> None:
+    def __init__(self, item: Item, version: int, doing: str) -> None:
         super().__init__(
-            f"两人审核规则：您参与了条目 #{item_id} 第 {version} 版的撰写或修改，不能{doing}，"
+            f"两人审核规则：您参与了《{item.title}》第 {version} 版的撰写或修改，不能{doing}，"
             "请由未参与该版本的审核人员办理。"
         )
-        self.item_id, self.version = item_id, version
+        self.item_id, self.version = item.id, version
 
 
 class FindingsNotOverridden(LifecycleError):
     code = "findings_not_overridden"
 
-    def __init__(self, findings: list[Finding]) -> None:
-        listed = "；".join(f"#{f.id} {f.message}" for f in findings)
-        super().__init__(f"还有 {len(findings)} 条预审提示未经审核人员书面确认，不能批准：{listed}")
-        self.finding_ids = [f.id for f in findings]
+    def __init__(self, open_findings: list[tuple[Item, Finding]]) -> None:
+        """`open_findings`: each unconfirmed finding with the item it is on (a package of a
+        policy and its interpretations is refused as a whole, every item named by title)."""
+        by_item: dict[int, list[str]] = {}
+        titles: dict[int, str] = {}
+        for item, f in open_findings:
+            titles[item.id] = item.title
+            by_item.setdefault(item.id, []).append(f.message)
+        listed = "；".join(
+            f"《{titles[item_id]}》：{'；'.join(messages)}" for item_id, messages in by_item.items()
+        )
+        super().__init__(
+            f"还有 {len(open_findings)} 条预审提示未经审核人员书面确认，不能批准。{listed}"
+        )
+        self.finding_ids = [f.id for _, f in open_findings]
+        self.item_ids = list(by_item)
 
 
 class AlreadyOverridden(LifecycleError):
@@ -177,17 +196,18 @@ class AlreadyOverridden(LifecycleError):
 
     def __init__(self, finding: Finding) -> None:
         by, reason = finding.overridden_by, finding.override_reason
-        super().__init__(f"预审提示 #{finding.id} 已由 {by} 确认，理由：{reason}")
+        super().__init__(f"此预审提示（{finding.message}）已由 {by} 确认，理由：{reason}")
 
 
 class NotTogether(LifecycleError):
     code = "publish_with_policy"
 
-    def __init__(self, policy_id: int) -> None:
+    def __init__(self, policy: Item) -> None:
         super().__init__(
-            f"政策解读须与其政策文件同步发布：请批准政策文件 #{policy_id}，"
+            f"政策解读须与其政策文件同步发布：请批准政策文件《{policy.title}》，"
             "其待审核的解读将一并批准。"
         )
+        self.policy_id = policy.id
 
 
 class InvalidItem(LifecycleError):
@@ -269,7 +289,7 @@ async def _check_two_persons(
     conn: BaseDBAsyncClient, item: Item, version: int, actor: Actor, doing: str
 ) -> None:
     if contributed(actor, await contributors(item.id, version, conn)):
-        raise TwoPersonRule(item.id, version, doing)
+        raise TwoPersonRule(item, version, doing)
 
 
 async def _load(conn: BaseDBAsyncClient, item_id: int) -> Item:
@@ -323,24 +343,30 @@ def _check_channel(name: str, config: Config) -> None:
         )
 
 
-async def create_item(data: ItemCreate, actor: Actor, config: Config) -> Item:
+async def create_item(
+    data: ItemCreate, actor: Actor, config: Config, links: LinkCheck | None = None
+) -> Item:
+    """Create a draft and pre-review it, as every edit is, so its page shows at once what
+    submit will say; with a link check, its links are checked first, outside the transaction."""
     actor.require(Role.EDITOR)
     values = data.model_dump()
     if not values.get("column"):
         values["column"] = data.kind.value if data.kind.value in config.columns else ""
     if not values.get("publisher"):
         values["publisher"] = config.publisher()
+    check = await linkcheck.precheck(links, values) if links is not None else None
     async with in_transaction() as conn:
         await _validate_refs(conn, values, config)
         item = await Item.create(using_db=conn, author_id=actor.user_id, **values)
         await _contribute(conn, item, actor, "create")
+        findings = await _prereview(conn, item, snapshot(item), "edit", config, check)
         await audit.record(
             conn,
             actor.name,
             "item.create",
             "item",
             item.id,
-            {"title": item.title, "kind": item.kind},
+            {"title": item.title, "kind": item.kind, "findings": [f.rule for f in findings]},
         )
     return item
 
@@ -505,8 +531,8 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
                 and policy.disclosure == Disclosure.PROACTIVE.value
                 and ItemStatus(policy.status) not in APPROVED_STATES
             ):
-                raise NotTogether(policy.id)
-        due = await _approve_one(conn, item, actor, config)
+                raise NotTogether(policy)
+        partners: list[Item] = []
         if item.kind == Kind.POLICY.value:
             partners = (
                 await Item.filter(
@@ -517,9 +543,28 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
                 .using_db(conn)
                 .order_by("id")
             )
-            for partner in partners:
-                await _approve_one(conn, partner, actor, config, due)
+        for one in (item, *partners):  # who may decide comes first, then what is left open
+            if actor.user_id is not None and one.author_id == actor.user_id:
+                raise SelfApproval()
+            await _check_two_persons(conn, one, one.version, actor, "批准")
+        # Every unconfirmed finding of the package at once, not the first item's alone.
+        open_findings = [
+            (one, f) for one in (item, *partners) for f in await _open_findings(conn, one)
+        ]
+        if open_findings:
+            raise FindingsNotOverridden(open_findings)
+        due = await _approve_one(conn, item, actor, config)
+        for partner in partners:
+            await _approve_one(conn, partner, actor, config, due)
     return item
+
+
+async def _open_findings(conn: BaseDBAsyncClient, item: Item) -> list[Finding]:
+    """The findings of the item's submitted version that wait for a reviewer's override."""
+    rows = await Finding.filter(
+        item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
+    ).using_db(conn)
+    return [f for f in rows if f.needs_override]
 
 
 async def _approve_one(
@@ -529,20 +574,9 @@ async def _approve_one(
     config: Config,
     due: datetime | None = None,
 ) -> datetime:
-    """Approve one item inside the caller's transaction; returns when it is due to go out."""
+    """Approve one item inside the caller's transaction (who approves and the findings already
+    checked by approve()); returns when it is due to go out."""
     now = datetime.now(UTC)
-    if actor.user_id is not None and item.author_id == actor.user_id:
-        raise SelfApproval()
-    await _check_two_persons(conn, item, item.version, actor, "批准")
-    open_findings = [
-        f
-        for f in await Finding.filter(
-            item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
-        ).using_db(conn)
-        if f.needs_override
-    ]
-    if open_findings:
-        raise FindingsNotOverridden(open_findings)
     if due is None:
         later = item.publish_at is not None and item.publish_at > now
         due = item.publish_at.astimezone(UTC) if later and item.publish_at else now
@@ -627,13 +661,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         cancelled = await outbox.cancel_pending(conn, item.id, DeliveryAction.PUBLISH)
         reached = (
             await Delivery.filter(
-                item_id=item.id,
-                action=DeliveryAction.PUBLISH.value,
-                status__in=[
-                    DeliveryStatus.DONE.value,
-                    DeliveryStatus.RUNNING.value,
-                    DeliveryStatus.UNCONFIRMED.value,
-                ],
+                item_id=item.id, action=DeliveryAction.PUBLISH.value, status__in=REACHED
             )
             .using_db(conn)
             .distinct()

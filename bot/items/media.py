@@ -209,6 +209,13 @@ class MediaStore:
         finally:
             upload.abort()
 
+    def discard(self, stored: StoredMedia) -> None:
+        """Undo a save whose item was then refused: remove the file and its sidecar if that
+        save created them; a file stored before (the same content) is left as it was."""
+        if stored.created:
+            for name in (stored.name, stored.name + ".json"):
+                (self.root / name).unlink(missing_ok=True)
+
     def write_atomically(self, name: str, data: bytes) -> bool:
         """Write a file under its final name via a temporary one; False if it already exists
         (content-addressed: the same name is the same content)."""

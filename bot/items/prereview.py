@@ -9,10 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.queryset import QuerySet
 
 from bot.config import Config
 from bot.items.render import Renderer
-from bot.models import Finding, Item, Kind
+from bot.models import Finding, Item, ItemStatus, Kind
 from bot.outbox.channel_set import build_channels
 from moderation.findings import (
     ChannelRules,
@@ -36,6 +37,7 @@ def settings(config: Config) -> ReviewSettings:
         wrong_terms=tuple(r.wrong_terms.items()),
         typos=tuple(r.typos.items()),
         allowed_words=tuple(r.allowed_words),
+        official_email_domains=tuple(r.official_email_domains),
     )
 
 
@@ -182,6 +184,19 @@ async def warm_up(config: Config) -> None:
     than in the first item's review after a start, where a publication would wait for it.
     No channel is built for it: a web process may lack a channel's credentials."""
     await review(dict(_WARM_UP), _context(config, channels=()))
+
+
+# The stage of a draft's review: each save (and the creation) of the item is reviewed.
+EDIT_STAGE = "edit"
+
+
+def findings_now(item: Item) -> QuerySet[Finding]:
+    """The findings that describe the item now: a draft's from its last save, anything later
+    those of its submission and dispatch (the edit-time ones are superseded by submit)."""
+    rows = Finding.filter(item_id=item.id, item_version=item.version)
+    if item.status == ItemStatus.DRAFT.value:
+        return rows.filter(stage=EDIT_STAGE).order_by("id")
+    return rows.exclude(stage=EDIT_STAGE).order_by("id")
 
 
 async def save_findings(

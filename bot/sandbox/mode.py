@@ -76,6 +76,12 @@ class SandboxPorts:
     def url(self, name: str) -> str:
         return f"http://{HOST}:{getattr(self, name)}"
 
+    @classmethod
+    def of(cls, config: Config) -> SandboxPorts:
+        """The ports [sandbox] in config.toml names (8091–8094 unless set)."""
+        s = config.sandbox
+        return cls(s.webhook_port, s.wechat_port, s.suishenban_port, s.upstream_port)
+
 
 @dataclass(frozen=True)
 class SandboxSecrets:
@@ -149,7 +155,7 @@ def sandbox_config(
             "沙箱模式不能使用 PostgreSQL 数据库（database.url）：沙箱只使用 "
             f"{data_dir}/ 下的 SQLite 数据库，请勿用生产配置启动沙箱。"
         )
-    ports = ports or SandboxPorts()
+    ports = ports or SandboxPorts.of(base)
     data = base.model_dump()
     site = data["app"]["public_base_url"]
     if not _loopback(site):
@@ -293,7 +299,7 @@ async def start_simulators(
     """Start the portal webhook, WeChat and 随申办 simulators and the upstream feed on 127.0.0.1,
     calling back the bot at its web port. Refused for any config but a sandbox one."""
     check_sandbox(config)
-    ports = ports or SandboxPorts()
+    ports = ports or SandboxPorts.of(config)
     bot_url = f"http://{HOST}:{config.web.port}"
     started: list[web.AppRunner] = []
     try:

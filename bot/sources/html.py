@@ -13,7 +13,13 @@ from html.parser import HTMLParser
 
 import nh3
 
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt"}, "ol": {"start"}}
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
 _URL_SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg"}
 _BLOCKS = {"p", "div", "blockquote", "pre", "ul", "ol", "li", "table", "tr", "hr"}
@@ -28,6 +34,8 @@ _ANGLES = {"<": "&lt;", ">": "&gt;"}
 _LINE_START = re.compile(r"^(\s*)([#>+=~-])")
 _ORDERED_START = re.compile(r"^(\s*\d{1,9})([.)])")
 _BREAK = "\x01"  # a <br> until the paragraph is written (whitespace is collapsed first)
+_SPAN_MAX = 100  # a merged cell's colspan/rowspan beyond this is taken as this (a Markdown row)
+_CELL_BLOCKS = _BLOCKS | set(_HEADINGS)
 _SPACE = re.compile(r"[ \t\r\n\f\u00a0]+")
 
 
@@ -79,6 +87,29 @@ def _escape_line_starts(block: str) -> str:
 class _Table:
     rows: list[list[str]] = field(default_factory=list)
     header_rows: int = 0
+    # column -> rows below still covered by a merged cell (rowspan) above: Markdown has no
+    # merged cells, so the covered places are written empty and the columns stay aligned.
+    covered: dict[int, int] = field(default_factory=dict)
+
+    def _skip_covered(self) -> None:
+        row = self.rows[-1]
+        while self.covered.get(len(row), 0) > 0:
+            self.covered[len(row)] -= 1
+            row.append("")
+
+    def add_cell(self, text: str, colspan: int = 1, rowspan: int = 1) -> None:
+        if not self.rows:
+            self.rows.append([])
+        self._skip_covered()
+        row = self.rows[-1]
+        for k in range(colspan):
+            if rowspan > 1:
+                self.covered[len(row)] = rowspan - 1
+            row.append("" if k else text)
+
+    def end_row(self) -> None:
+        if self.rows:
+            self._skip_covered()
 
     def markdown(self) -> str:
         width = max((len(r) for r in self.rows), default=0)
@@ -107,6 +138,8 @@ class _MarkdownWriter(HTMLParser):
         self.heading = 0
         self.table: _Table | None = None
         self.cell: list[str] | None = None
+        self.span = (1, 1)  # (colspan, rowspan) of the open cell
+        self.nested = 0  # tables open inside the open cell: their text joins the cell's
 
     # -- blocks ---------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -136,8 +169,14 @@ class _MarkdownWriter(HTMLParser):
         values = {k: v or "" for k, v in attrs}
         if self.pre is not None:
             return
+        if self.cell is not None and (tag in _CELL_BLOCKS or tag in ("td", "th")):
+            self.nested += tag == "table"
+            if self.cell and self.cell[-1] != " ":
+                self.cell.append(" ")  # a cell holds one line: its blocks are set apart
+            return
         if tag in ("td", "th") and self.table is not None:
             self.cell = []
+            self.span = (_span(values.get("colspan", "")), _span(values.get("rowspan", "")))
             return
         if tag == "tr" and self.table is not None:
             self.table.rows.append([])
@@ -188,11 +227,16 @@ class _MarkdownWriter(HTMLParser):
                 self.pre = None
                 self._emit(f"{fence}\n{code}\n{fence}")
             return
+        if self.nested and tag in ("table", "tr", "td", "th"):
+            self.nested -= tag == "table"
+            return
         if tag in ("td", "th") and self.cell is not None and self.table is not None:
             text = _SPACE.sub(" ", "".join(self.cell).replace(_BREAK, " ")).strip()
-            if self.table.rows:
-                self.table.rows[-1].append(text)
+            self.table.add_cell(text, *self.span)
             self.cell = None
+            return
+        if tag == "tr" and self.table is not None and self.cell is None:
+            self.table.end_row()
             return
         if tag == "table" and self.table is not None:
             table, self.table = self.table, None
@@ -201,7 +245,8 @@ class _MarkdownWriter(HTMLParser):
                 self._emit(rendered)
             return
         if self.cell is not None:
-            self._inline_end(tag, self.cell)
+            if tag not in _CELL_BLOCKS:
+                self._inline_end(tag, self.cell)
             return
         if tag in _HEADINGS:
             self._flush()
@@ -274,6 +319,10 @@ class _MarkdownWriter(HTMLParser):
                 out.append("\n" if serial and serial == self.blocks[number - 1][1] else "\n\n")
             out.append(text)
         return "".join(out).strip()
+
+
+def _span(value: str) -> int:
+    return max(1, min(int(value), _SPAN_MAX)) if value.isdigit() and len(value) < 4 else 1
 
 
 def _code_span(code: str) -> str:

@@ -39,10 +39,12 @@ from bot.web.console import (
     login,
     mass_send_page,
     media_page,
+    package,
     previews,
     queue,
     review,
     users_page,
+    word_page,
 )
 from bot.web.console import frame as console
 from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SCOPES, SITE, SITE_FOLLOWER, WAKEUP
@@ -178,6 +180,7 @@ def create_app(
             queue.ROUTES,
             items.ROUTES,
             review.ROUTES,
+            package.ROUTES,
             previews.ROUTES,
             deliveries.ROUTES,
             audit_page.ROUTES,
@@ -188,6 +191,7 @@ def create_app(
             media_page.ROUTES,
             account.ROUTES,
             users_page.ROUTES,
+            word_page.ROUTES,
         ),
     )
     fallback.setup(app)  # last: every other path, the public 404 and 405 pages

@@ -19,6 +19,7 @@ from bot.items.linkcheck import LinkChecker
 from bot.items.media import MediaStore
 from bot.items.render import Renderer
 from bot.metrics import Metrics
+from bot.models import User
 from bot.outbox.wakeup import Wakeup
 from bot.site.follow import Follower
 from bot.site.serve import PublicSite
@@ -53,3 +54,6 @@ SCOPES = web.AppKey("middleware_scopes", Scopes)
 SITE = web.AppKey("site", PublicSite)
 # What keeps SITE in step with the site version (bot/site/follow.py); tests read its counters.
 SITE_FOLLOWER = web.AppKey("site_follower", Follower)
+
+# Per request: the console user wrap() loaded, for the error page the console's guard renders.
+CONSOLE_USER = web.RequestKey("console_user", User)

@@ -9,7 +9,7 @@ signed as the platform would.
 Run alone: python -m channels.sandbox.suishenban --port 8093 \
     --callback-url http://127.0.0.1:8080/suishenban/callback
 Operator endpoints: GET /_sim/ledger, POST /_sim/faults, POST /_sim/feedback,
-POST /_sim/expire-tokens.
+POST /_sim/expire-tokens. GET /cards/{card_id} (a push's url) shows the card as a user opens it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from aiohttp import web
 from yarl import URL
 
 from channels.sandbox import serve
+from channels.sandbox.pages import card_page, gone_page
 from channels.suishenban.contract import (
     Contract,
     ReplayGuard,
@@ -122,6 +123,7 @@ class SuishenbanSimulator:
                 prefix.rstrip("/") + self.contract.paths[endpoint],  # the API under a root path
                 self._handler(endpoint, work),
             )
+        self.app.router.add_get("/cards/{card_id}", self._card_page)
         self.app.router.add_get("/_sim/ledger", self._ledger_view)
         self.app.router.add_post("/_sim/faults", self._set_faults)
         self.app.router.add_post("/_sim/feedback", self._new_feedback)
@@ -373,6 +375,18 @@ class SuishenbanSimulator:
             {"feedback_id": record[self.contract.f("feedback_id")], "status": status}
         )
         return status
+
+    # -- what users see ------------------------------------------------------------------
+    async def _card_page(self, request: web.Request) -> web.Response:
+        # docs/channels/suishenban.md "Endpoints" (push → data `card_id, url`): url is where a
+        # user opens the card, the address the console's 查看 link follows. A withdrawn card is
+        # gone ("withdraw … 40401 if already gone"): 410, as the app no longer shows it.
+        card = self.ledger.cards.get(request.match_info["card_id"])
+        if card is None:
+            raise web.HTTPNotFound(text="卡片不存在", content_type="text/plain")
+        if card["status"] != "active":
+            return gone_page("随申办", "该消息已被发布者撤回")
+        return card_page(card)
 
     # -- operator endpoints --------------------------------------------------------------
     async def _ledger_view(self, request: web.Request) -> web.Response:

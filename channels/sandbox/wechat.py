@@ -27,6 +27,7 @@ from aiohttp import web
 
 from channels.sandbox import serve
 from channels.sandbox import wechat_publishing as publishing
+from channels.sandbox.pages import article_page, gone_page
 from channels.sandbox.wechat_callback import Callback, CallbackResult, post_callback, sign
 from channels.sandbox.wechat_comments import CommentDesk
 from channels.sandbox.wechat_state import DraftLimits, Faults, Ledger, Quotas, error
@@ -88,6 +89,7 @@ class WechatSimulator:
         self.app = web.Application(client_max_size=20 * 1024 * 1024)
         self.app[SIMULATOR] = self
         self.app.router.add_route("*", "/cgi-bin/{endpoint:.+}", self._handle)
+        self.app.router.add_get("/s/{name}", self._article_page)
         self.app.on_cleanup.append(self._cleanup)
 
     # -- clock and test controls ---------------------------------------------------------
@@ -277,6 +279,7 @@ class WechatSimulator:
             "msg_data_id": msg_data_id,
             "articles": draft["articles"],
             "fail_idx": [],
+            "origin": f"{request.scheme}://{request.host}",  # where article_url points
         }
         task = asyncio.create_task(self._finish_publish(publish_id))
         self._tasks.add(task)
@@ -296,9 +299,10 @@ class WechatSimulator:
         info: dict[str, Any] = {"publish_id": publish_id, "publish_status": status}
         if status == 0:
             article_id = self._id("art")
-            urls = [
-                f"https://mp.weixin.qq.com/s/{article_id}_{i}" for i in range(len(pub["articles"]))
-            ]
+            # docs/channels/wechat.md "Endpoints" (S17: article_detail.item.article_url): the
+            # address followers read the article at. WeChat's are https://mp.weixin.qq.com/s/…;
+            # the simulator's are its own /s/… (_article_page), so the console's 查看 opens.
+            urls = [f"{pub['origin']}/s/{article_id}_{i}" for i in range(len(pub["articles"]))]
             pub.update(article_id=article_id, urls=urls)
             self.ledger.articles[article_id] = {
                 "publish_id": publish_id,
@@ -409,6 +413,19 @@ class WechatSimulator:
         text = (body.get("text") or {}).get("content", "")
         self.ledger.custom_messages.append({"touser": openid, "content": text})
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    # -- what followers see ------------------------------------------------------------------
+    async def _article_page(self, request: web.Request) -> web.Response:
+        """An article_url of a publication (`/s/{article_id}_{i}`, i 0-based): the article as
+        sent to draft/add. docs/channels/wechat.md "Endpoints" (S21: freepublish/delete): a
+        deleted article is no longer shown; WeChat says 该内容已被发布者删除."""
+        article_id, _, index = request.match_info["name"].rpartition("_")
+        rec = self.ledger.articles.get(article_id)
+        if rec is None or not index.isdigit() or int(index) >= len(rec["articles"]):
+            raise web.HTTPNotFound(text="文章不存在", content_type="text/plain")
+        if rec["deleted"] or (article_id, int(index) + 1) in self.ledger.deleted:
+            return gone_page("微信公众号", "该内容已被发布者删除")
+        return article_page(rec["articles"][int(index)], rec["update_time"])
 
     # -- callbacks to the bot ----------------------------------------------------------------
     async def push_follower_message(self, openid: str, text: str) -> CallbackResult:

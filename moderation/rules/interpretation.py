@@ -22,11 +22,12 @@ FORM_ALIASES = {"图示图解": "图解", "图示": "图解", "卡通动漫": "�
 # Only the first part of a very long text is compared: enough for any real interpretation, and
 # it keeps a 10 MB paste from costing memory in proportion to its size.
 MAX_CHARS = 200_000
-SHINGLE = 4  # characters: long enough that shared stock phrases rarely cover a whole sentence
-COPIED_CONTAINMENT = 0.9
-MIN_SENTENCE = 2 * SHINGLE  # shorter sentences are too short to call copied or original
+# A copied passage is a run of at least this many normalized characters (punctuation and spaces
+# dropped) that also occurs in the policy: about a clause. Shorter shared runs are the policy's
+# own terms (个人存款账户, 中国人民银行, 银行业金融机构), which any paraphrase reuses.
+MIN_PASSAGE = 10
+_OWN, _COPIED, _TITLE = 0, 1, 2  # what each character of the interpretation is
 
-_SENTENCE_END = re.compile(r"[。！？；!?;\n]+")
 _NUMBERING = re.compile(
     r"^(#{1,6}\s*|第[一二三四五六七八九十百零〇两0-9]+[条章节部分款]|"
     r"[一二三四五六七八九十]+[、.]|[(（][一二三四五六七八九十0-9]+[)）]|[0-9]+[.、)）])"
@@ -45,7 +46,8 @@ def check(snapshot: dict[str, Any], context: ReviewContext) -> Iterator[FindingD
         yield from _check_forms(snapshot.get("interpretation_forms"))
         body = _text(snapshot.get("body"))
         if context.related is not None:
-            yield from _check_copy(body, context.related.body, context)
+            related = context.related
+            yield from _check_copy(body, _text(related.body), _text(related.title), context)
         if heading_only(body):
             yield FindingData(
                 rule="interpretation.headings_only",
@@ -107,47 +109,48 @@ def _check_forms(raw: Any) -> Iterator[FindingData]:
         )
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences in normalized form: width folded, invisible characters, spaces and punctuation
-    dropped, so an inserted space or a full-width comma does not make a copy look original."""
-    out = []
-    for part in _SENTENCE_END.split(unicodedata.normalize("NFKC", text[:MAX_CHARS])):
-        norm = normalize(part).text
-        if norm:
-            out.append(norm)
-    return out
+def _normalized(text: str) -> str:
+    """Width folded, invisible characters, spaces and punctuation dropped, so an inserted space
+    or a full-width comma does not make a copy look original."""
+    return normalize(unicodedata.normalize("NFKC", text[:MAX_CHARS])).text
 
 
-def copied_share(interpretation: str, policy: str) -> float:
-    """Share, by characters, of the interpretation's sentences found (near-)verbatim in the
-    policy. A sentence counts as copied when at least 90% of its characters lie in some run of
-    SHINGLE characters that also occurs in the policy — tolerant of a changed word here and there
-    and linear in the length of both texts, unlike pairwise SequenceMatcher."""
-    sentences = [s for s in _sentences(interpretation) if len(s) >= MIN_SENTENCE]
-    total = sum(len(s) for s in sentences)
-    if not total:
+def copied_share(interpretation: str, policy: str, title: str = "") -> float:
+    """Share of the interpretation, by characters, that lies in passages copied from the policy:
+    runs of at least MIN_PASSAGE consecutive characters (after normalization) that also occur
+    in the policy, overlapping runs merged. Quoting the policy's title counts neither way: its
+    occurrences are left out of the interpretation's length. An interpretation too short to
+    hold one passage gives 0.0. Linear in the length of both texts."""
+    text = _normalized(interpretation)
+    source = _normalized(policy)
+    shingles = {source[i : i + MIN_PASSAGE] for i in range(len(source) - MIN_PASSAGE + 1)}
+    marks = bytearray(len(text))  # _OWN everywhere to begin with
+    copied = bytes([_COPIED]) * MIN_PASSAGE
+    for i in range(len(text) - MIN_PASSAGE + 1):
+        if text[i : i + MIN_PASSAGE] in shingles:
+            marks[i : i + MIN_PASSAGE] = copied
+    quoted = _normalized(title)
+    if len(quoted) >= MIN_PASSAGE:
+        at = text.find(quoted)
+        while at >= 0:
+            marks[at : at + len(quoted)] = bytes([_TITLE]) * len(quoted)
+            at = text.find(quoted, at + len(quoted))
+    own_length = len(text) - marks.count(_TITLE)
+    if own_length < MIN_PASSAGE:
         return 0.0
-    source = "".join(_sentences(policy))
-    shingles = {source[i : i + SHINGLE] for i in range(len(source) - SHINGLE + 1)}
-    copied = 0
-    for sentence in sentences:
-        covered = [False] * len(sentence)
-        for i in range(len(sentence) - SHINGLE + 1):
-            if sentence[i : i + SHINGLE] in shingles:
-                covered[i : i + SHINGLE] = [True] * SHINGLE
-        if sum(covered) >= COPIED_CONTAINMENT * len(sentence):
-            copied += len(sentence)
-    return copied / total
+    return marks.count(_COPIED) / own_length
 
 
-def _check_copy(body: str, policy: str, context: ReviewContext) -> Iterator[FindingData]:
-    share = copied_share(body, policy)
+def _check_copy(
+    body: str, policy: str, title: str, context: ReviewContext
+) -> Iterator[FindingData]:
+    share = copied_share(body, policy, title)
     if share > context.settings.formal_copy_share:
         yield FindingData(
             rule="interpretation.formal_copy",
             severity="warn",
             field="body",
-            message=f"形式化解读：与原文重复 {share:.0%}（超过 "
+            message=f"形式化解读：解读稿 {share:.0%} 的内容成段摘抄自原文（超过 "
             f"{context.settings.formal_copy_share:.0%}），解读稿应说明政策背景、要点和"
             "公众关注的问题，而非简单摘抄原文。",
         )

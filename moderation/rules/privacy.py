@@ -1,5 +1,7 @@
 """Personal data (隐私): resident ID numbers, mobile numbers, bank-card numbers and e-mail
-addresses in an item block it; mask_personal_data() masks them (the inbox reuses it).
+addresses in an item block it; mask_personal_data() masks them (the inbox reuses it). An
+office's address (政务邮箱 at gov.cn, or a domain in [review] official_email_domains) is not
+personal data: a 征求意见 notice must be able to say where comments go.
 
 Numbers are found in normalized text (full-width digits folded, invisible characters dropped)
 with spaces and hyphens allowed between digits, and reported on the original characters. Only
@@ -60,6 +62,8 @@ _EMAIL = re.compile(
     r"([a-z0-9._%+\-]{1,64}@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})"
     r"(?![a-z0-9\-])"
 )
+# Domains whose addresses are an office's, not a person's: gov.cn and every domain under it.
+OFFICIAL_EMAIL_DOMAINS = ("gov.cn",)
 _GROUP = re.compile(r"[0-9x]+")
 # Stretches of at least 11 digits (the shortest number looked for), separators allowed: the
 # only places the number patterns run.
@@ -160,6 +164,17 @@ class PersonalData:
     masked: str
 
 
+def official_email(address: str, domains: Iterable[str] = ()) -> bool:
+    """Whether the address is at gov.cn, one of the further official domains, or a subdomain of
+    one (x@pbc.gov.cn is; x@evil.gov.cn.example.com and x@fakegov.cn are not)."""
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    for official in (*OFFICIAL_EMAIL_DOMAINS, *domains):
+        official = official.lower().strip(".")
+        if official and (domain == official or domain.endswith("." + official)):
+            return True
+    return False
+
+
 def mask(kind: str, value: str) -> str:
     """The masked form shown as a suggestion: 310***********1234, 138****5678,
     ************1234, a***@example.com."""
@@ -241,47 +256,58 @@ def _region_hits(norm: str, start: int, end: int, today: date | None) -> Iterato
                 last_end = hit[2]
 
 
-def _hits(norm: str, today: date | None) -> Iterator[_Hit]:
+def _hits(norm: str, today: date | None, official: tuple[str, ...]) -> Iterator[_Hit]:
     """Every hit in norm, in order, not overlapping. Lazy, so a caller wanting the first few
-    of a body full of numbers stops early."""
+    of a body full of numbers stops early. Official addresses are no hit, but a number inside
+    one is not reported either."""
     emails: list[_Hit] = []
     if "@" in norm:
         emails = [(EMAIL, m.start(1), m.end(1), m.group(1)) for m in _EMAIL.finditer(norm)]
     email_ends = [e[2] for e in emails]
+    personal = [not official_email(e[3], official) for e in emails]
     k = 0  # next e-mail address to yield
     for region in _REGION.finditer(norm):
         for hit in _region_hits(norm, *region.span(), today):
             while k < len(emails) and emails[k][1] < hit[1]:
-                yield emails[k]
+                if personal[k]:
+                    yield emails[k]
                 k += 1
             # A number inside an address ("13800138000@qq.com") is reported as the address.
             i = bisect_right(email_ends, hit[1])
             if i < len(emails) and emails[i][1] < hit[2]:
                 continue
             yield hit
-    yield from emails[k:]
+    yield from (e for e, p in zip(emails[k:], personal[k:], strict=True) if p)
 
 
-def iter_personal_data(text: str, today: date | None = None) -> Iterator[PersonalData]:
-    """Every piece of personal data in text, in order, not overlapping."""
+def iter_personal_data(
+    text: str, today: date | None = None, official_domains: Iterable[str] = ()
+) -> Iterator[PersonalData]:
+    """Every piece of personal data in text, in order, not overlapping. Addresses at gov.cn or
+    official_domains (or under them) are an office's, not personal data."""
     if not text:
         return
     n = normalize(text, drop_separators=False)
-    for kind, start, end, value in _hits(n.text, today):
+    for kind, start, end, value in _hits(n.text, today, tuple(official_domains)):
         o_start, o_end = n.span(start, end)
         yield PersonalData(kind, o_start, o_end, value, mask(kind, value))
 
 
-def find_personal_data(text: str, today: date | None = None) -> list[PersonalData]:
+def find_personal_data(
+    text: str, today: date | None = None, official_domains: Iterable[str] = ()
+) -> list[PersonalData]:
     """Every piece of personal data in text, in order, not overlapping."""
-    return list(iter_personal_data(text, today))
+    return list(iter_personal_data(text, today, official_domains))
 
 
-def mask_personal_data(text: str, today: date | None = None) -> str:
-    """text with every piece of personal data replaced by its masked form."""
+def mask_personal_data(
+    text: str, today: date | None = None, official_domains: Iterable[str] = ()
+) -> str:
+    """text with every piece of personal data replaced by its masked form (an official
+    address, see iter_personal_data, stays as it is)."""
     pieces: list[str] = []
     last = 0
-    for item in find_personal_data(text, today):
+    for item in find_personal_data(text, today, official_domains):
         pieces.append(text[last : item.start])
         pieces.append(item.masked)
         last = item.end
@@ -321,8 +347,10 @@ def field_label(field: str) -> str:
 
 
 def check(snapshot: dict[str, Any], context: ReviewContext) -> Iterator[FindingData]:
+    official = context.settings.official_email_domains
     for field, text in text_fields(snapshot):
-        found = list(islice(iter_personal_data(text, context.today), MAX_FINDINGS_PER_FIELD + 1))
+        personal = iter_personal_data(text, context.today, official)
+        found = list(islice(personal, MAX_FINDINGS_PER_FIELD + 1))
         label = field_label(field)
         for item in found[:MAX_FINDINGS_PER_FIELD]:
             yield FindingData(

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.config import ConfigError, load_config, parse_config
+from bot.items.prereview import settings as review_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,3 +106,13 @@ def test_wechat_author_longer_than_author_max_is_refused_naming_the_limit() -> N
         parse_config({"channels": {"wechat": {"author": "作" * 17}}})
     cfg = parse_config({"channels": {"wechat": {"author": "作" * 17, "author_max": 20}}})
     assert len(cfg.channels.wechat.author) == 17
+
+
+def test_official_email_domains_are_domain_names_and_reach_pre_review() -> None:
+    cfg = parse_config(
+        {"review": {"official_email_domains": [" CSRC.org.cn. ", "pbc.example.org"]}}
+    )
+    assert review_settings(cfg).official_email_domains == ("csrc.org.cn", "pbc.example.org")
+    for bad in ("@pbc.gov.cn", "*.example.org", "tiaofasi@pbc.gov.cn", "localhost"):
+        with pytest.raises(ConfigError, match=r"review\.official_email_domains.*domain name"):
+            parse_config({"review": {"official_email_domains": [bad]}})

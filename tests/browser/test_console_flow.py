@@ -96,8 +96,13 @@ async def test_policy_returned_then_approved_with_its_interpretation_and_deliver
     await log_in(page, site, "bob", "Pw-bravo-2026")
     await shot(page, site, "06-queue-reviewer")
     await page.get_by_role("link", name="上海市地方金融监督管理局政务公开工作办法").click()
-    await page.get_by_role("button", name="批准发布").click()
-    await expect(page.get_by_text("已批准，各渠道的投递已生成。")).to_be_visible()
+    # 三同步: the policy and its interpretation are decided together on one page.
+    await page.get_by_role("link", name="整组审核（政策文件及其解读）").click()
+    await expect(page.get_by_role("heading", name="《政务公开工作办法》政策解读")).to_be_visible()
+    await shot(page, site, "06b-package-review")
+    await page.get_by_role("button", name="批准政策文件及 1 篇解读").click()
+    await expect(page.get_by_text("及其 1 篇政策解读，各渠道的投递已生成")).to_be_visible()
+    await page.goto(site.url(f"/console/items/{policy_id}"))
     for _ in range(60):
         await page.reload()
         if await page.locator(".badge.st-published").count():

@@ -152,6 +152,10 @@ async def test_moderator_triages_and_answers_a_website_message_until_delivered(
         await expect(page.get_by_label(re.compile("答复内容"))).to_be_focused()
         await page.keyboard.type(ANSWER)
         await page.get_by_role("button", name="发送答复").click()
+        # The confirmation page names the text and the channel; nothing is queued yet.
+        await expect(page.locator("[data-confirm=quote]")).to_have_text(ANSWER)
+        assert not await CommentReply.filter(comment_id=comment.id).exists()
+        await page.get_by_role("button", name="确认发送").click()
         await expect(page.get_by_text("答复已排入发送队列")).to_be_visible()
         status = page.locator("[data-reply-status]").first
         for _ in range(80):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot import db, users
@@ -193,6 +194,25 @@ async def test_withdrawal_removes_the_card(env: Env) -> None:
     assert env.sim.ledger.withdrawals == [card_id]
     assert env.sim.ledger.cards[card_id]["status"] == "withdrawn"
     assert (await Item.get(id=item.id)).status == "retracted"
+
+
+async def test_the_card_link_a_delivery_stored_opens_the_card_until_withdrawn(env: Env) -> None:
+    # The console's 查看 link is the delivery's remote_url (templates/console/deliveries_table).
+    item = await env.approved("关于开展2026年政务公开日活动的通知")
+    await env.run()
+    delivery = await ssb_delivery(item)
+    assert delivery.status == "done", delivery.last_error
+    async with aiohttp.ClientSession() as http:
+        async with http.get(delivery.remote_url) as resp:
+            assert (resp.status, resp.content_type) == (200, "text/html")
+            page = await resp.text()
+        assert f"<h1>{item.title}</h1>" in page and "通知公告" in page
+        assert f'href="{env.config.app.public_base_url}/items/{item.id}"' in page
+        support = {**retract_support(env.config), "suishenban": True}
+        await lifecycle.retract(item.id, env.staff.reviewer, "信息有误", support)
+        await env.run()
+        async with http.get(delivery.remote_url) as resp:
+            assert resp.status == 410 and "该消息已被发布者撤回" in await resp.text()
 
 
 async def test_injected_platform_errors_are_retried_until_the_card_is_pushed(env: Env) -> None:

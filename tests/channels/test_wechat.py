@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 import xmltodict
 from aiohttp import web
@@ -331,6 +332,30 @@ def test_check_image_refuses_an_image_whose_size_cannot_be_read(data: bytes) -> 
 def test_image_size_reads_any_bytes_without_raising(magic: bytes, rest: bytes) -> None:
     size = image_size(magic + rest)
     assert size is None or (size[0] > 0 and size[1] > 0)
+
+
+async def test_the_article_link_a_delivery_stored_opens_the_article_until_deleted(
+    env: WechatEnv,
+) -> None:
+    # The console's 查看 link is the delivery's remote_url (templates/console/deliveries_table).
+    item = await env.approved(body=BODY)
+    await env.run()
+    d = await env.delivery(item)
+    assert d.status == "done", d.last_error
+    async with aiohttp.ClientSession() as http:
+        async with http.get(d.remote_url) as resp:
+            assert (resp.status, resp.content_type) == (200, "text/html")
+            page = await resp.text()
+        assert f"<h1>{item.title}</h1>" in page and "活动安排如下" in page
+        assert "阅读原文" in page and f"/items/{item.id}?gk=" in page
+        await lifecycle.retract(
+            item.id, env.staff.reviewer, "信息有误", retract_support(env.config)
+        )
+        await env.run()
+        async with http.get(d.remote_url) as resp:
+            assert resp.status == 410 and "该内容已被发布者删除" in await resp.text()
+        async with http.get(d.remote_url.rsplit("/", 1)[0] + "/no-such_0") as resp:
+            assert resp.status == 404
 
 
 async def test_retraction_deletes_the_published_article(env: WechatEnv) -> None:

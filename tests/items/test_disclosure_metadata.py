@@ -348,7 +348,9 @@ async def test_a_policy_without_written_date_or_topic_gets_warnings_a_reviewer_m
     )
     outcome = await lifecycle.submit(item.id, staff.editor, config)
     assert outcome.item.status == "in_review"  # a warning, not a block
-    found = await Finding.filter(item_id=item.id, rule="metadata.required").order_by("field")
+    found = await Finding.filter(
+        item_id=item.id, stage="submit", rule="metadata.required"
+    ).order_by("field")
     assert [(f.field, f.severity) for f in found] == [("topic", "warn"), ("written_on", "warn")]
     assert "「主题分类」" in found[0].message and "「成文日期」" in found[1].message
 

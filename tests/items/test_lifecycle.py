@@ -105,7 +105,7 @@ async def test_prereview_returns_item_with_missing_required_field(
     outcome = await lifecycle.submit(item.id, staff.editor, config)
     assert outcome.item.status == "returned"
     assert "正文" in outcome.item.return_reason
-    finding = await Finding.get(item_id=item.id)
+    finding = await Finding.get(item_id=item.id, stage="submit")
     assert (finding.rule, finding.severity, finding.field) == ("required.field", "block", "body")
 
 
@@ -127,7 +127,7 @@ async def test_prereview_warns_on_kind_that_does_not_fit_column(
     mixed = [f for f in outcome.findings if f.rule == "required.column_kind"]
     assert [f.severity for f in mixed] == ["warn"]
     assert mixed[0].needs_override
-    stored = await Finding.get(item_id=item.id, rule="required.column_kind")
+    stored = await Finding.get(item_id=item.id, stage="submit", rule="required.column_kind")
     assert stored.severity == "warn"
 
 
@@ -244,8 +244,9 @@ async def test_warning_must_be_overridden_in_writing_before_approval(
     outcome = await lifecycle.submit(item.id, staff.editor, config)
     assert outcome.item.status == "in_review"
     warning = await Finding.get(item_id=item.id, stage="submit", rule="required.column_kind")
-    with pytest.raises(lifecycle.FindingsNotOverridden, match=f"#{warning.id}"):
+    with pytest.raises(lifecycle.FindingsNotOverridden, match=f"《{item.title}》：") as refused:
         await lifecycle.approve(item.id, staff.reviewer, config)
+    assert refused.value.finding_ids == [warning.id] and "#" not in str(refused.value)
     assert await Delivery.filter(item_id=item.id).count() == 0
 
     with pytest.raises(lifecycle.InvalidItem, match="书面理由"):
@@ -265,7 +266,7 @@ async def test_warning_must_be_overridden_in_writing_before_approval(
 async def test_a_block_cannot_be_overridden(config: Config, staff: Staff) -> None:
     item = await lifecycle.create_item(notice(body=""), staff.editor, config)
     await lifecycle.submit(item.id, staff.editor, config)
-    block = await Finding.get(item_id=item.id, rule="required.field")
+    block = await Finding.get(item_id=item.id, stage="submit", rule="required.field")
     with pytest.raises(lifecycle.NotPermitted, match="不可豁免"):
         await lifecycle.override_finding(block.id, staff.reviewer, "理由")
 
@@ -383,7 +384,7 @@ async def test_policy_and_its_interpretation_are_approved_and_sent_together(
     policy, reading = await policy_with_interpretation(config, staff)
     await lifecycle.submit(reading.id, staff.editor, config)
     await lifecycle.submit(policy.id, staff.editor, config)
-    with pytest.raises(lifecycle.NotTogether, match=f"#{policy.id}"):
+    with pytest.raises(lifecycle.NotTogether, match=f"《{policy.title}》"):
         await lifecycle.approve(reading.id, staff.reviewer, config)
     await lifecycle.approve(policy.id, staff.reviewer, config)
     assert (await Item.get(id=reading.id)).status == "approved"

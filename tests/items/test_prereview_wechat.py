@@ -67,7 +67,7 @@ async def test_33_character_title_is_returned_asking_for_a_wechat_title_not_deli
     item = await lifecycle.create_item(notice(), staff.editor, config)
     outcome = await lifecycle.submit(item.id, staff.editor, config)
     assert outcome.item.status == "returned"
-    finding = await Finding.get(item_id=item.id, rule="channel_limits.title")
+    finding = await Finding.get(item_id=item.id, stage="submit", rule="channel_limits.title")
     assert (finding.severity, finding.field) == ("block", "title")
     assert finding.message == (
         "标题超过微信公众号 32 字的限制（当前 33 字），请填写不超过 32 字的“微信标题”。"

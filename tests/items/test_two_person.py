@@ -4,6 +4,7 @@ are recorded by bot.items.lifecycle and, for data stored before, by migration 00
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ async def test_a_reviewer_who_edited_and_resubmitted_someone_elses_item_cannot_a
         await lifecycle.approve(item.id, carol, config)
     assert isinstance(refused.value, NotPermitted) and refused.value.status_code == 403
     message = str(refused.value)
-    assert message.startswith("两人审核规则") and f"#{item.id} 第 1 版" in message
+    assert message.startswith("两人审核规则") and f"《{item.title}》第 1 版" in message
     assert "不能批准" in message
     assert (await Item.get(id=item.id)).status == "in_review"
     assert await Delivery.filter(item_id=item.id).count() == 0
@@ -114,7 +115,7 @@ async def test_a_new_version_is_judged_by_its_own_contributors(
         ("user:carol", staff.editor2.user_id, "edit"),
         ("user:alice", staff.editor.user_id, "submit"),
     ]
-    with pytest.raises(lifecycle.TwoPersonRule, match=f"#{item.id} 第 2 版"):
+    with pytest.raises(lifecycle.TwoPersonRule, match=re.escape(f"《{item.title}》第 2 版")):
         await lifecycle.approve(item.id, staff.editor2, config)
 
     # root wrote part of version 1, not of version 2: the rule is by version
@@ -152,7 +153,7 @@ async def test_approving_a_policy_checks_the_interpretations_approved_with_it(
     await lifecycle.submit(policy.id, staff.editor, config)
 
     # carol never touched the policy, but she edited its interpretation
-    with pytest.raises(lifecycle.TwoPersonRule, match=f"#{reading.id} 第 1 版"):
+    with pytest.raises(lifecycle.TwoPersonRule, match=re.escape(f"《{reading.title}》第 1 版")):
         await lifecycle.approve(policy.id, staff.editor2, config)
     assert (await Item.get(id=policy.id)).status == "in_review"
     assert (await Item.get(id=reading.id)).status == "in_review"

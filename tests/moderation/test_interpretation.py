@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from moderation.findings import FindingData, LinkedItem, ReviewContext
 from moderation.interpretation_stats import diversified_rate
 from moderation.rules import interpretation
-from moderation.rules.interpretation import copied_share, heading_only
+from moderation.rules.interpretation import MIN_PASSAGE, copied_share, heading_only
 
 ZWSP = "\u200b"
 
@@ -144,7 +144,7 @@ def test_interpretation_copying_the_policy_warns_with_the_share() -> None:
     assert finding.severity == "warn"
     share = copied_share(COPIED_INTERPRETATION, POLICY)
     assert share > 0.8
-    assert f"与原文重复 {share:.0%}" in finding.message
+    assert f"解读稿 {share:.0%} 的内容成段摘抄自原文" in finding.message
 
 
 def test_real_interpretation_quoting_a_little_does_not_warn() -> None:
@@ -179,6 +179,110 @@ def test_copy_disguised_with_spaces_zero_width_and_full_width_still_warns() -> N
 def test_one_word_changed_per_sentence_still_counts_as_copied() -> None:
     edited = COPIED_INTERPRETATION.replace("应当", "须").replace("三类", "3类")
     assert copied_share(edited, POLICY) > 0.6
+
+
+PBC_TITLE = "中国人民银行关于加强个人存款账户管理有关事项的通知"
+
+PBC_POLICY = f"""{PBC_TITLE}
+
+中国人民银行上海总部，各分行、营业管理部，各省会（首府）城市中心支行，各副省级城市中心支行；\
+各国有商业银行、股份制商业银行，中国邮政储蓄银行：
+
+为进一步加强个人存款账户管理，保护存款人合法权益，防范电信网络新型违法犯罪，现就有关事项通知如下：
+
+一、自2026年12月1日起，同一个人在同一家银行业金融机构只能开立一个Ⅰ类户。已开立Ⅰ类户，再新开户\
+的，应当开立Ⅱ类户或Ⅲ类户。银行业金融机构应当在开户时通过联网核查系统核实存款人身份信息，并留存\
+居民身份证件复印件或者影像。
+
+二、银行业金融机构应当加强对个人存款账户的风险监测。对于开户之日起6个月内无交易记录的个人存款\
+账户，银行业金融机构应当暂停其非柜面业务，待存款人重新核实身份后方可恢复。
+
+三、出租、出借、出售、购买个人存款账户的，银行业金融机构应当在5年内暂停其个人存款账户的非柜面\
+业务，不得为其新开立账户，并纳入中国人民银行征信系统。
+
+四、除向本人同名账户转账外，个人通过自助柜员机转账的，发卡行在受理24小时后办理资金转账。在24小时\
+内，个人可以向发卡行申请撤销转账。
+
+五、各银行业金融机构应当于2026年11月30日前完成相关系统改造，并将落实情况报告中国人民银行当地分支\
+机构。
+
+本通知自印发之日起施行。执行中如有问题，请及时向中国人民银行报告。
+
+中国人民银行
+2026年10月15日
+"""
+
+# The 图解 of issue 28: four short lines built from the policy's own terms and a clause or two.
+# The old measure (4-character shingles covering 90% of each line) called it 100% copied.
+PBC_PICTURE = """一个人在同一家银行只能开立一个Ⅰ类户
+开户之日起6个月内无交易记录，暂停非柜面业务
+出租出借出售购买个人存款账户，纳入征信系统
+自助柜员机转账，24小时内可以申请撤销转账
+"""
+
+PBC_PICTURE_TITLED = f"""一图读懂《{PBC_TITLE}》
+1. 个人存款账户：同一家银行，每人只能有一个Ⅰ类户，再开就是Ⅱ类户或Ⅲ类户
+2. 开户核实身份：银行业金融机构通过联网核查系统核对居民身份证件
+3. 出租出借出售个人存款账户：5年内暂停非柜面业务，纳入中国人民银行征信系统
+4. 自助柜员机转账：24小时后到账，24小时内可向发卡行申请撤销
+"""
+
+PBC_PASTED = f"""《{PBC_TITLE}》解读
+
+一、自2026年12月1日起，同一个人在同一家银行业金融机构只能开立一个Ⅰ类户。已开立Ⅰ类户，再新开户\
+的，应当开立Ⅱ类户或Ⅲ类户。银行业金融机构应当在开户时通过联网核查系统核实存款人身份信息，并留存\
+居民身份证件复印件或者影像。
+
+二、银行业金融机构应当加强对个人存款账户的风险监测。对于开户之日起6个月内无交易记录的个人存款\
+账户，银行业金融机构应当暂停其非柜面业务，待存款人重新核实身份后方可恢复。
+
+三、出租、出借、出售、购买个人存款账户的，银行业金融机构应当在5年内暂停其个人存款账户的非柜面\
+业务，不得为其新开立账户，并纳入中国人民银行征信系统。
+
+以上就是通知的主要内容，请广大群众知悉。
+"""
+
+
+def pbc_policy() -> LinkedItem:
+    return LinkedItem(id=1, kind="policy", title=PBC_TITLE, body=PBC_POLICY, status="published")
+
+
+def test_four_line_picture_paraphrase_reusing_the_policys_terms_does_not_warn() -> None:
+    share = copied_share(PBC_PICTURE, PBC_POLICY, PBC_TITLE)
+    assert 0.0 < share < 0.5  # two quoted clauses, not a copy
+    findings = run(interp_snapshot(PBC_PICTURE), context(related=pbc_policy()))
+    assert "interpretation.formal_copy" not in rules(findings)
+
+
+def test_picture_quoting_the_policy_title_and_terms_does_not_warn() -> None:
+    assert copied_share(PBC_PICTURE_TITLED, PBC_POLICY, PBC_TITLE) < 0.25
+    findings = run(interp_snapshot(PBC_PICTURE_TITLED), context(related=pbc_policy()))
+    assert "interpretation.formal_copy" not in rules(findings)
+
+
+def test_pasted_paragraphs_warn_with_the_share_of_the_interpretation_copied() -> None:
+    share = copied_share(PBC_PASTED, PBC_POLICY, PBC_TITLE)
+    # Everything but the closing sentence (and the quoted title, which counts neither way).
+    assert 0.85 < share < 1.0
+    findings = run(interp_snapshot(PBC_PASTED), context(related=pbc_policy()))
+    [finding] = [f for f in findings if f.rule == "interpretation.formal_copy"]
+    assert f"解读稿 {share:.0%} 的内容成段摘抄自原文" in finding.message
+
+
+def test_the_share_is_of_the_interpretation_not_of_the_policy() -> None:
+    # One paragraph pasted alone is all copy, though it is a small part of the policy.
+    paragraph = PBC_PASTED.split("\n\n")[3]
+    assert copied_share(paragraph, PBC_POLICY) == 1.0
+    # The same paragraph inside an interpretation four times its length is about a quarter.
+    own = "这项措施主要针对近年来多发的电信网络诈骗，不法分子常常收购他人账户用于转移赃款。" * 4
+    assert 0.15 < copied_share(paragraph + own, PBC_POLICY) < 0.35
+
+
+def test_shared_terms_shorter_than_a_passage_are_not_copying() -> None:
+    terms = ("中国人民银行", "个人存款账户", "银行业金融机构", "非柜面业务", "联网核查系统")
+    assert all(len(t) < MIN_PASSAGE for t in terms)
+    text = "{}提醒大家：{}要自己管好；{}开户时会用{}核对身份，账户被出租出借的，{}会被暂停。"
+    assert copied_share(text.format(*terms), PBC_POLICY) == 0.0
 
 
 def test_no_related_policy_skips_the_copy_check() -> None:
@@ -273,9 +377,24 @@ def test_bad_input_never_crashes() -> None:
         assert isinstance(run(snap, ctx), list)
 
 
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x4E40)
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.text(max_size=300), st.text(max_size=300))
-def test_copied_share_is_a_share_and_self_copy_is_full(a: str, b: str) -> None:
+@given(st.text(max_size=300), st.text(max_size=300), st.text(max_size=40))
+def test_copied_share_is_a_share_and_self_copy_is_full(a: str, b: str, title: str) -> None:
     assert 0.0 <= copied_share(a, b) <= 1.0
+    assert 0.0 <= copied_share(a, b, title) <= 1.0
     share = copied_share(a, a)
-    assert share == 1.0 or share == 0.0  # 0.0 when no sentence is long enough to judge
+    assert share == 1.0 or share == 0.0  # 0.0 when too short to hold one passage
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(HAN, min_size=MIN_PASSAGE, max_size=200), st.text(HAN, max_size=200))
+def test_identical_chinese_text_is_fully_copied_and_adding_own_text_lowers_it(
+    text: str, own: str
+) -> None:
+    assert copied_share(text, text) == 1.0
+    # Own text appended can only lower the share, never raise it.
+    assert copied_share(text + "。" + own, text) <= 1.0
+    assert copied_share(text + "。" + own, text) >= len(text) / (len(text) + len(own))

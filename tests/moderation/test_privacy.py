@@ -4,12 +4,13 @@ characters, through width, invisible-character and spacing evasions."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from moderation.findings import FindingData, ReviewContext
+from moderation.findings import FindingData, ReviewContext, ReviewSettings
 from moderation.rules import privacy
 
 TODAY = date(2025, 6, 1)
@@ -140,6 +141,74 @@ def test_mask_personal_data_replaces_every_piece() -> None:
         "张三 110***********4514，手机 138****8000，邮箱 z***@example.com，工号 12345。"
     )
     assert privacy.mask_personal_data("") == ""
+
+
+# 征求意见 notices publish the office's own mailbox; that is no one's personal data.
+CONSULTATION = """中国人民银行关于《非银行支付机构网络支付业务管理办法（征求意见稿）》\
+公开征求意见的通知
+
+为规范非银行支付机构网络支付业务，防范支付风险，保护当事人合法权益，中国人民银行起草了\
+《非银行支付机构网络支付业务管理办法（征求意见稿）》，现向社会公开征求意见。公众可通过以下\
+途径和方式提出反馈意见：
+
+一、通过电子邮件方式，意见请发送至 tiaofasi@pbc.gov.cn，邮件主题请注明“网络支付办法反馈意见”。
+二、通过信函方式，将意见寄至北京市西城区成方街32号中国人民银行条法司（邮编：100800）。
+
+意见反馈截止时间为2026年12月15日。
+"""
+
+
+def review_context(official: tuple[str, ...] = ()) -> ReviewContext:
+    return replace(CTX, settings=ReviewSettings(official_email_domains=official))
+
+
+def test_official_mailbox_in_a_consultation_notice_passes() -> None:
+    snapshot = {"kind": "notice", "title": "公开征求意见的通知", "body": CONSULTATION}
+    assert list(privacy.check(snapshot, CTX)) == []
+    assert privacy.mask_personal_data(CONSULTATION) == CONSULTATION
+
+
+def test_personal_mailbox_of_a_contact_is_still_found() -> None:
+    body = CONSULTATION + "联系人：张三，联系人邮箱 zhangsan1987@163.com。\n"
+    f = only(list(privacy.check({"kind": "notice", "body": body}, CTX)))
+    assert (f.rule, f.suggestion) == ("privacy.email", "z***@163.com")
+    assert body[f.span[0] : f.span[1]] == "zhangsan1987@163.com"
+    assert "tiaofasi@pbc.gov.cn" in privacy.mask_personal_data(body)
+    assert "zhangsan1987@163.com" not in privacy.mask_personal_data(body)
+
+
+def test_gov_cn_and_its_subdomains_are_official_and_look_alikes_are_not() -> None:
+    for address in ("xinfang@gov.cn", "tiaofasi@pbc.gov.cn", "jrj@sh.gov.cn", "A@PBC.GOV.CN"):
+        assert privacy.official_email(address), address
+    for address in (
+        "x@evil.gov.cn.example.com",
+        "x@fakegov.cn",
+        "x@gov.cn.evil.com",
+        "x@pbc-gov.cn",
+        "x@gov.com",
+    ):
+        assert not privacy.official_email(address), address
+    found = privacy.find_personal_data("来信 tiaofasi@evil.gov.cn.example.com 即可")
+    assert [p.value for p in found] == ["tiaofasi@evil.gov.cn.example.com"]
+
+
+def test_configured_official_domains_and_their_subdomains_pass() -> None:
+    body = (
+        "意见请发送至 yijian@csrc.org.cn 或 bgt@pbc.example.org，个人请勿直接联系 li@example.org。"
+    )
+    ctx = review_context(("csrc.org.cn", "pbc.example.org"))
+    [f] = list(privacy.check({"kind": "notice", "body": body}, ctx))
+    assert f.suggestion == "l***@example.org"
+    assert len(list(privacy.check({"kind": "notice", "body": body}, CTX))) == 3
+
+
+def test_official_address_disguised_in_full_width_is_still_official() -> None:
+    body = "意见请发送至 ｔｉａｏｆａｓｉ＠ｐｂｃ．ｇｏｖ．ｃｎ。"
+    assert list(privacy.check({"kind": "notice", "body": body}, CTX)) == []
+
+
+def test_a_number_inside_an_official_address_is_not_reported_as_a_mobile() -> None:
+    assert privacy.find_personal_data("请发送至 13800138000@sh.gov.cn") == []
 
 
 REGIONS = ("110101", "310115", "440305", "510107", "620102", "810000")

@@ -276,6 +276,19 @@ def test_personal_data_is_masked_and_flagged() -> None:
     assert result.flags == ("personal_data",)
 
 
+def test_citizens_email_is_masked_and_an_offices_mailbox_is_left_alone() -> None:
+    text = "我已按征求意见通知发邮件到 tiaofasi@pbc.gov.cn，没有回音，请回复我 zhangsan1987@163.com"
+    result = run(text)
+    assert "zhangsan1987@163.com" not in result.masked_text
+    assert "z***@163.com" in result.masked_text and "tiaofasi@pbc.gov.cn" in result.masked_text
+    assert result.flags == ("personal_data",)
+    other = "证监会的意见箱 yijian@csrc.org.cn 也没有回复"
+    assert run(other).masked_text == "证监会的意见箱 y***@csrc.org.cn 也没有回复"
+    configured = Triage(inbox(), KB, official_email_domains=["csrc.org.cn"])
+    result = configured.run(comment(other))
+    assert result.masked_text == other and "personal_data" not in result.flags
+
+
 # --- category, simple questions, routing, deadline ------------------------------------------
 
 

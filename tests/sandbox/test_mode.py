@@ -134,13 +134,45 @@ def _stop(proc: subprocess.Popen[bytes], out: Path) -> str:
     return text
 
 
-@pytest.mark.slow
-def test_sandbox_runs_the_whole_demo_loop_by_itself_and_stops_cleanly(tmp_path: Path) -> None:
+def test_simulator_ports_come_from_the_sandbox_section() -> None:
+    chosen = parse_config(
+        {
+            "sandbox": {
+                "webhook_port": 18091,
+                "wechat_port": 18092,
+                "suishenban_port": 18093,
+                "upstream_port": 18094,
+            }
+        }
+    )
+    assert SandboxPorts.of(chosen) == SandboxPorts(18091, 18092, 18093, 18094)
+    config = sandbox_config(chosen, SandboxSecrets.generate())
+    assert config.channels.webhook.url == "http://127.0.0.1:18091/push"
+    assert config.channels.wechat.api_base_url == "http://127.0.0.1:18092"
+    assert config.channels.suishenban.api_base_url == "http://127.0.0.1:18093"
+    assert [s.url for s in config.sources] == ["http://127.0.0.1:18094/feeds/documents.atom"]
+    with pytest.raises(ConfigError, match="four different ports"):
+        parse_config({"sandbox": {"wechat_port": 8091}})
+
+
+def sandbox_file(tmp_path: Path) -> tuple[str, SandboxPorts]:
+    """A config.toml in tmp_path putting the web server and every simulator on a free port,
+    so a run never needs 8080 or 8091–8094 (a `make run` may hold them)."""
     port = free_port()
+    ports = SandboxPorts(free_port(), free_port(), free_port(), free_port())
     site = f"http://127.0.0.1:{port}"
     (tmp_path / "config.toml").write_text(
-        f'[app]\npublic_base_url = "{site}"\n\n[web]\nport = {port}\n', encoding="utf-8"
+        f'[app]\npublic_base_url = "{site}"\n\n[web]\nport = {port}\n\n'
+        f"[sandbox]\nwebhook_port = {ports.webhook}\nwechat_port = {ports.wechat}\n"
+        f"suishenban_port = {ports.suishenban}\nupstream_port = {ports.upstream}\n",
+        encoding="utf-8",
     )
+    return site, ports
+
+
+@pytest.mark.slow
+def test_sandbox_runs_the_whole_demo_loop_by_itself_and_stops_cleanly(tmp_path: Path) -> None:
+    site, ports = sandbox_file(tmp_path)
     proc, out = _start(tmp_path, "first.log")
     db_file = tmp_path / "data" / "sandbox" / "gongkai.db"
     state: dict[str, Any] = {"feed": set(), "wechat": {}, "suishenban": {}}
@@ -150,8 +182,8 @@ def test_sandbox_runs_the_whole_demo_loop_by_itself_and_stops_cleanly(tmp_path: 
             assert proc.poll() is None, out.read_text()
             try:
                 state["feed"] = {i["title"] for i in _get(f"{site}/feeds/all.json")["items"]}
-                state["wechat"] = _get("http://127.0.0.1:8092/_sim/ledger")
-                state["suishenban"] = _get("http://127.0.0.1:8093/_sim/ledger")
+                state["wechat"] = _get(f"{ports.url('wechat')}/_sim/ledger")
+                state["suishenban"] = _get(f"{ports.url('suishenban')}/_sim/ledger")
             except OSError:
                 pass
             state["inbox"] = _inbox(db_file)
@@ -177,7 +209,8 @@ def test_sandbox_runs_the_whole_demo_loop_by_itself_and_stops_cleanly(tmp_path: 
         assert "密码只显示这一次" in text
         for account in ("editor", "reviewer", "moderator", "admin"):
             assert re.search(rf"^  {account} +\S+ +角色：", text, re.M), account
-        assert "http://127.0.0.1:8092/_sim/ledger" in text
+        assert f"{ports.url('wechat')}/_sim/ledger" in text
+        assert "命令行操作沙箱数据：.venv/bin/gongkai --sandbox <命令>" in text
         assert f"{site}/feeds/all.atom" in text
         assert "answered at once (FAQ auto-reply)" in text
         text = _stop(proc, out)

@@ -28,7 +28,6 @@ from bot.models import (
     Delivery,
     DeliveryAction,
     DeliveryStatus,
-    Finding,
     Item,
     ItemStatus,
     Kind,
@@ -164,8 +163,7 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
 
 
 async def _findings(item: Item) -> list[dict[str, Any]]:
-    rows = await Finding.filter(item_id=item.id, item_version=item.version).order_by("id")
-    return [finding_json(f) for f in rows]
+    return [finding_json(f) for f in await prereview.findings_now(item)]
 
 
 async def _page(
@@ -209,7 +207,9 @@ async def list_items(call: Call) -> web.Response:
 
 
 async def create_item(call: Call) -> web.Response:
-    item = await lifecycle.create_item(call.body_as(ItemCreate), call.who(), call.config)
+    item = await lifecycle.create_item(
+        call.body_as(ItemCreate), call.who(), call.config, call.request.app[LINKS]
+    )
     response = await _item_response(item, status=201)
     response.headers["Location"] = f"{PREFIX}/items/{item.id}"
     return response

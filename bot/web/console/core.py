@@ -31,8 +31,9 @@ from bot.errors import GongkaiError, Refusal
 from bot.items.render import TEMPLATES, Renderer
 from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
+from bot.web.http_errors import allowed_methods, kept_headers, own_text, size_text
 from bot.web.inputs import read_form
-from bot.web.keys import CONFIG, CONSOLE, RENDERER, SCOPES
+from bot.web.keys import CONFIG, CONSOLE, CONSOLE_USER, RENDERER, SCOPES
 
 PREFIX = "/console"
 HOME = f"{PREFIX}/"
@@ -45,6 +46,9 @@ STATIC = Path(__file__).resolve().parents[3] / "static" / "console"
 ALL_STAFF = (Role.EDITOR, Role.REVIEWER, Role.MODERATOR, Role.ADMIN)
 MODERATOR = (Role.MODERATOR,)
 FLASH = "flash"
+# Session key: the local copies of typed text (static/console/drafts.js) the server now has.
+DRAFTS_SAVED = "drafts_saved"
+DRAFT_FIELD = "_draft"
 SECURITY_HEADERS = {
     # Item previews may show images from anywhere; scripts and styles only from the console.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: http: https:; "
@@ -112,9 +116,18 @@ class Ctx:
         session = await get_session(self.request)
         session[FLASH] = [*session.get(FLASH, []), [kind, text]]
 
+    async def draft_saved(self, form: MultiDictProxy[Any]) -> None:
+        """The text of `form` is stored: the next page tells the browser to drop its local
+        copy (the form's _draft field names it; static/console/drafts.js)."""
+        name = form.get(DRAFT_FIELD, "")
+        if isinstance(name, str) and 0 < len(name) <= 200 and " " not in name:
+            session = await get_session(self.request)
+            session[DRAFTS_SAVED] = [*session.get(DRAFTS_SAVED, [])[-9:], name]
+
     async def render(self, name: str, http_status: int = 200, **context: Any) -> web.Response:
         session = await get_session(self.request)
         flashes = session.pop(FLASH, [])
+        context.setdefault("saved_drafts", " ".join(session.pop(DRAFTS_SAVED, [])))
         html = self.state.env.get_template(name).render(
             app_name=self.config.app.name,
             user=self.user,
@@ -189,23 +202,119 @@ def with_headers(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
+# (heading, message) of each status a console page answers with; a handler's own Chinese
+# text replaces the message.
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("请求有误", "提交的内容无法处理，请返回上一页检查后重试。"),
+    401: ("请先登录", "登录已过期或尚未登录，请重新登录。"),
+    403: ("无法完成操作", "您没有进行此操作的权限。"),
+    404: ("未找到", "页面或条目不存在。"),
+    405: ("请求方式不受支持", "此网址不能这样访问，请通过工作台页面上的链接或按钮操作。"),
+    409: ("操作冲突", "内容已被他人修改，请刷新页面后重试。"),
+    413: ("提交的内容过大", "提交的内容超过了允许的大小。"),
+    422: ("内容有误", "提交的内容有误，请返回上一页修改。"),
+    429: ("操作过于频繁", "操作过于频繁，请稍后再试。"),
+    500: ("服务器内部错误", "服务器处理请求时出错，已记录日志，请稍后重试或联系系统管理员。"),
+    503: ("服务暂不可用", "服务暂时不可用，请稍后重试。"),
+}
+# Typed text the browser keeps (static/console/drafts.js): said on the pages of a failed save.
+KEPT_TEXT = "如浏览器启用了脚本，您输入的内容已保存在本机，返回编辑页面即可恢复。"
+
+
+def _way_back(request: web.Request) -> str | None:
+    """The console page the browser came from (its Referer, when it is one of ours)."""
+    referer = request.headers.get("Referer", "")
+    origin = f"{request.scheme}://{request.host}"
+    if not referer.startswith(origin + PREFIX):
+        return None
+    back = referer[len(origin) :]
+    return back if safe_next(back) == back and back != request.path_qs else None
+
+
 async def error_page(
-    request: web.Request, status: int, message: str, user: User | None = None
+    request: web.Request,
+    status: int,
+    message: str = "",
+    user: User | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
+    """The console's Chinese page of `status`: its header (the user's menu when one is known),
+    the message, and the way back (the page the browser came from, the user's first page)."""
     state = request.app[CONSOLE]
+    user = user or request.get(CONSOLE_USER)
+    heading, default = ERRORS.get(status, ERRORS[500 if status >= 500 else 400])
+    actor = (
+        actor_of(user, separate_duties=request.app[CONFIG].staff.separate_duties)
+        if user is not None
+        else None
+    )
     html = state.env.get_template("console/error.html").render(
         app_name=request.app[CONFIG].app.name,
         user=user,
         roles=[],
-        can=lambda *roles: False,
+        can=actor.has if actor is not None and user and not user.must_change_password else _nothing,
         Role=Role,
-        csrf="",
+        csrf=await csrf_token(request) if user is not None else "",
         flashes=[],
         path=request.path,
         status=status,
-        message=message,
+        heading=heading,
+        message=message or default,
+        back=_way_back(request),
+        home=landing(actor) if actor is not None else f"{PREFIX}/login",
     )
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    if headers:
+        response.headers.update(headers)
+    with_headers(response)
+    return response
+
+
+def _nothing(*roles: Role) -> bool:
+    return False
+
+
+@web.middleware
+async def guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The console's outermost middleware: an HTTPException of 400 and above (a body too large,
+    a form that cannot be parsed, a method a path does not take) becomes the console's page of
+    its status, any other exception is logged with its traceback and becomes the 500 page.
+    Redirects pass through."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = own_text(exc)
+        if exc.status == 413 and not message:
+            limit = size_text(request.app[CONFIG].web.max_body_bytes)
+            message = f"提交的内容超过了允许的大小（最多 {limit}），未能保存。{KEPT_TEXT}"
+        return await error_page(request, exc.status, message, headers=kept_headers(exc))
+    except Exception:
+        log.exception("console request failed: %s %s", request.method, request.path)
+        return await error_page(request, 500)
+
+
+async def _not_found(ctx: Ctx) -> web.StreamResponse:
+    raise web.HTTPNotFound()
+
+
+def unmatched(app: web.Application) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The console's last route: a path under /console no other route took is the console's
+    405 page when other methods are taken there (with Allow; before the session and CSRF
+    checks, which a wrong method never needs), else its 404 page for the logged-in user (a
+    stranger is asked to log in first, as on any console page)."""
+    not_found = app[SCOPES].wrap(PREFIX, wrap(Route("*", "", _not_found, ())))
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        allowed = await allowed_methods(request)
+        if allowed:
+            return await error_page(request, 405, headers={"Allow": ",".join(sorted(allowed))})
+        return await not_found(request)
+
+    return handler
 
 
 def landing(actor: Actor) -> str:
@@ -236,15 +345,14 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             if request.method == "GET":
                 query = urlencode({"next": request.path_qs})
                 raise _see_other(f"{PREFIX}/login?{query}")
-            return with_headers(
-                await error_page(request, 401, "登录已过期或尚未登录，请重新登录。")
-            )
+            return await error_page(request, 401, f"登录已过期或尚未登录，请重新登录。{KEPT_TEXT}")
         if user.must_change_password and request.path not in (PASSWORD_PAGE, LOGOUT):
             if request.method == "GET":
                 query = urlencode({"next": request.path_qs})
                 raise _see_other(f"{PASSWORD_PAGE}?{query}")
             message = "您的密码由管理员设置，须先修改密码才能继续操作。"
-            return with_headers(await error_page(request, 403, message, user))
+            return await error_page(request, 403, message, user)
+        request[CONSOLE_USER] = user
         actor = actor_of(user, separate_duties=request.app[CONFIG].staff.separate_duties)
         ctx = Ctx(request, user, actor, state, await csrf_token(request))
         try:
@@ -255,17 +363,15 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
                 actor.require(*route.roles, doing="此页面或操作")
             response = await route.handler(ctx)
         except web.HTTPException as exc:
-            if exc.status == 404:
-                return with_headers(await error_page(request, 404, "页面或条目不存在。", user))
             for key, value in SECURITY_HEADERS.items():
                 exc.headers.setdefault(key, value)
-            raise
+            raise  # a redirect; an error becomes its page in guard()
         except Refusal as exc:
-            return with_headers(await error_page(request, exc.status_code, str(exc), user))
+            return await error_page(request, exc.status_code, str(exc), user)
         except GongkaiError:  # Unavailable: for the operator, in the log
             log.exception("console request failed: %s %s", request.method, request.path)
             message = "服务暂不可用，已记录日志，请联系系统管理员。"
-            return with_headers(await error_page(request, 500, message, user))
+            return await error_page(request, 500, message, user)
         return with_headers(response)
 
     handler.__name__ = getattr(route.handler, "__name__", "console")

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from bot.web.console.auth import CSRF
-from bot.web.console.core import PREFIX, error_page, with_headers
+from bot.web.console.core import PREFIX, error_page
 from bot.web.inputs import read_form
 
 FIELD = "_csrf"
@@ -43,11 +43,9 @@ async def middleware(
         or not expected
         or not hmac.compare_digest(sent.encode(), expected.encode())
     ):
-        return with_headers(
-            await error_page(
-                request,
-                403,
-                "表单已失效或来源不明（缺少或不匹配的防伪令牌），请返回上一页刷新后重试。",
-            )
+        return await error_page(
+            request,
+            403,
+            "表单已失效或来源不明（缺少或不匹配的防伪令牌），请返回上一页刷新后重试。",
         )
     return await handler(request)

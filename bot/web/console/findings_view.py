@@ -8,7 +8,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from bot.items import prereview
 from bot.models import Finding, Item, ItemStatus, ItemVersion
+from moderation.findings import FindingData
 from moderation.rules.enforcement import FIELDS
 
 CONTEXT_CHARS = 60
@@ -67,16 +69,27 @@ def highlight(text: str, start: int, end: int, context: int = CONTEXT_CHARS) -> 
     )
 
 
-def stage_for(item: Item) -> str:
-    """A draft shows what the last edit's review found; anything later, the submission's."""
-    return "edit" if item.status == ItemStatus.DRAFT.value else "submit"
+@dataclass(frozen=True)
+class LiveFinding:
+    """A finding of the form as typed (not stored): what the editor shows while writing."""
+
+    finding: FindingData
+    field_label: str
+    excerpt: Markup | None
+
+
+def live_findings(findings: list[FindingData], snap: dict[str, Any]) -> list[LiveFinding]:
+    out = []
+    for f in findings:
+        excerpt = highlight(field_text(snap, f.field), *f.span) if f.span else None
+        out.append(LiveFinding(f, FIELD_LABELS.get(f.field, f.field), excerpt))
+    return out
 
 
 async def shown_findings(item: Item) -> list[ShownFinding]:
-    stage = stage_for(item)
-    rows = await Finding.filter(item_id=item.id, item_version=item.version, stage=stage).order_by(
-        "id"
-    )
+    """The item's findings now (prereview.findings_now), each with its excerpt: a draft's
+    spans are offsets into the item's text, a submitted version's into its snapshot."""
+    rows = await prereview.findings_now(item)
     snap: dict[str, Any] = {
         "title": item.title,
         "summary": item.summary,
@@ -84,7 +97,7 @@ async def shown_findings(item: Item) -> list[ShownFinding]:
         "doc_number": item.doc_number,
         "enforcement": item.enforcement,
     }
-    if stage == "submit":
+    if item.status != ItemStatus.DRAFT.value:
         version = await ItemVersion.filter(item_id=item.id, version=item.version).first()
         if version is not None:
             snap = version.snapshot

@@ -21,7 +21,7 @@ from bot.outbox.redis_state import client_for
 from bot.staff import sessions, throttle
 from bot.web.console import csrf
 from bot.web.console.auth import ConsoleState, Passwords
-from bot.web.console.core import PREFIX, STATIC, Route, make_env, register
+from bot.web.console.core import PREFIX, STATIC, Route, guard, make_env, register, unmatched
 from bot.web.keys import CONFIG, CONSOLE, SCOPES
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def setup(
     tz = ZoneInfo(config.app.timezone)
     env = make_env(tz)
     env.globals["sandbox"] = config.app.sandbox  # the SANDBOX banner of console/base.html
+    env.globals["max_body_bytes"] = config.web.max_body_bytes  # checked before a form is sent
     secret = console_secret(config)
     redis_client = client_for(config)
     if redis_client is not None:
@@ -86,6 +87,8 @@ def setup(
     )
     # Only under /console: the rest of the site (API, feeds, callbacks) never gets a session
     # cookie, nor the session middleware's checks on its responses (bot/web/scopes.py).
+    # Outermost: whatever fails below becomes the console's Chinese page of its status.
+    app[SCOPES].add(PREFIX, guard)
     app[SCOPES].add(PREFIX, aiohttp_session.session_middleware(storage))
     app[SCOPES].add(PREFIX, csrf.middleware)
     for method, path, handler in open_routes:
@@ -94,6 +97,8 @@ def setup(
         register(app, routes)
     app.router.add_get(PREFIX, app[SCOPES].wrap(PREFIX, _to_queue))
     app.router.add_static(f"{PREFIX}/static", STATIC, append_version=False)
+    # Last: any other path under /console is the console's 404 or 405 page.
+    app.router.add_route("*", f"{PREFIX}/{{tail:.*}}", unmatched(app))
 
 
 async def _to_queue(request: web.Request) -> web.StreamResponse:

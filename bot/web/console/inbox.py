@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.actors import Actor
 from bot.inbox import ops as inbox_ops
+from bot.inbox import qa_signoff, signoff
 from bot.inbox.ops import InboxError, InboxFilter, InboxPage
 from bot.models import (
     COMMENT_KIND_LABELS,
@@ -27,13 +28,17 @@ from bot.models import (
     CommentStatus,
     Item,
     QaEntry,
+    QaProposal,
     ReplyStatus,
     Role,
     User,
 )
 from bot.reports.labels import channel_label
+from bot.web.console.audit_text import Teller, needed
 from bot.web.console.core import MODERATOR, PREFIX, Ctx, Pager, Route
+from bot.web.console.inbox_confirm import signoff_why
 from bot.web.console.inbox_labels import BULK_OPS, DUE_LABELS, FLAG_LABELS
+from bot.web.console.labels import Names, item_of_source, person
 from moderation.triage import CATEGORIES
 
 # The list's status choice: open by default, "all" for every status.
@@ -118,18 +123,22 @@ async def inbox_list(ctx: Ctx) -> web.StreamResponse:
     pager = Pager(result.page, size, result.total, query)
     comments = result.comments
     users = {
-        u.id: u.username
+        u.id: person(u)
         for u in await User.filter(id__in={c.assignee_id for c in comments if c.assignee_id})
     }
     items = {
         i.id: i.title for i in await Item.filter(id__in={c.item_id for c in comments if c.item_id})
     }
     names = sorted({*ctx.config.channels.enabled_names(), *(c.channel for c in comments)})
+    proposed = await QaProposal.filter(pending_comment__in=[c.id for c in comments]).values_list(
+        "comment_id", flat=True
+    )
     soon = ctx.config.inbox.due_soon_hours
     return await ctx.render(
         "console/inbox.html",
         comments=comments,
         due={c.id: due_of(c, now, soon) for c in comments},
+        qa_waiting=set(proposed),
         users=users,
         items=items,
         pager=pager,
@@ -166,22 +175,41 @@ async def comment_page(ctx: Ctx) -> web.StreamResponse:
         history += await AuditEvent.filter(target_type="qa_entry", target_id=str(entry.id))
         history.sort(key=lambda e: e.id)
     sent = [r for r in detail.replies if r.status == ReplyStatus.SENT.value]
-    busy = any(
-        r.status in (ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value) for r in detail.replies
-    )
+    busy = any(r.status in inbox_ops.IN_FLIGHT for r in detail.replies)
+    proposal = await qa_signoff.waiting_proposal(c.id)
     suggest = ctx.request.query.get("suggest") == "1" and bool(c.suggested_answer)
+    # Who wrote, sent and noted what, and the history, named as colleagues know them.
+    wanted = needed(history)
+    wanted["actors"] |= {r.author for r in detail.replies} | {n.author for n in detail.notes}
+    wanted["actors"] |= {entry.selected_by} if entry is not None else set()
+    wanted["actors"] |= {x for r in detail.replies for x in (r.sent_by, r.signoff_by) if x}
+    wanted["actors"] |= {proposal.proposed_by} if proposal is not None else set()
+    wanted["usernames"].add(detail.assignee)
+    source_item = item_of_source(c.suggested_source)
+    if source_item is not None:
+        wanted["item_ids"].add(source_item)
+    names = await Names.load(**wanted)
+    linkable = {"item", "comment"} | ({"user"} if ctx.has(Role.ADMIN) else set())
+    teller = Teller(names, ctx.state.tz, linkable)
     return await ctx.render(
         "console/inbox_detail.html",
         c=c,
         d=detail,
-        history=history,
+        history=[teller.tell(e) for e in history],
+        who=names,
         item=item,
         entry=entry,
         can_select=bool(sent)
         and c.status in (CommentStatus.REPLIED.value, CommentStatus.CLOSED.value)
         and not c.hidden
-        and (entry is None or entry.withdrawn_at is not None),
+        and (entry is None or entry.withdrawn_at is not None)
+        and proposal is None,
         busy=busy,
+        waiting_signoff=any(r.status == ReplyStatus.SIGNOFF.value for r in detail.replies),
+        signoff_why=signoff_why(ctx, c),
+        may_sign_off=lambda r: signoff.may_sign_off(ctx.actor, r),
+        proposal=proposal,
+        may_sign_off_qa=proposal is not None and proposal.proposed_by != ctx.actor.name,
         reply_text=c.suggested_answer if suggest else "",
         due=due_of(c, now, ctx.config.inbox.due_soon_hours),
         allowed={a for a, states in inbox_ops.ALLOWED.items() if CommentStatus(c.status) in states},
@@ -193,32 +221,7 @@ async def comment_page(ctx: Ctx) -> web.StreamResponse:
         action_labels=inbox_ops.ACTION_LABELS,
         channel_label=channel_label,
         flag_label=flag_label,
-        history_label=history_label,
     )
-
-
-HISTORY_LABELS = {
-    "comment.assign": "分派",
-    "comment.note": "添加备注",
-    "comment.close": "办结",
-    "comment.reopen": "重新打开",
-    "comment.spam": "标记为垃圾信息",
-    "comment.not_spam": "取消垃圾信息标记",
-    "comment.escalate": "督办升级",
-    "comment.categorize": "修改分类",
-    "comment.remind": "到期提醒",
-    "reply.draft": "保存答复草稿",
-    "reply.queue": "答复排入发送队列",
-    "reply.sent": "答复已送达",
-    "reply.failed": "答复发送失败",
-    "reply.other_route": "答复需改用其他方式",
-    "qa.select": "选登到公开问答页",
-    "qa.withdraw": "从公开问答页撤下",
-}
-
-
-def history_label(action: str) -> str:
-    return HISTORY_LABELS.get(action, action)
 
 
 ROUTES = [

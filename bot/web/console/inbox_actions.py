@@ -1,7 +1,9 @@
 """The inbox's forms: every action on a comment (assign, reply or draft, send a draft, note,
 close, reopen, spam, not spam, escalate, set or correct the category), bulk actions from the
 list with a result per comment, and 选登 (preview with the masked question and answer editable,
-select, withdraw).
+select, withdraw). 发送答复 and 选登, and the 审签 that sends or publishes them, ask first on a
+page that names what will happen (bot/web/console/confirm.py, inbox_confirm.py); with
+[inbox.signoff] they wait for a second moderator, who signs them off or returns them.
 
 Each goes through bot.inbox.ops or bot.inbox.qa, which check the state and write the audit event in
 the same transaction; their Chinese errors come back to the page as a flash message.
@@ -14,12 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.errors import Refusal
 from bot.inbox import ops as inbox_ops
-from bot.inbox import qa
+from bot.inbox import qa, signoff
+from bot.inbox import qa_signoff as qa_signoff_ops
 from bot.inbox.ops import InboxError
-from bot.models import QaEntry
+from bot.models import Comment, QaEntry, QaProposal, ReplyStatus
+from bot.web.console import confirm, inbox_confirm
 from bot.web.console.core import MODERATOR, PREFIX, Ctx, Route, safe_next
 from bot.web.console.inbox_labels import BULK_OPS
+from bot.web.console.labels import Names
 
 BULK_MAX = 200  # comments one bulk action may name
 FIELD_MAX = 10_000  # characters read from any one text field (the ops check their own limits)
@@ -40,7 +46,7 @@ async def _run(
     """Run one action; flash its outcome (or its Chinese error) and go back to the comment."""
     try:
         await action()
-    except (InboxError, qa.QaError) as exc:
+    except Refusal as exc:
         await ctx.flash("error", str(exc))
     else:
         await ctx.flash("ok", done)
@@ -83,22 +89,63 @@ async def reply(ctx: Ctx) -> web.StreamResponse:
             "答复草稿已保存。",
             lambda: inbox_ops.draft_reply(cid, ctx.actor, text=text),
         )
-    return await _run(
-        ctx,
-        cid,
-        "答复已排入发送队列，发送结果见下方“答复”。",
-        lambda: inbox_ops.send_reply(cid, ctx.actor, text=text),
-    )
+    return await _send(ctx, cid, text=text)
 
 
 async def send_draft(ctx: Ctx) -> web.StreamResponse:
-    cid = ctx.int_param("id")
-    rid = ctx.int_param("rid")
+    return await _send(ctx, ctx.int_param("id"), reply_id=ctx.int_param("rid"))
+
+
+async def _send(
+    ctx: Ctx, cid: int, *, text: str | None = None, reply_id: int | None = None
+) -> web.StreamResponse:
+    """发送答复, after a page that names the text, the channel and when it goes out; with
+    [inbox.signoff] for the comment the reply waits for a second moderator instead."""
+    try:
+        if not await confirm.confirmed(ctx):
+            comment, body = await inbox_ops.reply_plan(cid, ctx.actor, text=text, reply_id=reply_id)
+            return await confirm.ask(ctx, inbox_confirm.reply(ctx, comment, body))
+        sent = await inbox_ops.send_reply(
+            cid, ctx.actor, text=text, reply_id=reply_id, signoff=ctx.config.inbox.signoff
+        )
+    except InboxError as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(_detail(cid)) from exc
+    if sent.status == ReplyStatus.SIGNOFF.value:
+        await ctx.flash("ok", f"答复 #{sent.id} 已提交审签：另一位留言管理员审签通过后才会发送。")
+    elif reply_id is not None:
+        await ctx.flash("ok", f"答复草稿 #{reply_id} 已排入发送队列。")
+    else:
+        await ctx.flash("ok", "答复已排入发送队列，发送结果见下方“答复”。")
+    raise ctx.redirect(_detail(cid))
+
+
+async def reply_signoff(ctx: Ctx) -> web.StreamResponse:
+    """审签通过: the reply is queued for sending (after a page that names it)."""
+    cid, rid = ctx.int_param("id"), ctx.int_param("rid")
+    try:
+        if not await confirm.confirmed(ctx):
+            reply, comment = await signoff.signoff_plan(rid, ctx.actor)
+            if reply.comment_id != cid:
+                raise web.HTTPNotFound()
+            who = await Names.load(actors=[reply.author, reply.sent_by])
+            return await confirm.ask(ctx, inbox_confirm.reply_signoff(ctx, reply, comment, who))
+        await signoff.sign_off_reply(rid, ctx.actor)
+    except Refusal as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(_detail(cid)) from exc
+    await ctx.flash("ok", f"答复 #{rid} 已审签，已排入发送队列。")
+    raise ctx.redirect(_detail(cid))
+
+
+async def reply_return(ctx: Ctx) -> web.StreamResponse:
+    cid, rid = ctx.int_param("id"), ctx.int_param("rid")
+    reason = await _field(ctx, "reason")
     return await _run(
         ctx,
         cid,
-        f"答复草稿 #{rid} 已排入发送队列。",
-        lambda: inbox_ops.send_reply(cid, ctx.actor, reply_id=rid),
+        f"答复 #{rid} 已退回，不会发送。",
+        lambda: signoff.return_reply(rid, ctx.actor, reason),
     )
 
 
@@ -221,18 +268,59 @@ async def qa_preview(ctx: Ctx) -> web.StreamResponse:
 
 
 async def qa_select(ctx: Ctx) -> web.StreamResponse:
+    """选登, after a page that shows the question and answer as the public will see them."""
     cid = ctx.int_param("id")
     question = await _field(ctx, "question")
     answer = await _field(ctx, "answer")
     try:
-        entry = await qa.select(cid, ctx.actor, question=question, answer=answer)
+        if not await confirm.confirmed(ctx):
+            shown = await qa.proposed(cid, question=question, answer=answer)
+            comment = await Comment.get(id=cid)
+            return await confirm.ask(ctx, inbox_confirm.qa_select(ctx, comment, shown))
+        done = await qa.select(
+            cid, ctx.actor, question=question, answer=answer, signoff=ctx.config.inbox.signoff
+        )
     except qa.QaError as exc:
         await ctx.flash("error", str(exc))
         raise ctx.redirect(
             f"{_detail(cid)}/qa" if exc.status_code == 400 else _detail(cid)
         ) from exc
-    await ctx.flash("ok", f"已选登到公开问答页（问答 #{entry.id}）。")
+    if isinstance(done, QaProposal):
+        await ctx.flash(
+            "ok", f"选登申请 #{done.id} 已提交审签：另一位留言管理员审签通过后才会公开。"
+        )
+    else:
+        await ctx.flash("ok", f"已选登到公开问答页（问答 #{done.id}）。")
     raise ctx.redirect(_detail(cid))
+
+
+async def qa_signoff(ctx: Ctx) -> web.StreamResponse:
+    """审签通过: the proposed 选登 goes public (after a page that shows it)."""
+    cid, pid = ctx.int_param("id"), ctx.int_param("pid")
+    try:
+        if not await confirm.confirmed(ctx):
+            proposal = await qa_signoff_ops.signoff_plan(pid, ctx.actor)
+            if proposal.comment_id != cid:
+                raise web.HTTPNotFound()
+            who = await Names.load(actors=[proposal.proposed_by])
+            return await confirm.ask(ctx, inbox_confirm.qa_signoff(ctx, proposal, who))
+        entry = await qa_signoff_ops.sign_off(pid, ctx.actor)
+    except Refusal as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(_detail(cid)) from exc
+    await ctx.flash("ok", f"选登申请 #{pid} 已审签，已公开在公开问答页（问答 #{entry.id}）。")
+    raise ctx.redirect(_detail(cid))
+
+
+async def qa_return(ctx: Ctx) -> web.StreamResponse:
+    cid, pid = ctx.int_param("id"), ctx.int_param("pid")
+    reason = await _field(ctx, "reason")
+    return await _run(
+        ctx,
+        cid,
+        f"选登申请 #{pid} 已退回，不会公开。",
+        lambda: qa_signoff_ops.return_proposal(pid, ctx.actor, reason),
+    )
 
 
 async def qa_withdraw(ctx: Ctx) -> web.StreamResponse:
@@ -257,6 +345,8 @@ ROUTES = [
     Route("POST", f"{PREFIX}/inbox/{{id}}/assign-me", assign_me, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/reply", reply, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/replies/{{rid}}/send", send_draft, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/replies/{{rid}}/signoff", reply_signoff, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/replies/{{rid}}/return", reply_return, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/note", note, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/close", close, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/reopen", reopen, MODERATOR),
@@ -267,4 +357,6 @@ ROUTES = [
     Route("GET", f"{PREFIX}/inbox/{{id}}/qa", qa_preview, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/qa", qa_select, MODERATOR),
     Route("POST", f"{PREFIX}/inbox/{{id}}/qa/withdraw", qa_withdraw, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/qa/proposals/{{pid}}/signoff", qa_signoff, MODERATOR),
+    Route("POST", f"{PREFIX}/inbox/{{id}}/qa/proposals/{{pid}}/return", qa_return, MODERATOR),
 ]

@@ -15,6 +15,7 @@ FLAG_LABELS = {
     "petition": "信访类",
     "calendar_unknown": "节假日安排未知",
     "category_unsure": "分类待确认",
+    "auto_replied": "已自动回复",  # bot/wechat/events.py AUTO_REPLY_FLAG
 }
 DUE_LABELS = {"overdue": "已超期", "soon": "即将到期", "ok": "期限内"}
 BULK_OPS = {

@@ -145,6 +145,18 @@ def _content(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def unsaved_snapshot(parsed: ItemForm, item: Item | None) -> dict[str, Any]:
+    """What pre-review reads of the form as typed, before it is saved (the editor's findings
+    while writing): the item's id and version when it exists, its kind fixed."""
+    snap = _content(parsed.values)
+    snap["kind"] = item.kind if item is not None else parsed.values["kind"]
+    snap["column"] = snap["column"] or snap["kind"]
+    snap["written_on"] = snap["written_on"] or None
+    snap["id"] = item.id if item is not None else None
+    snap["version"] = item.version if item is not None else 0
+    return snap
+
+
 def _errors(exc: ValidationError) -> dict[str, str]:
     out: dict[str, str] = {}
     for err in field_errors(exc):

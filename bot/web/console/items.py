@@ -10,8 +10,9 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.errors import Refusal
-from bot.items import lifecycle
+from bot.items import lifecycle, prereview
 from bot.items.lifecycle import ALLOWED, InvalidItem
+from bot.items.media import human_size
 from bot.models import (
     DELIVERY_ACTION_LABELS,
     DELIVERY_STATUS_LABELS,
@@ -20,6 +21,7 @@ from bot.models import (
     STATUS_LABELS,
     VALIDITY_LABELS,
     Delivery,
+    Disclosure,
     Item,
     ItemStatus,
     Kind,
@@ -29,8 +31,9 @@ from bot.models import (
 from bot.reports.labels import channel_label
 from bot.web.console import itemform
 from bot.web.console.core import ALL_STAFF, PREFIX, Ctx, Route
-from bot.web.console.findings_view import shown_findings
+from bot.web.console.findings_view import live_findings, shown_findings
 from bot.web.console.item_flow import submit_flashed
+from bot.web.console.labels import Names
 from bot.web.keys import LINKS
 
 EDITOR = (Role.EDITOR,)
@@ -89,7 +92,11 @@ async def new_form(ctx: Ctx) -> web.StreamResponse:
     kind = ctx.request.query.get("kind", "")
     related = ctx.request.query.get("related_id", "")
     if kind not in Kind._value2member_map_:
-        return await ctx.render("console/item_new.html", kinds=KIND_LABELS)
+        return await ctx.render(
+            "console/item_new.html",
+            kinds=KIND_LABELS,
+            word_max=human_size(ctx.config.web.media.word.max_bytes),  # 从 Word 导入 (word_page)
+        )
     values = itemform.blank(kind, int(related) if related.isdigit() and len(related) < 10 else None)
     values["publisher"] = ctx.config.publisher()
     return await _form_page(ctx, values)
@@ -109,11 +116,12 @@ async def create(ctx: Ctx) -> web.StreamResponse:
     if data is None or not parsed.ok:
         return await _form_page(ctx, parsed.values, errors=parsed.errors, status=422)
     try:
-        item = await lifecycle.create_item(data, ctx.actor, ctx.config)
+        item = await lifecycle.create_item(data, ctx.actor, ctx.config, ctx.request.app[LINKS])
     except Refusal as exc:
         return await _form_page(
             ctx, parsed.values, errors=_field_error(exc), status=exc.status_code
         )
+    await ctx.draft_saved(form)
     await ctx.flash("ok", f"已创建稿件 #{item.id}。")
     if action == "submit":
         await submit_flashed(ctx, item.id)
@@ -155,6 +163,7 @@ async def save(ctx: Ctx) -> web.StreamResponse:
         return await _form_page(
             ctx, parsed.values, item, errors=_field_error(exc), status=exc.status_code
         )
+    await ctx.draft_saved(form)
     changed = bool(patch.model_fields_set)
     await ctx.flash("ok" if changed else "info", "已保存修改。" if changed else "内容没有变化。")
     if action == "submit":
@@ -168,6 +177,40 @@ async def preview(ctx: Ctx) -> web.StreamResponse:
     body = form.get("body", "")
     html = _preview(ctx, body if isinstance(body, str) else "")
     return web.Response(text=str(html), content_type="text/html", charset="utf-8")
+
+
+async def findings_while_writing(ctx: Ctx) -> web.StreamResponse:
+    """Pre-review of the editor's form as typed, stored nowhere: the findings as an HTML
+    fragment for the editor (static/console/editor.js). Links are checked on save only."""
+    form = await ctx.form()
+    parsed = itemform.parse(form, ctx.state.tz)
+    raw = ctx.request.query.get("item", "")
+    item = await Item.filter(id=int(raw)).first() if raw.isdigit() and len(raw) < 10 else None
+    kind = item.kind if item is not None else parsed.values["kind"]
+    if kind not in Kind._value2member_map_:
+        raise web.HTTPBadRequest(text=f"稿件类型「{kind}」不存在。")
+    snap = itemform.unsaved_snapshot(parsed, item)
+    channels = parsed.values["channels"] or ctx.config.channels.enabled_names()
+    findings = await prereview.run(snap, ctx.config, channels)
+    html = ctx.state.env.get_template("console/findings_live.html").render(
+        findings=live_findings(findings, snap)
+    )
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+def _package_of(item: Item, related: Item | None, interpretations: list[Item]) -> int | None:
+    """The policy whose package page decides this item (三同步): a policy with interpretations,
+    or the policy of an interpretation that may not be approved before it; else None."""
+    if item.kind == Kind.POLICY.value and interpretations:
+        return item.id
+    waits = (
+        item.kind == Kind.INTERPRETATION.value
+        and related is not None
+        and related.kind == Kind.POLICY.value
+        and related.disclosure == Disclosure.PROACTIVE.value
+        and ItemStatus(related.status) not in lifecycle.APPROVED_STATES
+    )
+    return related.id if waits and related is not None else None
 
 
 async def view(ctx: Ctx) -> web.StreamResponse:
@@ -184,13 +227,18 @@ async def view(ctx: Ctx) -> web.StreamResponse:
     author = await User.filter(id=item.author_id).first()
     status = ItemStatus(item.status)
     contributors = await lifecycle.contributors(item.id, item.version)
+    findings = await shown_findings(item)
+    who = await Names.load(
+        actors=[c.actor for c in contributors] + [s.finding.overridden_by for s in findings]
+    )
     return await ctx.render(
         "console/item.html",
         item=item,
         author=author,
         related=related,
         interpretations=interpretations,
-        findings=await shown_findings(item),
+        findings=findings,
+        who=who,
         deliveries=deliveries,
         channel_label=channel_label,
         body_html=_preview(ctx, item.body),
@@ -207,6 +255,7 @@ async def view(ctx: Ctx) -> web.StreamResponse:
         contributors=contributors,
         default_publisher=ctx.config.publisher(),
         contribution_labels=lifecycle.CONTRIBUTION_LABELS,
+        package=_package_of(item, related, interpretations),
         # The two-person rule: no 批准 or override form for who wrote this version.
         may_review=lifecycle.may_review(ctx.actor, item, contributors),
     )
@@ -216,6 +265,7 @@ ROUTES = [
     Route("GET", f"{PREFIX}/items/new", new_form, EDITOR),
     Route("POST", f"{PREFIX}/items", create, EDITOR),
     Route("POST", f"{PREFIX}/preview", preview, EDITOR),
+    Route("POST", f"{PREFIX}/prereview", findings_while_writing, EDITOR),
     Route("GET", f"{PREFIX}/items/{{id}}", view, ALL_STAFF),
     Route("GET", f"{PREFIX}/items/{{id}}/edit", edit_form, EDITOR),
     Route("POST", f"{PREFIX}/items/{{id}}", save, EDITOR),

@@ -12,12 +12,17 @@ from aiohttp import web
 from tortoise.expressions import Q
 
 from bot.errors import Refusal
-from bot.items import lifecycle
+from bot.items import lifecycle, retraction
 from bot.models import AuditEvent, Delivery, Finding, Item, ItemVersion, Role
 from bot.outbox.channel_set import retract_support
-from bot.web.console.core import PREFIX, Ctx, Pager, Route
+from bot.reports.labels import channel_label
+from bot.web.console import confirm
+from bot.web.console.audit_text import Teller, needed
+from bot.web.console.confirm import Confirmation
+from bot.web.console.core import PREFIX, Ctx, Pager, Route, safe_next
 from bot.web.console.findings_view import FIELD_LABELS
 from bot.web.console.item_flow import submit_flashed
+from bot.web.console.labels import Names
 from bot.web.keys import WAKEUP
 
 REVIEWER = (Role.REVIEWER,)
@@ -61,6 +66,9 @@ async def approve(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
     try:
         await lifecycle.approve(item_id, ctx.actor, ctx.config)
+    except lifecycle.NotTogether as exc:  # decided on the package's page, with its policy
+        await ctx.flash("error", str(exc))
+        raise web.HTTPSeeOther(f"{PREFIX}/items/{exc.policy_id}/package") from exc
     except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
@@ -82,10 +90,16 @@ async def return_item(ctx: Ctx) -> web.StreamResponse:
 
 async def retract(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.int_param("id")
+    support = retract_support(ctx.config)
+    if not await confirm.confirmed(ctx):
+        try:
+            plan = await retraction.plan(item_id, ctx.actor, await _reason(ctx), support)
+        except Refusal as exc:
+            await ctx.flash("error", str(exc))
+            raise _back(item_id) from exc
+        return await confirm.ask(ctx, retract_confirmation(plan, await _reason(ctx), ctx))
     try:
-        outcome = await lifecycle.retract(
-            item_id, ctx.actor, await _reason(ctx), retract_support(ctx.config)
-        )
+        outcome = await lifecycle.retract(item_id, ctx.actor, await _reason(ctx), support)
     except Refusal as exc:
         await ctx.flash("error", str(exc))
         raise _back(item_id) from exc
@@ -94,23 +108,61 @@ async def retract(ctx: Ctx) -> web.StreamResponse:
     message = (
         "已撤稿。"
         if not cannot
-        else f"已撤稿；以下渠道不支持撤稿，须人工删除：{'、'.join(cannot)}。"
+        else f"已撤稿；以下渠道不支持撤稿，须人工删除：{'、'.join(map(channel_label, cannot))}。"
     )
     await ctx.flash("ok", message)
     raise _back(item_id)
+
+
+def retract_confirmation(plan: retraction.RetractPlan, reason: str, ctx: Ctx) -> Confirmation:
+    """撤稿 named: the channels it is on (with when it was published there), those that must be
+    cleaned up by hand, the publications not yet sent that are cancelled."""
+    local = ctx.state.env.filters["local"]
+    states = {"running": "发布中，结果未定", "unconfirmed": "发布结果未确认"}
+    on = "、".join(
+        f"{channel_label(r.channel)}（"
+        + (f"已发布 {local(r.published_at)}" if r.published_at else states.get(r.status, "已发布"))
+        + "）"
+        for r in plan.reached
+    )
+    title = plan.item.title
+    if plan.reached:
+        consequence = f"将从以下渠道撤下《{title}》：{on}；已撤下的内容无法恢复。"
+    else:
+        consequence = f"《{title}》尚未在任何渠道发布；撤稿后它不再发布，也无法恢复。"
+    notes = []
+    if plan.cannot_retract:
+        names = "、".join(channel_label(c) for c in plan.cannot_retract)
+        notes.append(f"以下渠道不支持自动撤稿，确认后须到渠道后台人工删除：{names}。")
+    if plan.cancelled:
+        names = "、".join(channel_label(c) for c in plan.cancelled)
+        notes.append(f"尚未发出的投递将取消：{names}。")
+    notes.append("撤稿后稿件状态为「已撤稿」，不能再修改或重新发布；如需重新公开，请新建稿件。")
+    return Confirmation(
+        title=f"确认撤稿：《{title}》",
+        consequence=consequence,
+        button="确认撤稿",
+        back=f"{PREFIX}/items/{plan.item.id}",
+        facts=[("撤稿理由", reason)],
+        notes=notes,
+        danger=True,
+    )
 
 
 async def override(ctx: Ctx) -> web.StreamResponse:
     finding = await Finding.filter(id=ctx.int_param("id")).first()
     if finding is None:
         raise web.HTTPNotFound()
+    form = await ctx.form()
+    nxt = form.get("next")
+    back = web.HTTPSeeOther(safe_next(nxt)) if isinstance(nxt, str) else _back(finding.item_id)
     try:
         await lifecycle.override_finding(finding.id, ctx.actor, await _reason(ctx))
     except Refusal as exc:
         await ctx.flash("error", str(exc))
-        raise _back(finding.item_id) from exc
-    await ctx.flash("ok", f"已确认预审提示 #{finding.id}。")
-    raise _back(finding.item_id)
+        raise back from exc
+    await ctx.flash("ok", f"已确认预审提示：{finding.message}")
+    raise back
 
 
 def _lines(snap: dict[str, Any]) -> list[str]:
@@ -169,6 +221,11 @@ async def history(ctx: Ctx) -> web.StreamResponse:
     )
     pager = Pager.from_request(ctx.request, ctx.state.cfg.page_size, await trail.count())
     events = await trail.order_by("-id").offset(pager.offset).limit(pager.size)
+    wanted = needed(events)
+    wanted["actors"] |= {v.created_by for v in versions} | {v.approved_by for v in versions}
+    names = await Names.load(**wanted)
+    linkable = {"item"} | ({"comment"} if ctx.has(Role.MODERATOR) else set())
+    teller = Teller(names, ctx.state.tz, linkable | ({"user"} if ctx.has(Role.ADMIN) else set()))
     return await ctx.render(
         "console/history.html",
         item=item,
@@ -177,9 +234,9 @@ async def history(ctx: Ctx) -> web.StreamResponse:
         a=a,
         b=b,
         diff=diff,
-        events=events,
+        told=[teller.tell(e) for e in events],
+        who=names,
         pager=pager,
-        details=lambda e: json.dumps(e.details, ensure_ascii=False),
     )
 
 

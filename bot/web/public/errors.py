@@ -18,14 +18,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web.http_errors import allowed_methods, kept_headers, own_text, size_text
 from bot.web.keys import CONFIG
 from bot.web.public.http import page, site_of
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Paths whose errors are not pages of the public site: the API answers JSON (its own fallback
-# route comes first) and the console keeps its own answers.
+# Paths whose errors are not pages of the public site: the API answers JSON and the console
+# its own pages (each has its own catch-all route, registered before the public one).
 NOT_PUBLIC = ("/api", "/console")
 # (heading, message) of each status; a handler's own Chinese text replaces the message.
 PAGES: dict[int, tuple[str, str]] = {
@@ -41,8 +42,6 @@ PAGES: dict[int, tuple[str, str]] = {
 }
 # The built 404 page every unmatched path gets (bot/web/public/fallback.py builds it).
 NOT_FOUND_KEY = "error:404"
-# Headers of an HTTPException that the page keeps.
-KEPT_HEADERS = ("Allow", "Retry-After")
 
 
 def error_context(
@@ -68,28 +67,13 @@ def error_page(
     return response
 
 
-def _own_text(exc: web.HTTPException) -> str:
-    """A message a handler of ours gave (Chinese), not aiohttp's English default."""
-    text = (exc.text or "").strip()
-    return text if text and not text.isascii() else ""
-
-
 def from_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     """The page of an HTTPException a public handler raised (or aiohttp raised in it)."""
-    message = _own_text(exc)
+    message = own_text(exc)
     if exc.status == 413 and not message:
         limit = request.app[CONFIG].web.max_body_bytes
-        message = f"提交的内容超过了本站允许的大小（最多 {_size(limit)}），请删减后重试。"
-    kept = {name: exc.headers[name] for name in KEPT_HEADERS if name in exc.headers}
-    return error_page(request, exc.status, message, headers=kept)
-
-
-def _size(count: int) -> str:
-    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
-        return f"{count // (1024 * 1024)} MB"
-    if count >= 1024 and count % 1024 == 0:
-        return f"{count // 1024} KB"
-    return f"{count} 字节"
+        message = f"提交的内容超过了本站允许的大小（最多 {size_text(limit)}），请删减后重试。"
+    return error_page(request, exc.status, message, headers=kept_headers(exc))
 
 
 def guard(handler: Handler) -> Handler:
@@ -119,14 +103,8 @@ def _not_public(path: str) -> bool:
 async def unmatched(request: web.Request) -> web.StreamResponse:
     """The route of every path no other route matched: 405 naming the methods the path does
     take (its Allow header), else 404; the 404 page is built once and served from memory."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if "{tail" in resource.canonical:  # this route, and the API's own fallback
-            continue
-        match, methods = await resource.resolve(request)
-        if match is None:
-            allowed |= methods
-    if _not_public(request.path):  # aiohttp's own answers, as before this route existed
+    allowed = await allowed_methods(request)
+    if _not_public(request.path):  # the console's own catch-all is off: aiohttp's answers
         if allowed:
             raise web.HTTPMethodNotAllowed(request.method, allowed)
         raise web.HTTPNotFound()

@@ -35,6 +35,7 @@ from bot.models import (
     ReplyStatus,
 )
 from bot.web.clients import client_address
+from bot.web.http_errors import size_text
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
@@ -205,7 +206,16 @@ async def submit(request: web.Request) -> web.StreamResponse:
     if wait is not None:
         log.warning("feedback: submission rate limit hit")
         return _too_many(request, wait, "留言提交")
-    post = await read_form(request)
+    try:
+        post = await read_form(request)
+    except web.HTTPRequestEntityTooLarge:
+        limit = size_text(config.web.max_body_bytes)
+        message = (
+            f"提交的内容超过了允许的大小（最多 {limit}），留言未能提交。"
+            "如浏览器启用了脚本，您填写的留言内容已暂存，返回留言页面即可找回。"
+        )
+        context = error_context(413, message, (("/feedback", "返回留言页面"),))
+        return _html(request, "public/error.html", status=413, **context)
     data = {k: v for k, v in post.items() if isinstance(v, str)}
     try:
         guard.signer.verify(

@@ -216,8 +216,9 @@ async def test_approve_is_409_listing_the_warning_until_a_reviewer_overrides_it(
     resp = await api.post(url, headers=auth(tokens.reviewer))
     error = error_of(await resp.json())
     assert resp.status == 409
-    assert f"#{warning['id']}" in error["message"]
-    assert (await Item.get(id=item_id)).status == "in_review"
+    item = await Item.get(id=item_id)
+    assert f"《{item.title}》：{warning['message']}" in error["message"]
+    assert item.status == "in_review"
 
     resp = await api.post(
         f"/api/v1/findings/{warning['id']}/override",

@@ -39,7 +39,7 @@ async def refused(api: Client, token: str, url: str, **body: Any) -> dict[str, A
     error = error_of(await resp.json())
     assert resp.status == 403, error
     assert error["code"] == "two_person_rule"
-    assert error["message"].startswith("两人审核规则：您参与了条目")
+    assert error["message"].startswith("两人审核规则：您参与了《")
     assert await counts() == before
     return error
 
@@ -53,7 +53,7 @@ async def test_a_reviewer_who_patched_and_resubmitted_someone_elses_item_cannot_
     await submit(api, tokens.editor2, item_id)
     url = f"/api/v1/items/{item_id}/approve"
     error = await refused(api, tokens.editor2, url)
-    assert f"#{item_id} 第 1 版" in error["message"] and "不能批准" in error["message"]
+    assert "》第 1 版" in error["message"] and "不能批准" in error["message"]
     assert (await Item.get(id=item_id)).status == "in_review"
 
     resp = await api.post(url, headers=auth(tokens.reviewer))  # bob never touched it

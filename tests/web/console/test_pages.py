@@ -170,7 +170,7 @@ async def test_a_warning_is_overridden_with_a_written_reason_then_approved(
     page = await post_form(cclient, f"/console/findings/{warn.id}/override", token, reason=" ")
     assert "须填写书面理由" in page
     page = await post_form(cclient, f"/console/findings/{warn.id}/override", token, reason="已核实")
-    assert "已由 user:bob" in page and "已核实" in page
+    assert "已由 bob 于" in page and "已核实" in page and "user:bob" not in page
     page = await post_form(cclient, f"/console/items/{item.id}/approve", token)
     assert "已批准" in page
 
@@ -228,7 +228,9 @@ async def test_editing_makes_a_diff_and_an_audit_trail_on_the_history_page(
     page = await (await cclient.get(f"/console/items/{item.id}/history?a=1&b=current")).text()
     assert '<div class="del">-原来的正文。</div>' in page
     assert '<div class="add">+修改后的正文。</div>' in page
-    assert "item.edit" in page and "item.submit" in page
+    # The trail told in words: who by name, what in Chinese, never the stored action names
+    assert "alice 修改了" in page and "alice 将" in page and "提交审核" in page
+    assert "item.edit" not in page and "user:alice" not in page
 
 
 async def test_unchanged_save_does_not_make_a_new_version(
@@ -340,9 +342,9 @@ async def test_audit_page_searches_and_reports_the_chain_verified(
     await login(cclient, "root", "Pw-romeo-2026")
     page = await (await cclient.get(f"/console/audit?target=item:{item.id}")).text()
     assert "哈希链校验通过" in page
-    assert "item.submit" in page and "user.add" not in page
+    assert "alice 将" in page and "新增了账号" not in page  # 提交审核 told, no account added
     page = await (await cclient.get("/console/audit?actor=system:test&action=user.add")).text()
-    assert "user.add" in page and "item.submit" not in page
+    assert "新增了账号" in page and "alice 将" not in page
     page = await (await cclient.get("/console/audit?since=bad")).text()
     assert "日期「bad」格式不正确" in page
     await AuditEvent.filter(action="user.add").limit(1).update(actor="someone-else")

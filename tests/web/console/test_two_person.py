@@ -32,16 +32,16 @@ async def test_a_contributor_sees_who_wrote_the_version_and_no_approve_or_overri
 
     token = await login(cclient, "carol", "Pw-charlie-2026")
     page = await (await cclient.get(f"/console/items/{item.id}")).text()
-    assert "本版本参与人：user:alice（撰写）、user:carol（修改）" in page
+    assert "本版本参与人：alice（撰写）、carol（修改）" in page
     assert "两人审核规则" in page
     assert approve_form not in page and override_form not in page
     refused = await post_form(cclient, f"/console/items/{item.id}/approve", token)
-    assert "两人审核规则：您参与了条目" in refused
+    assert "两人审核规则：您参与了《" in refused
     assert (await Item.get(id=item.id)).status == "in_review"
     await cclient.post("/console/logout", data={"_csrf": token})
 
     await login(cclient, "bob", "Pw-bravo-2026")
     page = await (await cclient.get(f"/console/items/{item.id}")).text()
-    assert "本版本参与人：user:alice（撰写）、user:carol（修改）" in page
+    assert "本版本参与人：alice（撰写）、carol（修改）" in page
     assert approve_form in page and override_form in page
     assert "两人审核规则" not in page

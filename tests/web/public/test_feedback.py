@@ -221,9 +221,13 @@ async def test_oversize_or_too_short_text_is_refused_naming_the_field(site: Clie
     resp = await post_form(site, "问")
     assert resp.status == 400
     assert "「留言内容」至少需要 5 个字" in visible(await resp.text())
-    # Beyond the request body limit (web.max_body_bytes) aiohttp itself answers 413.
+    # Beyond the request body limit (web.max_body_bytes): the site's 413 page, in Chinese,
+    # naming the limit and leading back to the form (where the script restores the text).
     resp = await post_form(site, "问" * 5000)
+    page = await resp.text()
     assert resp.status == 413
+    assert "留言未能提交" in page and "最多" in page and "返回留言页面" in page
+    assert "Maximum request body" not in page
     assert await Comment.all().count() == 0
 
 
