@@ -31,6 +31,7 @@ from bot.errors import GongkaiError, Refusal
 from bot.items.render import TEMPLATES, Renderer
 from bot.models import ROLE_LABELS, Role, User
 from bot.web.console.auth import ConsoleState, actor_of, csrf_token, session_user
+from bot.web.console.labels import device
 from bot.web.http_errors import allowed_methods, kept_headers, own_text, size_text
 from bot.web.inputs import read_form
 from bot.web.keys import CONFIG, CONSOLE, CONSOLE_USER, RENDERER, SCOPES
@@ -79,6 +80,7 @@ def make_env(tz: ZoneInfo) -> jinja2.Environment:
         return aware.astimezone(tz).strftime(fmt)
 
     env.filters["local"] = local
+    env.filters["device"] = device  # a session's User-Agent in words
     return env
 
 

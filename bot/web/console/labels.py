@@ -150,3 +150,33 @@ def item_of_source(raw: str | None) -> int | None:
     """The item a suggested answer came from, if it came from one."""
     kind, sep, rest = (raw or "").partition(":")
     return int(rest) if sep and kind == "item" and rest.isdigit() and len(rest) < 10 else None
+
+
+# (substring of a User-Agent, name), first match wins: Edge and 微信 also say Chrome/Safari.
+_BROWSERS = (
+    ("MicroMessenger", "微信内置浏览器"),
+    ("Edg/", "Edge 浏览器"),
+    ("HeadlessChrome", "无界面 Chrome（自动化程序）"),
+    ("Chrome/", "Chrome 浏览器"),
+    ("Firefox/", "Firefox 浏览器"),
+    ("Safari/", "Safari 浏览器"),
+    ("curl/", "命令行工具 curl"),
+    ("python", "Python 程序"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Mac OS X", "macOS"),
+    ("Android", "Android"),
+    ("Linux", "Linux"),
+)
+
+
+def device(user_agent: str | None) -> str:
+    """A browser's User-Agent as staff say it: Chrome 浏览器 · Windows (the raw string stays
+    in the page's title attribute for whoever needs it)."""
+    ua = user_agent or ""
+    browser = next((name for key, name in _BROWSERS if key in ua), "")
+    system = next((name for key, name in _SYSTEMS if key in ua), "")
+    return " · ".join(part for part in (browser, system) if part) or ("未知浏览器" if ua else "—")

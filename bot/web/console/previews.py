@@ -62,7 +62,16 @@ async def previews(ctx: Ctx) -> web.StreamResponse:
             continue
         if name == "webhook":
             payload = json.dumps(webhook_payload(content), ensure_ascii=False, indent=2)
-            shown.append(Preview(name, label, content.title, content.summary, payload=payload))
+            shown.append(
+                Preview(
+                    name,
+                    label,
+                    content.title,
+                    content.summary,
+                    Markup(content.html),
+                    payload=payload,
+                )
+            )
         else:
             # The renderer escapes every field and renders Markdown without raw HTML.
             shown.append(Preview(name, label, content.title, content.summary, Markup(content.html)))
