@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
-from bot.models import Faq, Finding, Item, User
+from bot.models import ROLE_LABELS, Faq, Finding, Item, Role, User
 
 log = logging.getLogger(__name__)
 ACTOR = "system:sandbox"
@@ -313,7 +313,8 @@ def startup_lines(
         for username, roles, _name, _office in DEMO_USERS:
             if username in seeded.passwords:
                 password = seeded.passwords[username]
-                lines.append(f"  {username:<10} {password}   角色：{','.join(roles)}")
+                named = "、".join(ROLE_LABELS.get(Role(role), role) for role in roles)
+                lines.append(f"  {username:<10} {password}   角色：{named}")
     existing = [u[0] for u in DEMO_USERS if u[0] not in seeded.passwords]
     if existing:
         lines.append(

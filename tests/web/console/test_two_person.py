@@ -12,7 +12,7 @@ from bot.items import lifecycle
 from bot.items.schemas import ItemPatch
 from bot.models import Finding, Item
 from tests.conftest import Staff
-from tests.web.console.test_auth import in_review, login
+from tests.web.console.test_auth import csrf_of, in_review, login
 from tests.web.console.test_pages import post_form
 
 Client = TestClient[web.Request, web.Application]
@@ -43,5 +43,11 @@ async def test_a_contributor_sees_who_wrote_the_version_and_no_approve_or_overri
     await login(cclient, "bob", "Pw-bravo-2026")
     page = await (await cclient.get(f"/console/items/{item.id}")).text()
     assert "本版本参与人：alice（撰写）、carol（修改）" in page
-    assert approve_form in page and override_form in page
-    assert "两人审核规则" not in page
+    assert override_form in page and "两人审核规则" not in page
+    # The warning first: no 批准 button that would be refused, a link to what is left.
+    assert approve_form not in page and "批准前须确认 1 条预审提示" in page
+    token = csrf_of(page)
+    page = await post_form(
+        cclient, f"/console/findings/{warn.id}/override", token, reason="日期经核实无误"
+    )
+    assert approve_form in page
