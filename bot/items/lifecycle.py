@@ -700,7 +700,7 @@ async def override_finding(finding_id: int, actor: Actor, reason: str) -> Findin
             raise FindingNotFound(finding_id)
         if not finding.needs_override:
             raise NotPermitted(
-                f"预审提示 #{finding_id} 是不可豁免的阻断项，只能修改稿件后重新提交。"
+                f"预审提示「{finding.message}」是不可豁免的阻断项，只能修改稿件后重新提交。"
             )
         if finding.overridden_at is not None:
             raise AlreadyOverridden(finding)
