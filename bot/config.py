@@ -196,6 +196,22 @@ SiteText = Annotated[str, Field(max_length=200)]
 POLICE_RECORD_SEARCH = "https://beian.mps.gov.cn/#/query/webSearch"
 
 
+class SearchConfig(_Section):
+    """一网通查 and 一网通答 (/search, bot/search/, bot/web/public/search.py)."""
+
+    # A visitor's query is cut to this many characters (the page says so)
+    max_query_chars: Annotated[int, Field(ge=10, le=1000)] = 100
+    page_size: Annotated[int, Field(ge=5, le=50)] = 10
+    # Searches one client address may make per window (the client address as [web]
+    # trusted_proxies defines it); more get the 429 page with Retry-After
+    rate_limit: Annotated[int, Field(ge=1, le=100_000)] = 60
+    rate_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    # Client addresses the rate limiter remembers at once (oldest forgotten first)
+    rate_limit_max_clients: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
+    # 一网通答: a question's best answer is shown first when the match is at least this sure
+    answer_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
 class SiteConfig(_Section):
     """What the public site's header, home page and footer show (templates/public/base.html,
     bot/web/public/home.py): each name, number and link is shown only when it is set."""
@@ -1056,6 +1072,7 @@ class DisclosureConfig(_Section):
 class Config(_Section):
     app: AppConfig = AppConfig()
     site: SiteConfig = SiteConfig()
+    search: SearchConfig = SearchConfig()
     database: DatabaseConfig = DatabaseConfig()
     web: WebConfig = WebConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()

@@ -791,3 +791,46 @@ class SourceEntry(Model):
         table = "gk_source_entry"
         unique_together = (("source", "entry_key"),)
         indexes = (("item_id",),)
+
+
+class SearchDocKind(StrEnum):
+    ITEM = "item"  # a published item (its published version)
+    QA = "qa"  # a 选登 exchange
+    FAQ = "faq"  # an active FAQ entry
+
+
+SEARCH_KIND_LABELS = {
+    SearchDocKind.ITEM: "公开信息",
+    SearchDocKind.QA: "网上咨询选登",
+    SearchDocKind.FAQ: "常见问题",
+}
+
+
+class SearchDoc(Model):
+    """One thing the public can find (一网通查) and the knowledge base answers from: a published
+    item, a 选登 exchange or an FAQ entry, with its text segmented once (jieba) into the tokens
+    the search engine indexes (SQLite FTS5 or PostgreSQL full-text, bot/search/engine.py). A
+    document that leaves the site (retracted, withdrawn, deactivated) stays as a tombstone with
+    `removed_at` and no tokens, for the knowledge export's `since` (GET /api/v1/knowledge)."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)  # "item:12", "qa:3", "faq:2"
+    kind = fields.CharField(max_length=8)  # SearchDocKind
+    item_kind = fields.CharField(max_length=32, default="")  # Kind of an item
+    column = fields.CharField(max_length=64, default="")
+    year = fields.IntField(null=True)  # of publication (成文日期 for policies when known)
+    validity = fields.CharField(max_length=16, default="")
+    version = fields.IntField(default=0)  # the item version indexed (a later one replaces it)
+    title = fields.TextField()
+    text = fields.TextField()  # plain text, for snippets
+    answer = fields.TextField(default="")  # FAQ and 选登: the answer; an item: its summary
+    url = fields.CharField(max_length=255)  # path on the public site
+    office = fields.CharField(max_length=128, default="")
+    title_tokens = fields.TextField(default="")  # space-separated search tokens
+    body_tokens = fields.TextField(default="")
+    published_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(db_index=True)
+    removed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "gk_search_doc"

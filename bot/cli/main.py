@@ -18,6 +18,7 @@ from bot.cli import inbox as cli_inbox
 from bot.cli import items as cli_items
 from bot.cli import report as cli_report
 from bot.cli import review as cli_review
+from bot.cli import search as cli_search
 from bot.cli import sources as cli_sources
 from bot.cli import triage as cli_triage
 from bot.cli import workflow as cli_workflow
@@ -145,6 +146,7 @@ for _command in (
     *cli_report.COMMANDS,
     *cli_sources.COMMANDS,
     *cli_triage.COMMANDS,
+    *cli_search.COMMANDS,
 ):
     main.add_command(_command)
 # The top-level verbs are the same commands as `gongkai item <verb>`.

@@ -35,6 +35,7 @@ from bot.models import (
     ReplyStatus,
     Role,
 )
+from bot.search import index as search_index
 from bot.site import version as site_version
 from moderation.rules.privacy import KIND_NAMES, find_personal_data, mask_personal_data
 
@@ -289,6 +290,7 @@ async def publish_entry(
         conn, actor.name, action, "qa_entry", entry.id, {"comment_id": comment.id, **details}
     )
     await site_version.announce(conn)  # the 选登 pages and feed show it
+    await search_index.store_qa(conn, entry)  # and the search finds it
     return entry
 
 
@@ -357,6 +359,7 @@ async def withdraw(entry_id: int, actor: Actor, reason: str) -> QaEntry:
             {"comment_id": entry.comment_id, "reason": reason.strip()},
         )
         await site_version.announce(conn)  # its page answers 410 and it leaves the feed
+        await search_index.remove_qa(conn, entry.id)
         await entry.refresh_from_db(using_db=conn)
     return entry
 

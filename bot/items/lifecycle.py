@@ -36,6 +36,7 @@ from bot.models import (
     Role,
 )
 from bot.outbox import store as outbox
+from bot.search import index as search_index
 from bot.site import version as site_version
 from moderation.findings import FindingData, LinkCheck
 
@@ -686,6 +687,7 @@ async def retract(item_id: int, actor: Actor, reason: str, can_retract: dict[str
         )
         await outbox.notify(conn)
         await site_version.announce(conn)  # its page answers 410 and it leaves the feeds
+        await search_index.remove_item(conn, item.id)  # and the search, in the same commit
     return Outcome(item, cannot_retract=cannot)
 
 
@@ -764,4 +766,5 @@ async def set_validity(item_id: int, actor: Actor, validity: str, reason: str) -
             {"validity": validity, "reason": reason.strip()},
         )
         await site_version.announce(conn)  # its page and the feeds show the mark
+        await search_index.set_validity(conn, item.id, validity)
     return item

@@ -36,6 +36,7 @@ from bot.models import (
 )
 from bot.outbox.claim import Claim
 from bot.outbox.settle import settle_items
+from bot.search import index as search_index
 from bot.site import version as site_version
 from bot.timeutil import aware
 
@@ -305,6 +306,14 @@ class Outbox:
                 (o.remote_id or o.delivery.remote_id) if done else o.delivery.remote_id,
                 (o.remote_url or o.delivery.remote_url) if done else o.delivery.remote_url,
             ]
+        # Published on the website: the search documents, segmented before the transaction.
+        prepared = await search_index.prepare_published(
+            (o.delivery.item_id, o.delivery.item_version)
+            for o in outcomes
+            if o.status == D.DONE
+            and o.delivery.channel == site_version.PUBLIC_CHANNEL
+            and o.delivery.action == DeliveryAction.PUBLISH.value
+        )
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(
                 sql(
@@ -326,6 +335,12 @@ class Outbox:
             await audit.record_many(conn, events)
             if any(o.delivery.channel == site_version.PUBLIC_CHANNEL for o in finished):
                 await site_version.announce(conn)  # an item appeared, changed or left
+            public = {
+                o.delivery.item_id
+                for o in finished
+                if o.status == D.DONE and o.delivery.channel == site_version.PUBLIC_CHANNEL
+            }
+            await search_index.store_published(conn, [d for d in prepared if d.item_id in public])
         return set(ids) - owned
 
     async def release(self, delivery_ids: Sequence[int], untried: bool = True) -> int:

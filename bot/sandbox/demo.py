@@ -13,12 +13,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.transactions import in_transaction
+
 from bot import users
 from bot.config import Config
 from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
 from bot.models import ROLE_LABELS, Faq, Finding, Item, Role, User
+from bot.search import index as search_index
+from bot.search.documents import faq_doc
 
 log = logging.getLogger(__name__)
 ACTOR = "system:sandbox"
@@ -247,7 +251,9 @@ async def seed_faqs(result: Seeded) -> None:
     if await Faq.exists():
         return
     for question, answer, keywords, office in DEMO_FAQS:
-        await Faq.create(question=question, answer=answer, keywords=keywords, office=office)
+        faq = await Faq.create(question=question, answer=answer, keywords=keywords, office=office)
+        async with in_transaction() as conn:  # the public search finds it too
+            await search_index.store(conn, [faq_doc(faq)])
         result.faqs += 1
 
 

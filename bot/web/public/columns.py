@@ -22,11 +22,11 @@ from aiohttp import web
 from bot.config import ColumnConfig, Config
 from bot.models import KIND_LABELS, VALIDITY_LABELS, Kind
 from bot.site.cache import Result
+from bot.site.published import last_retraction, listed, rows, validity_marks
 from bot.site.serve import PublicSite
 from bot.web.keys import CONFIG, SITE
 from bot.web.public.errors import error_page, guard
 from bot.web.public.http import not_found, site_of
-from bot.web.public.published import last_retraction, listed, rows, validity_marks
 
 _PAGE = re.compile(r"[0-9]{1,6}")
 _YEAR = re.compile(r"[0-9]{4}")

@@ -21,11 +21,11 @@ from aiohttp import web
 from bot.models import QaEntry
 from bot.site.built import Built, build
 from bot.site.cache import Result
+from bot.site.published import last_retraction, listed, validity_marks
 from bot.site.serve import PublicSite, respond
 from bot.web.keys import SITE
 from bot.web.public.errors import guard
 from bot.web.public.http import not_found, site_of
-from bot.web.public.published import last_retraction, listed, validity_marks
 
 log = logging.getLogger(__name__)
 

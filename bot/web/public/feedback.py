@@ -34,6 +34,7 @@ from bot.models import (
     ItemVersion,
     ReplyStatus,
 )
+from bot.site.published import ITEM_ID, publication
 from bot.web.clients import client_address
 from bot.web.http_errors import size_text
 from bot.web.inputs import read_form
@@ -41,7 +42,6 @@ from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
 from bot.web.public.errors import error_context, guard
 from bot.web.public.form_guard import CsrfError, FormGuard
-from bot.web.public.published import ITEM_ID, publication
 from channels.base import IncomingComment, opaque_author
 from channels.feed import REPLY_TYPE
 

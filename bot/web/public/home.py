@@ -13,11 +13,11 @@ from aiohttp import web
 
 from bot.models import KIND_LABELS, Kind
 from bot.site.cache import Result
+from bot.site.published import last_retraction, listed, rows
 from bot.site.serve import PublicSite
 from bot.web.keys import SITE
 from bot.web.public.errors import guard
 from bot.web.public.http import site_of
-from bot.web.public.published import last_retraction, listed, rows
 
 HOME_KEY = "home:"
 SITE_MAP_KEY = "site-map:"

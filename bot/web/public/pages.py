@@ -28,11 +28,7 @@ from bot.models import (
 )
 from bot.site.built import build
 from bot.site.cache import Result
-from bot.site.serve import PublicSite
-from bot.web.keys import CONFIG, RENDERER, SITE
-from bot.web.public.errors import guard
-from bot.web.public.http import not_found, site_of
-from bot.web.public.published import (
+from bot.site.published import (
     FEED_CHANNEL,
     is_id,
     last_retraction,
@@ -41,6 +37,10 @@ from bot.web.public.published import (
     validity_marks,
     versions_for,
 )
+from bot.site.serve import PublicSite
+from bot.web.keys import CONFIG, RENDERER, SITE
+from bot.web.public.errors import guard
+from bot.web.public.http import not_found, site_of
 from channels import feed as feeds
 
 ALL = "all"

@@ -21,12 +21,12 @@ from bot.inbox import qa
 from bot.models import QaEntry
 from bot.site.built import build
 from bot.site.cache import Result
+from bot.site.published import is_id
 from bot.site.serve import PublicSite
 from bot.web.inputs import text_problem
 from bot.web.keys import SITE
 from bot.web.public.errors import guard
 from bot.web.public.http import not_found, site_of
-from bot.web.public.published import is_id
 
 _PAGE = re.compile(r"[0-9]{1,6}")
 CATEGORY_MAX = 32
