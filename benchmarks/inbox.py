@@ -29,11 +29,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tortoise.transactions import in_transaction
+
 from bot import db, users
 from bot.config import Config, PasswordConfig, parse_config
 from bot.inbox.ingest import Inbox
 from bot.inbox.ops import InboxFilter, list_comments
 from bot.models import Comment, Faq, Item
+from bot.search import index as search_index
+from bot.search.documents import faq_doc, item_doc
 from channels.base import IncomingComment
 from moderation.classifier import Classifier, shipped_corpus
 
@@ -101,9 +105,13 @@ def generate(n: int, seed: int = 7) -> list[IncomingComment]:
 
 
 async def seed_knowledge(author_id: int) -> None:
+    """FAQ entries and published items, in the search index the knowledge base reads."""
+    docs = []
     for s in SUBJECTS:
-        await Faq.create(question=f"{s}的设立条件是什么？", answer=f"{s}的设立条件见有关办法。")
-        await Item.create(
+        faq = await Faq.create(
+            question=f"{s}的设立条件是什么？", answer=f"{s}的设立条件见有关办法。"
+        )
+        item = await Item.create(
             kind="policy",
             title=f"关于加强{s}监督管理的通知",
             summary=f"{s}监督管理的要求。",
@@ -113,6 +121,11 @@ async def seed_knowledge(author_id: int) -> None:
             status="published",
             author_id=author_id,
         )
+        shown = {k: getattr(item, k) for k in ("kind", "title", "summary", "body", "office")}
+        now = datetime.now(UTC)
+        docs += [faq_doc(faq), item_doc(item.id, shown, version=1, validity="", published_at=now)]
+    async with in_transaction() as conn:
+        await search_index.store(conn, docs)
 
 
 async def shape_states(rng: random.Random) -> None:

@@ -186,10 +186,14 @@ async def prepare_db(db_url: str, history: int) -> None:
     through the bot's own code: an office's database is not empty, and on an empty one
     PostgreSQL plans the first queries for empty tables (sequential scans that the connections
     keep until autovacuum's first ANALYZE, a minute or more later)."""
+    from tortoise.transactions import in_transaction
+
     from bot import db
     from bot.config import parse_config
     from bot.inbox.ingest import Inbox
     from bot.models import ChannelEvent, Faq
+    from bot.search import index as search_index
+    from bot.search.documents import faq_doc
     from bot.wechat import events
     from channels.wechat.messages import classify
 
@@ -197,7 +201,9 @@ async def prepare_db(db_url: str, history: int) -> None:
     await db.init(config, check_schema=False)
     await db.upgrade()
     for question, answer in FAQ:
-        await Faq.create(question=question, answer=answer, keywords=[])
+        faq = await Faq.create(question=question, answer=answer, keywords=[])
+        async with in_transaction() as conn:  # the knowledge base reads the search index
+            await search_index.store(conn, [faq_doc(faq)])
     inbox = Inbox(config)
     await inbox.refresh_knowledge()
     now, step = int(time.time()) - 365 * 86400, 500

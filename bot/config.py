@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bot.errors import EXIT_USAGE, Unavailable
+from bot.matters.settings import HotMattersConfig, Matters
 from moderation.rules.enforcement import CATEGORIES
 from moderation.settings import DeadlineConfig, TriageConfig
 from moderation.settings import Section as _Section
@@ -210,6 +211,10 @@ class SearchConfig(_Section):
     rate_limit_max_clients: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
     # 一网通答: a question's best answer is shown first when the match is at least this sure
     answer_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # The knowledge export (GET /api/v1/knowledge) leaves the changes of the last this many
+    # seconds for a later page: a transaction still open could commit a time that a cursor
+    # given out meanwhile has passed (bot/search/export.py)
+    knowledge_settle_seconds: Annotated[float, Field(ge=0, le=300)] = 5
 
 
 class SiteConfig(_Section):
@@ -384,11 +389,26 @@ class WechatCallbackConfig(_Section):
     # true, in the worker processes (one at a time), every worker_poll_seconds
     relay_in_workers: bool = False
     worker_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2
-    # Answer a follower's text message at once when the knowledge base (FAQ, published items)
+    # Answer a follower's text message at once when the knowledge base (FAQ, 选登, published items)
     # has an answer at least this confident; the moderator still sees the message
     auto_reply: bool = True
     auto_reply_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
     auto_reply_max_chars: Annotated[int, Field(ge=20, le=600)] = 600
+    # A follower's text message the auto-reply did not answer gets the public search's top
+    # three links (titles and addresses) as one customer-service message, queued by the relay
+    # and sent by the reply sender within WeChat's 48-hour window; none when nothing is found
+    follow_up_links: bool = True
+
+
+class WechatMenuButton(_Section):
+    """One button of the account's 自定义菜单: a page (type "view", url), or a name over up to
+    five sub_buttons. WeChat's limits are checked when it is pushed (bot/wechat/menu.py)."""
+
+    name: str
+    type: str = "view"
+    url: str = ""
+    key: str = ""
+    sub_button: list[WechatMenuButton] = Field(default_factory=list)
 
 
 class WechatChannelConfig(ChannelConfig):
@@ -442,6 +462,12 @@ class WechatChannelConfig(ChannelConfig):
     publish_wait_seconds: Annotated[float, Field(ge=0, le=120)] = 20
     publish_poll_minutes: Annotated[float, Field(ge=0, le=1440)] = 10
     comment_poll_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # 数据统计 (datacube): a day WeChat could not answer is fetched again on later runs while
+    # it is within this many days (bot/wechat/stats.py)
+    stats_lookback_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # 自定义菜单: pushed with menu/create by `gongkai wechat menu push`, and at start-up when it
+    # changed (once for the deployment); empty: the menu is left as it is on WeChat
+    menu: list[WechatMenuButton] = Field(default_factory=list)
     comment_page_size: Annotated[int, Field(ge=1, le=49)] = 49
     mass_send_time: str = "20:00"
     mass_send_max_articles: Annotated[int, Field(ge=1, le=8)] = 8
@@ -886,12 +912,16 @@ class SchedulerConfig(_Section):
     # Enforcement notices (行政执法公示) are retracted when their display period, counted in
     # days from publication, has passed; per 执法类别 overrides
     retention_time: str = "03:00"
+    # WeChat's statistics (datacube) of the days before, read once a day (bot/wechat/stats.py)
+    wechat_stats_time: str = "10:00"
     enforcement_display_days: Annotated[int, Field(ge=1, le=36500)] = 1095
     enforcement_display_days_by_category: dict[str, Annotated[int, Field(ge=1, le=36500)]] = Field(
         default_factory=dict
     )
 
-    @field_validator("links_recheck_time", "freshness_time", "digest_time", "retention_time")
+    @field_validator(
+        "links_recheck_time", "freshness_time", "digest_time", "retention_time", "wechat_stats_time"
+    )
     @classmethod
     def _times(cls, value: str) -> str:
         return _clock_time(value)
@@ -1089,6 +1119,9 @@ class Config(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     disclosure: DisclosureConfig = DisclosureConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    # 集中诉求 → 专项回应 (bot/matters/): the listed 办事事项, matching and the task thresholds
+    matters: Matters = Field(default_factory=list)
+    hot_matters: HotMattersConfig = HotMattersConfig()
 
     @field_validator("columns")
     @classmethod

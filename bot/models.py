@@ -123,6 +123,17 @@ ROLE_LABELS = {
 }
 
 
+class Scope(StrEnum):
+    """What an API token made for another system may do instead of a staff role's work: a
+    token with a scope holds no role (bot/actors.py)."""
+
+    # GET /api/v1/knowledge and nothing else: the city's unified Q&A platform (一网通答)
+    KNOWLEDGE = "knowledge"
+
+
+SCOPE_LABELS = {Scope.KNOWLEDGE: "知识库只读"}
+
+
 class User(Model):
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)
@@ -135,6 +146,10 @@ class User(Model):
     # A password set by someone else (an admin, the CLI) must be changed at the next login.
     must_change_password = fields.BooleanField(default=False, db_default=False)
     password_changed_at = fields.DatetimeField(null=True)
+    # Where 预览到手机 (message/mass/preview) reaches this person: their openid under the
+    # account, else their 微信号 (bot/wechat/preview.py). Set by the person on 个人设置.
+    wechat_openid = fields.CharField(max_length=64, default="", db_default="")
+    wechat_id = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "gk_user"
@@ -187,6 +202,8 @@ class ApiToken(Model):
     prefix = fields.CharField(max_length=16)
     token_hash = fields.CharField(max_length=64, unique=True)
     roles = fields.JSONField[list[str]](default=list)
+    # Scope values: a token for another system (roles then empty), e.g. ["knowledge"]
+    scopes = fields.JSONField[list[str]](default=list, db_default="[]")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -496,6 +513,10 @@ REPLY_STATUS_LABELS = {
     ReplyStatus.FAILED: "发送失败",
     ReplyStatus.OTHER_ROUTE: "需改用其他方式答复",
 }
+# The author of the replies the system sends on its own: WeChat's follow-up search links
+# (bot/wechat/follow_up.py). Queued and sent like any reply, they are no answer: the comment
+# stays open with its clock running, a moderator may answer meanwhile, 选登 never takes one.
+FOLLOW_UP_AUTHOR = "system:wechat-follow-up"
 
 
 class CommentReply(Model):
@@ -752,6 +773,54 @@ class WorkerHeartbeat(Model):
         table = "gk_worker_heartbeat"
 
 
+class WechatArticleStat(Model):
+    """WeChat's figures of one 群发 article on one day (datacube/getarticlesummary), as WeChat
+    gave them; msgid is WeChat's "msg_data_id_index" (index from 1), item_id the item it is when
+    known (bot/wechat/stats.py)."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField()
+    msgid = fields.CharField(max_length=64)
+    item_id = fields.IntField(null=True, db_index=True)
+    title = fields.CharField(max_length=255, default="")
+    read_user = fields.IntField(default=0)  # int_page_read_user: 图文页阅读人数
+    read_count = fields.IntField(default=0)
+    share_user = fields.IntField(default=0)
+    share_count = fields.IntField(default=0)
+    fav_user = fields.IntField(default=0)
+    fav_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "gk_wechat_article_stat"
+        unique_together = (("msgid", "day"),)
+
+
+class WechatFollowerStat(Model):
+    """The account's followers on one day (datacube/getusersummary and getusercumulate)."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField(unique=True)
+    new_user = fields.IntField(default=0)
+    cancel_user = fields.IntField(default=0)
+    cumulate_user = fields.IntField(default=0)
+
+    class Meta:
+        table = "gk_wechat_follower_stat"
+
+
+class WechatStatsDay(Model):
+    """A day whose WeChat statistics are stored: written with them, in one transaction, so a
+    day WeChat could not answer has none and is fetched again by the next run."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField(unique=True)
+    fetched_at = fields.DatetimeField()
+    articles = fields.IntField(default=0)
+
+    class Meta:
+        table = "gk_wechat_stats_day"
+
+
 class JobSlot(Model):
     """One run of a once-per-slot scheduled job: the unique (job, slot) row decides which
     process runs it, so several processes never run it twice."""
@@ -834,3 +903,130 @@ class SearchDoc(Model):
 
     class Meta:
         table = "gk_search_doc"
+
+
+class SearchMiss(Model):
+    """How many times a search found nothing, per query and Shanghai day (the 数据看板's
+    「检索无结果的词」): the query as the visitor typed it with personal data masked the way
+    the inbox masks it (bot/search/misses.py), counted by an upsert so processes add up."""
+
+    id = fields.IntField(primary_key=True)
+    query = fields.CharField(max_length=1000)  # masked; at most [search] max_query_chars
+    day = fields.DateField()  # in app.timezone
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "gk_search_miss"
+        unique_together = (("query", "day"),)
+        indexes = (("day",),)
+
+
+class ServiceRating(Model):
+    """One 政务服务好差评 rating imported from an export (bot/matters/ratings.py): the 事项名称
+    as the file names it, the grade (5 非常满意 … 1 非常不满意), the 评价内容 with personal data
+    masked as the inbox masks it, and the listed matter it was given. Unique on `key` (the
+    评价编号, else a hash of the row's content), so a second import of a file adds nothing."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=128, unique=True)
+    service = fields.CharField(max_length=200)  # 事项名称
+    grade = fields.IntField()  # 1 … 5
+    text = fields.TextField(default="")  # 评价内容, masked
+    channel = fields.CharField(max_length=64, default="")  # 渠道 as the file names it
+    rated_at = fields.DatetimeField()
+    matter = fields.CharField(max_length=64, default="")  # a [[matters]] key, "" none fits
+    match_method = fields.CharField(max_length=16, default="")  # name | keyword | similar
+    match_score = fields.FloatField(default=0.0)
+    imported_by = fields.CharField(max_length=128)
+    imported_at = fields.DatetimeField()
+
+    class Meta:
+        table = "gk_service_rating"
+        indexes = (("matter", "rated_at"), ("rated_at",))
+
+
+class MatterComment(Model):
+    """The listed matter a comment (any channel, 12345 orders included) is about, given once by
+    bot/matters/assign.py: by keyword, by likeness, or none ("" matter). One row a comment."""
+
+    id = fields.IntField(primary_key=True)
+    comment: fields.OneToOneRelation[Comment] = fields.OneToOneField(
+        "models.Comment", related_name="matter_link", on_delete=fields.CASCADE
+    )
+    matter = fields.CharField(max_length=64, default="")
+    method = fields.CharField(max_length=16, default="")  # keyword | similar | none
+    score = fields.FloatField(default=0.0)
+    assigned_at = fields.DatetimeField()
+
+    comment_id: int
+
+    class Meta:
+        table = "gk_matter_comment"
+        indexes = (("matter",),)
+
+
+class MatterTaskStatus(StrEnum):
+    OPEN = "open"  # the office owes a 专项回应
+    CLOSED = "closed"  # answered by a published item, with a note on what changed
+
+
+MATTER_TASK_STATUS_LABELS = {MatterTaskStatus.OPEN: "办理中", MatterTaskStatus.CLOSED: "已办结"}
+
+
+class MatterTask(Model):
+    """A 专项回应 task: a listed matter crossed a threshold (complaints in a window, or among
+    the lowest rated), so its office answers by a due day. open_matter holds the matter key
+    while the task is open and NULL after: its unique key lets one task per matter be open,
+    whichever process or command opens it. Closed only with a published response item."""
+
+    id = fields.IntField(primary_key=True)
+    matter = fields.CharField(max_length=64)
+    matter_name = fields.CharField(max_length=100)
+    office = fields.CharField(max_length=128)
+    open_matter = fields.CharField(max_length=64, null=True, unique=True)
+    status = fields.CharField(max_length=16, default=MatterTaskStatus.OPEN.value)
+    reasons = fields.JSONField[list[str]](default=list)  # complaints | low_rating
+    figures = fields.JSONField[dict[str, Any]](default=dict)  # what the thresholds saw
+    opened_by = fields.CharField(max_length=128)
+    opened_at = fields.DatetimeField()
+    due_at = fields.DatetimeField()
+    calendar_known = fields.BooleanField(default=True)
+    response_item: fields.ForeignKeyNullableRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name="matter_tasks", null=True, on_delete=fields.RESTRICT
+    )
+    note = fields.TextField(default="")  # what changed in the process
+    closed_by = fields.CharField(max_length=128, default="")
+    closed_at = fields.DatetimeField(null=True)
+    on_time = fields.BooleanField(null=True)
+
+    response_item_id: int | None
+
+    class Meta:
+        table = "gk_matter_task"
+        indexes = (("matter", "opened_at"), ("status", "due_at"))
+
+
+class MatterTaskComment(Model):
+    """A comment a 专项回应 task answers: linked when the task opens and while it is open.
+    reply_id is the answer the bulk reply queued for it, set once in the transaction that
+    queues it, so no comment is answered twice."""
+
+    id = fields.IntField(primary_key=True)
+    task: fields.ForeignKeyRelation[MatterTask] = fields.ForeignKeyField(
+        "models.MatterTask", related_name="links", on_delete=fields.CASCADE
+    )
+    comment: fields.ForeignKeyRelation[Comment] = fields.ForeignKeyField(
+        "models.Comment", related_name="matter_tasks", on_delete=fields.CASCADE
+    )
+    linked_at = fields.DatetimeField()
+    reply_id = fields.IntField(null=True)
+    answered_by = fields.CharField(max_length=128, default="")
+    answered_at = fields.DatetimeField(null=True)
+
+    task_id: int
+    comment_id: int
+
+    class Meta:
+        table = "gk_matter_task_comment"
+        unique_together = (("task", "comment"),)
+        indexes = (("comment_id",),)

@@ -34,6 +34,24 @@ SANDBOX_PREFIX = "[SANDBOX] "
 WEB_SHUTDOWN_SECONDS = 5.0
 
 
+async def _push_menu(config: Config, channels: dict[str, Any], owner: str) -> None:
+    """The configured WeChat menu, pushed when it changed (once for the deployment: the
+    first worker to take its row). A refusal is logged; the worker runs on."""
+    from bot.wechat import menu
+    from channels.wechat.channel import WechatChannel
+
+    channel = channels.get("wechat")
+    if not isinstance(channel, WechatChannel):
+        return
+    try:
+        pushed = await menu.push_if_changed(config, channel.api, owner)
+    except Exception as exc:  # WeChat or a bad menu must not stop the worker
+        log.error("ALERT wechat menu not pushed: %s", exc)
+        return
+    if pushed:
+        log.info("wechat menu %s pushed by %s", pushed, owner)
+
+
 async def serve(
     config: Config,
     role: str = "all",
@@ -75,13 +93,16 @@ async def serve(
             # After the dispatcher: it starts the channels the reply sender uses.
             inbox_worker = InboxWorker(config, channels, owner=dispatcher.owner)
             await inbox_worker.start()
+            await _push_menu(config, channels, dispatcher.owner)
         if role in ("web", "all"):
-            from bot.web.app import create_app
+            from bot.web.app import SERVER_LIMITS, create_app
 
             app = create_app(config, wakeup, metrics)
             # Requests in progress get a few seconds at shutdown (aiohttp's default is 60):
             # the deliveries' grace period comes after, within the service's stop timeout.
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
+            runner = web.AppRunner(
+                app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS, **SERVER_LIMITS
+            )
             await runner.setup()
             site = web.TCPSite(runner, config.web.host, config.web.port, backlog=config.web.backlog)
             await site.start()

@@ -18,16 +18,18 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.actors import Actor
 from bot.config import PasswordConfig
-from bot.models import ROLE_LABELS, ApiToken, Role, User
+from bot.models import ROLE_LABELS, SCOPE_LABELS, ApiToken, Role, Scope, User
 from bot.staff import passwords
 from bot.staff.passwords import PasswordRefused, UserError
 
 TOKEN_PREFIX = "gk_"
 KNOWN_ROLES = frozenset(r.value for r in Role)
+KNOWN_SCOPES = frozenset(s.value for s in Scope)
 
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ROLE_CHOICES = "、".join(f"{ROLE_LABELS[r]}（{r.value}）" for r in Role)
+SCOPE_CHOICES = "、".join(f"{SCOPE_LABELS[s]}（{s.value}）" for s in Scope)
 
 
 class WrongPassword(UserError):
@@ -116,12 +118,32 @@ async def _user(username: str, conn: BaseDBAsyncClient | None = None) -> User:
     return user
 
 
+def _scopes(scopes: Iterable[str]) -> list[str]:
+    wanted = sorted(set(scopes))
+    bad = [s for s in wanted if s not in KNOWN_SCOPES]
+    if bad:
+        raise UserError(f"用途范围无效：{'、'.join(bad)}；可选：{SCOPE_CHOICES}。")
+    return wanted
+
+
 async def add_token(
-    username: str, name: str, roles: list[str] | None, actor: str
+    username: str,
+    name: str,
+    roles: list[str] | None,
+    actor: str,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create an API token for a user; the plain token is returned once and never stored."""
+    """Create an API token for a user; the plain token is returned once and never stored.
+    With `scopes` it is a token for another system: it holds those scopes and no role (what
+    a scope allows is public or read-only, so any active account may own one)."""
     user = await _user(username)
-    wanted = _roles(roles) if roles else list(user.roles)
+    if scopes and roles:
+        raise UserError(
+            "令牌要么按角色（--role）代员工操作，要么按用途范围（--scope）供其他系统读取，"
+            "不能同时指定。"
+        )
+    granted = _scopes(scopes) if scopes else []
+    wanted = [] if granted else (_roles(roles) if roles else list(user.roles))
     holder = Actor.of_user(user)
     extra = [r for r in wanted if r not in KNOWN_ROLES or not holder.has(Role(r))]
     if extra:
@@ -135,6 +157,7 @@ async def add_token(
             prefix=plain[:10],
             token_hash=_digest(plain),
             roles=wanted,
+            scopes=granted,
         )
         await audit.record(
             conn,
@@ -142,7 +165,7 @@ async def add_token(
             "token.add",
             "user",
             user.id,
-            {"token": token.prefix, "name": name, "roles": wanted},
+            {"token": token.prefix, "name": name, "roles": wanted, "scopes": granted},
         )
     return token, plain
 
@@ -158,10 +181,11 @@ async def actor_for_token(plain: str, *, separate_duties: bool = True) -> Actor 
     if token is None or not token.user.active:
         return None
     await ApiToken.filter(id=token.id).update(last_used_at=datetime.now(UTC))
-    # A token acts with its own roles, as far as its user still holds them.
+    # A token acts with its own roles, as far as its user still holds them, or its scopes.
     holder = Actor.of_user(token.user, separate_duties=separate_duties)
     held = frozenset(r for r in token.roles if r in KNOWN_ROLES and holder.has(Role(r)))
-    return Actor.of_user(token.user, held, separate_duties=separate_duties)
+    scopes = frozenset(s for s in token.scopes or [] if s in KNOWN_SCOPES)
+    return Actor.of_user(token.user, held, separate_duties=separate_duties, scopes=scopes)
 
 
 async def actor_for_user(username: str, *, separate_duties: bool = True) -> Actor:

@@ -1,5 +1,6 @@
-"""The knowledge base for comment triage: published items and FAQ entries, searched with jieba
-tokens and BM25 to find a suggested answer and say how sure the match is.
+"""The knowledge base for comment triage and WeChat's auto-reply: published items, 选登 exchanges
+and FAQ entries (the application builds the documents from its search index), searched with
+jieba tokens and BM25 to find a suggested answer and say how sure the match is.
 
 BM25 is a small inverted index here rather than rank-bm25 or bm25s: rank-bm25 scores every
 document for every query (numpy over the whole corpus, per query term), and bm25s brings
@@ -65,7 +66,8 @@ def tokens(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class KbDoc:
-    """One answerable thing: an item ("item:12") or an FAQ entry ("faq:3")."""
+    """One answerable thing: an item ("item:12"), a 选登 exchange ("qa:3") or an FAQ entry
+    ("faq:2")."""
 
     source: str
     title: str

@@ -10,7 +10,9 @@ daily times from [inbox] and [scheduler]):
 - links.recheck — nightly re-check of every published link, with a report (link_recheck.py);
 - channels.freshness — warn at 10, alarm at 14 days without a post, per channel and website
   column (freshness.py); digest.daily — the staff digest with the audit head hash (digest.py);
-- retention — enforcement notices retracted when their display period ends (retention.py).
+- retention — enforcement notices retracted when their display period ends (retention.py);
+- matters.assign — new comments given their listed 办事事项, and matters.tasks — the weekly
+  专项回应 scan (bot/matters/), with [[matters]] listed.
 
 Jobs that must run once for the whole deployment take a JobSlot first (slots.py); alerts go
 to the log and the optional WeCom robot (alerts.py).

@@ -6,7 +6,8 @@ starts work. A job marked once_per_slot first takes its (job, slot) row in JobSl
 triggers start at the Unix epoch, so every process fires at the same aligned times and computes
 the same slot. A daily job (`at` set: HH:MM in app.timezone) ticks every
 `scheduler.daily_tick_seconds`, and its slot is the local date once its time has come, so it
-runs once a day even when no process was up at that exact time.
+runs once a day even when no process was up at that exact time. A weekly job (`weekday` set
+too) does the same with the local ISO week as its slot (matters.tasks, the 专项回应 scan).
 The knowledge refresh and the category model check (inbox.model) run in every process: each
 holds its own copy of the knowledge base and of the model; the nightly retraining
 (inbox.retrain) runs once for the deployment.
@@ -30,10 +31,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import db
 from bot.config import Config
 from bot.inbox.ingest import Inbox
+from bot.matters import tasks as matter_tasks
+from bot.matters.assign import place_comments
 from bot.models import Comment, JobSlot
 from bot.sources.pull import pull_all
+from bot.wechat import stats as wechat_stats
 from bot.wechat.mass_send import run_mass_send
 from channels.base import Channel
+from channels.wechat.channel import WechatChannel
 from scheduler import digest, freshness, link_recheck, polling, retention, sla, token_refresh
 from scheduler.alerts import Alerter
 from scheduler.slots import run_once_per_slot, slot_of
@@ -83,6 +88,18 @@ class JobSpec:
     work: Work
     at: str | None = None  # daily at HH:MM (app.timezone); None: every `seconds`
     tick: float = 0  # how often the trigger fires; 0: every `seconds`
+    weekday: int = 0  # with `at`: weekly, from that weekday (1 Monday … 7 Sunday) at `at`
+
+
+def weekly_slot(now: datetime, weekday: int, at: str, timezone: str) -> str | None:
+    """The local ISO week ("2026-W05") once its `weekday` (1 Monday … 7 Sunday) at `at` has
+    come; None before it."""
+    local = now.astimezone(ZoneInfo(timezone))
+    hour, minute = (int(p) for p in at.split(":"))
+    year, week, day = local.isocalendar()
+    if (day, local.time()) < (weekday, time(hour, minute)):
+        return None
+    return f"{year}-W{week:02d}"
 
 
 def daily_slot(now: datetime, at: str, timezone: str) -> str | None:
@@ -164,6 +181,12 @@ async def _mass_send(ctx: JobContext) -> dict[str, Any]:
     }
 
 
+async def _wechat_stats(ctx: JobContext) -> dict[str, Any]:
+    channel = ctx.channels.get("wechat")
+    api = channel.api if isinstance(channel, WechatChannel) else None
+    return (await wechat_stats.collect(ctx.config, ctx.at, api)).as_dict()
+
+
 async def _sources(ctx: JobContext) -> dict[str, Any]:
     results = await pull_all(ctx.config, session=ctx.session, due_only=True)
     return {"pulled": {r.source: r.summary() for r in results}}
@@ -189,10 +212,18 @@ async def _retention(ctx: JobContext) -> dict[str, Any]:
     return await retention.retention_sweep(ctx.config, ctx.alerter, ctx.at)
 
 
+async def _matters_assign(ctx: JobContext) -> dict[str, Any]:
+    return (await place_comments(ctx.config, ctx.at)).as_dict()
+
+
+async def _matters_tasks(ctx: JobContext) -> dict[str, Any]:
+    return (await matter_tasks.scan(ctx.config, ctx.at)).as_dict()
+
+
 def job_specs(config: Config) -> list[JobSpec]:
     """Every periodic job, with its interval or daily time from [inbox] and [scheduler]. Jobs
     of a part that is switched off (WeChat, sources, link checks) are not listed."""
-    c, s = config.inbox, config.scheduler
+    c, s, h = config.inbox, config.scheduler, config.hot_matters
     tick = s.daily_tick_seconds
     specs = [
         JobSpec("inbox.sla", c.sla_interval_minutes * 60, True, _sla),
@@ -207,6 +238,7 @@ def job_specs(config: Config) -> list[JobSpec]:
     if config.channels.wechat.enabled:
         specs.append(JobSpec("wechat.token", s.token_refresh_seconds, True, _token))
         specs.append(JobSpec("wechat.mass_send", s.mass_send_seconds, True, _mass_send))
+        specs.append(JobSpec("wechat.stats", DAY, True, _wechat_stats, s.wechat_stats_time, tick))
     if any(source.enabled for source in config.sources):
         specs.append(JobSpec("sources.pull", s.sources_seconds, True, _sources))
     if config.review.check_links:
@@ -216,6 +248,11 @@ def job_specs(config: Config) -> list[JobSpec]:
         JobSpec("digest.daily", DAY, True, _digest, s.digest_time, tick),
         JobSpec("retention", DAY, True, _retention, s.retention_time, tick),
     ]
+    if config.matters:
+        specs.append(JobSpec("matters.assign", h.assign_minutes * 60, True, _matters_assign))
+        if h.tasks.enabled:
+            weekly = JobSpec("matters.tasks", 7 * DAY, True, _matters_tasks, h.tasks.time, tick)
+            specs.append(dataclasses.replace(weekly, weekday=h.tasks.weekday))
     return specs
 
 
@@ -235,7 +272,12 @@ async def run_job(
         if spec.at is None:
             slot = slot_of(now, spec.seconds)
         else:
-            daily = daily_slot(now, spec.at, ctx.config.app.timezone)
+            zone = ctx.config.app.timezone
+            daily = (
+                weekly_slot(now, spec.weekday, spec.at, zone)
+                if spec.weekday
+                else daily_slot(now, spec.at, zone)
+            )
             # Checked first: most ticks of a daily job find the day done, and a failed insert
             # is an error line in PostgreSQL's log.
             if daily is None or await JobSlot.filter(job=spec.name, slot=daily).exists():

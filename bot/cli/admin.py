@@ -207,14 +207,34 @@ def token_group() -> None:
 @click.argument("name")
 @click.option("--name", "token_name", required=True, help="令牌用途，例如 ci-import")
 @click.option("--role", "roles", multiple=True, help="令牌的角色（默认与用户相同，不能超出）")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="供其他系统使用的令牌的用途范围，不带任何角色：knowledge（只读知识库 "
+    "GET /api/v1/knowledge）",
+)
 @click.pass_context
-def token_add(ctx: click.Context, name: str, token_name: str, roles: tuple[str, ...]) -> None:
+def token_add(
+    ctx: click.Context,
+    name: str,
+    token_name: str,
+    roles: tuple[str, ...],
+    scopes: tuple[str, ...],
+) -> None:
     """为用户新建 API 令牌（令牌只显示这一次）。"""
     from bot import users
 
     async def work(config: Config) -> None:
-        token, plain = await users.add_token(name, token_name, list(roles) or None, cli_actor())
-        click.echo(f"已为用户 {name} 新建令牌「{token.name}」（角色：{', '.join(token.roles)}）。")
+        token, plain = await users.add_token(
+            name, token_name, list(roles) or None, cli_actor(), list(scopes) or None
+        )
+        what = (
+            f"用途范围：{', '.join(token.scopes)}，不带角色"
+            if token.scopes
+            else f"角色：{', '.join(token.roles)}"
+        )
+        click.echo(f"已为用户 {name} 新建令牌「{token.name}」（{what}）。")
         click.echo(f"令牌（只显示这一次）：{plain}")
 
     session(ctx, work)

@@ -16,11 +16,13 @@ from bot import db
 from bot.cli import admin as cli_admin
 from bot.cli import inbox as cli_inbox
 from bot.cli import items as cli_items
+from bot.cli import matters as cli_matters
 from bot.cli import report as cli_report
 from bot.cli import review as cli_review
 from bot.cli import search as cli_search
 from bot.cli import sources as cli_sources
 from bot.cli import triage as cli_triage
+from bot.cli import wechat as cli_wechat
 from bot.cli import workflow as cli_workflow
 from bot.cli.base import fail, load, run_async
 from bot.config import ConfigError
@@ -147,8 +149,13 @@ for _command in (
     *cli_sources.COMMANDS,
     *cli_triage.COMMANDS,
     *cli_search.COMMANDS,
+    *cli_matters.COMMANDS,
+    *cli_wechat.COMMANDS,
 ):
     main.add_command(_command)
+# `gongkai inbox import-ratings` lives with the matters it feeds.
+for _command in cli_matters.INBOX_COMMANDS:
+    cli_inbox.inbox_group.add_command(_command)
 # The top-level verbs are the same commands as `gongkai item <verb>`.
 for _command in cli_workflow.COMMANDS:
     main.add_command(_command)

@@ -11,11 +11,7 @@ apply) and deduplicated on 工单编号, so importing the same file again create
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +22,7 @@ from tortoise.transactions import in_transaction
 from bot import audit
 from bot.config import Config
 from bot.errors import Refusal
-from bot.inbox import learning
+from bot.inbox import learning, sheet
 from bot.inbox.ingest import Inbox, Ingested
 from channels.base import IncomingComment, opaque_author
 from moderation.deadlines import WorkCalendar, deadline_days
@@ -37,7 +33,6 @@ REQUIRED = {"工单编号": "remote_id", "受理时间": "received_at", "诉求�
 OPTIONAL = {"诉求类型": "category", "承办单位": "office", "来电号码": "phone"}
 # The hotline's own types that are named differently from ours
 TYPE_ALIASES = {"举报": "投诉", "意见": "建议", "感谢": "表扬", "信访": "信访类"}
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
 class HotlineFileError(Refusal):
@@ -73,80 +68,12 @@ class _Order:
     office: str
 
 
-def _cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """(line number as the file shows it, cells) for every row, the header included."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            raise HotlineFileError(f"{path.name}：无法读取 Excel 文件：{exc}") from exc
-        try:
-            sheet = book.worksheets[0]
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, list(row)
-        finally:
-            book.close()
-        return
-    if suffix != ".csv":
-        raise HotlineFileError(f"{path.name}：只支持 .csv 和 .xlsx 文件。")
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):  # hotline exports are often in GBK
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise HotlineFileError(f"{path.name}：文件编码无法识别（应为 UTF-8 或 GBK）。")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    for row in reader:
-        yield start, row
-        start = reader.line_num + 1
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a work order number Excel stored as a number
-    return str(value).strip()
-
-
-def _time(value: Any, zone: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        text = _text(value)
-        for fmt in TIME_FORMATS:
-            try:
-                moment = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError as exc:
-                raise ValueError(f"时间「{text}」无法识别，应写成 2024-03-01 09:30") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
 def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError], int]:
     """Parse and check every row; (good orders, errors, data rows read)."""
     zone = ZoneInfo(config.app.timezone)
     key = config.author_key()
-    rows = _cells(path)
-    header: dict[str, int] = {}
-    for _, cells in rows:
-        if any(_text(c) for c in cells):
-            header = {_text(c): i for i, c in enumerate(cells) if _text(c)}
-            break
+    rows = sheet.rows(path, HotlineFileError)
+    header = sheet.header(rows)
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise HotlineFileError(
@@ -157,7 +84,7 @@ def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError
     seen: dict[str, int] = {}
     count = 0
     for line, cells in rows:
-        if not any(_text(c) for c in cells):
+        if not any(sheet.text(c) for c in cells):
             continue
         count += 1
 
@@ -165,7 +92,7 @@ def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError
             index = header.get(name)
             return cells[index] if index is not None and index < len(cells) else None
 
-        number, content = _text(cell("工单编号")), _text(cell("诉求内容"))
+        number, content = sheet.text(cell("工单编号")), sheet.text(cell("诉求内容"))
         if not number:
             errors.append(RowError(line, "工单编号", "不能为空"))
             continue
@@ -179,18 +106,18 @@ def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError
             errors.append(RowError(line, "诉求内容", "不能为空"))
             continue
         try:
-            received = _time(cell("受理时间"), zone)
+            received = sheet.moment(cell("受理时间"), zone)
         except ValueError as exc:
             errors.append(RowError(line, "受理时间", str(exc)))
             continue
-        kind = _text(cell("诉求类型"))
+        kind = sheet.text(cell("诉求类型"))
         category = TYPE_ALIASES.get(kind, kind)
         if kind and category not in CATEGORIES:
             errors.append(
                 RowError(line, "诉求类型", f"「{kind}」无法识别，可选：{'、'.join(CATEGORIES)}")
             )
             continue
-        phone = _text(cell("来电号码"))
+        phone = sheet.text(cell("来电号码"))
         seen[number] = line
         orders.append(
             _Order(
@@ -205,7 +132,7 @@ def read_orders(path: Path, config: Config) -> tuple[list[_Order], list[RowError
                     reply_ref={"work_order": number},
                 ),
                 category,
-                _text(cell("承办单位")),
+                sheet.text(cell("承办单位")),
             )
         )
     return orders, errors, count

@@ -1,8 +1,9 @@
 """The one way comments enter Gongkai: every channel hands an IncomingComment to Inbox.ingest,
 which deduplicates on (channel, remote id), resolves the item it is about, runs triage (a chunk
 at a time, so the category model predicts a batch at once) and stores it. The knowledge base
-used by triage is rebuilt here from published items and FAQ; the category model in use is
-followed here too (refresh_model).
+used by triage (and WeChat's auto-reply) is rebuilt here from the documents the public search
+indexes — published items, 选登 and FAQ (bot/search/knowledge.py) — so it answers what a
+citizen finds on the site; the category model in use is followed here too (refresh_model).
 
 Deduplication is the database's: the insert says ON CONFLICT (channel, remote_id) DO NOTHING,
 so two processes receiving the same channel retry at once still store it once. original_text
@@ -11,6 +12,7 @@ is written once and never updated by anything; people see masked_text.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import secrets
@@ -26,9 +28,10 @@ from bot.config import Config
 from bot.db import sql
 from bot.errors import Refusal
 from bot.inbox.learning import ModelFollower
-from bot.models import Comment, Delivery, Faq, Item, ItemStatus
+from bot.models import Comment, Delivery, Item
+from bot.search.knowledge import kb_docs
 from channels.base import IncomingComment
-from moderation.knowledge import KbDoc, KbHit, KnowledgeBase
+from moderation.knowledge import KbHit, KnowledgeBase
 from moderation.triage import Triage, TriageInput, TriageResult
 
 TABLE = Comment._meta.db_table
@@ -36,7 +39,6 @@ KINDS = ("message", "article_comment", "feedback", "form", "hotline")
 # 查询码 alphabet: no 0/O, 1/I/L, so a code read out over the phone is not misheard
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
-PUBLISHED = (ItemStatus.PUBLISHED.value, ItemStatus.PARTLY_PUBLISHED.value)
 # The columns an ingested comment is inserted with, in order.
 COLUMNS = (
     "channel",
@@ -120,37 +122,11 @@ class Inbox:
 
     # -- knowledge ---------------------------------------------------------------------
     async def refresh_knowledge(self) -> int:
-        """Rebuild the knowledge base from published items and active FAQ entries."""
-        base = self.config.app.public_base_url
-        docs: list[KbDoc] = []
-        items = await Item.filter(status__in=PUBLISHED).values(
-            "id", "title", "summary", "body", "office"
-        )
-        for row in items:
-            docs.append(
-                KbDoc(
-                    source=f"item:{row['id']}",
-                    title=row["title"],
-                    text=f"{row['summary']}\n{row['body']}",
-                    answer=row["summary"] or row["title"],
-                    office=row["office"],
-                    url=f"{base}/items/{row['id']}",
-                )
-            )
-        faqs = await Faq.filter(active=True).values(
-            "id", "question", "answer", "keywords", "office"
-        )
-        for row in faqs:
-            docs.append(
-                KbDoc(
-                    source=f"faq:{row['id']}",
-                    title=row["question"],
-                    text=" ".join([row["question"], *(row["keywords"] or [])]),
-                    answer=row["answer"],
-                    office=row["office"],
-                )
-            )
-        self.triage.set_knowledge(KnowledgeBase.build(docs))
+        """Rebuild the in-memory knowledge base from the search index's public documents
+        (published items as the site shows them, 选登, active FAQ), each with its public URL."""
+        docs = await kb_docs(self.config.app.public_base_url)
+        # Segmenting every document is CPU work (seconds for a large site): off the event loop.
+        self.triage.set_knowledge(await asyncio.to_thread(KnowledgeBase.build, docs))
         return len(docs)
 
     def suggest(self, text: str) -> KbHit | None:

@@ -27,6 +27,7 @@ from bot.errors import Refusal
 from bot.inbox import learning
 from bot.models import (
     COMMENT_STATUS_LABELS,
+    FOLLOW_UP_AUTHOR,
     AuditEvent,
     Comment,
     CommentNote,
@@ -302,7 +303,11 @@ async def _to_send(
     """The comment, the draft (reply_id) and the text send_reply would send, with its refusals:
     the comment's state, an answer still in flight, no such draft, an empty or long text."""
     comment = await _load(conn, comment_id, "reply")
-    busy = await CommentReply.filter(comment_id=comment_id, status__in=IN_FLIGHT).using_db(conn)
+    busy = (
+        await CommentReply.filter(comment_id=comment_id, status__in=IN_FLIGHT)
+        .exclude(author=FOLLOW_UP_AUTHOR)  # the system's links are no answer in flight
+        .using_db(conn)
+    )
     if busy:
         waiting = any(r.status == ReplyStatus.SIGNOFF.value for r in busy)
         raise ReplyInProgress(comment_id, awaiting_signoff=waiting)
@@ -339,42 +344,60 @@ async def send_reply(
     category or channel, the reply waits for a second moderator instead (status 待审签,
     bot/inbox/signoff.py) and is not queued; None: no sign-off."""
     actor.require(Role.MODERATOR, doing="处理留言")
-    now = datetime.now(UTC)
     async with in_transaction() as conn:
-        comment, draft, body = await _to_send(conn, comment_id, text, reply_id)
-        wait = signoff is not None and signoff.applies(comment.category, comment.channel)
-        status = ReplyStatus.SIGNOFF if wait else ReplyStatus.QUEUED
-        due = None if wait else now
-        if draft is not None:
-            changes = {"status": status.value, "text": body, "next_attempt_at": due}
-            changed = (
-                await CommentReply.filter(id=draft.id, status=ReplyStatus.DRAFT.value)
-                .using_db(conn)
-                .update(sent_by=actor.name, **changes)
-            )
-            if changed != 1:
-                raise InvalidInput(f"答复草稿 #{draft.id} 已被他人处理。", "reply_id")
-            draft.update_from_dict({"sent_by": actor.name, **changes})
-            reply = draft
-        else:
-            reply = await CommentReply.create(
-                using_db=conn,
-                comment_id=comment_id,
-                text=body,
-                author=actor.name,
-                sent_by=actor.name,
-                status=status.value,
-                next_attempt_at=due,
-            )
-        await _cas(conn, comment, "reply", reply_status=status.value)
-        await audit.record(
-            conn,
-            actor.name,
-            "reply.await_signoff" if wait else "reply.queue",
-            "comment",
-            comment_id,
-            {"reply_id": reply.id},
+        return await queue_reply(
+            conn, comment_id, actor, text=text, reply_id=reply_id, signoff=signoff
         )
+
+
+async def queue_reply(
+    conn: BaseDBAsyncClient,
+    comment_id: int,
+    actor: Actor,
+    *,
+    text: str | None = None,
+    reply_id: int | None = None,
+    signoff: SignoffConfig | None = None,
+) -> CommentReply:
+    """send_reply inside the caller's transaction, so that what the caller writes with it (a
+    专项回应's bulk answer marks its link answered: bot/matters/answers.py) stands or falls
+    with the reply. The same refusals, the same audit event."""
+    actor.require(Role.MODERATOR, doing="处理留言")
+    now = datetime.now(UTC)
+    comment, draft, body = await _to_send(conn, comment_id, text, reply_id)
+    wait = signoff is not None and signoff.applies(comment.category, comment.channel)
+    status = ReplyStatus.SIGNOFF if wait else ReplyStatus.QUEUED
+    due = None if wait else now
+    if draft is not None:
+        changes = {"status": status.value, "text": body, "next_attempt_at": due}
+        changed = (
+            await CommentReply.filter(id=draft.id, status=ReplyStatus.DRAFT.value)
+            .using_db(conn)
+            .update(sent_by=actor.name, **changes)
+        )
+        if changed != 1:
+            raise InvalidInput(f"答复草稿 #{draft.id} 已被他人处理。", "reply_id")
+        draft.update_from_dict({"sent_by": actor.name, **changes})
+        reply = draft
+    else:
+        reply = await CommentReply.create(
+            using_db=conn,
+            comment_id=comment_id,
+            text=body,
+            author=actor.name,
+            sent_by=actor.name,
+            status=status.value,
+            next_attempt_at=due,
+        )
+    await _cas(conn, comment, "reply", reply_status=status.value)
+    await audit.record(
+        conn,
+        actor.name,
+        "reply.await_signoff" if wait else "reply.queue",
+        "comment",
+        comment_id,
+        {"reply_id": reply.id},
+    )
     return reply
 
 

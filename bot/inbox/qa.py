@@ -27,6 +27,7 @@ from bot.actors import Actor
 from bot.config import SignoffConfig
 from bot.errors import Refusal
 from bot.models import (
+    FOLLOW_UP_AUTHOR,
     Comment,
     CommentReply,
     CommentStatus,
@@ -117,6 +118,7 @@ def scrub(text: str) -> Scrubbed:
 async def _sent_reply(comment_id: int, conn: BaseDBAsyncClient | None = None) -> CommentReply:
     reply = (
         await CommentReply.filter(comment_id=comment_id, status=ReplyStatus.SENT.value)
+        .exclude(author=FOLLOW_UP_AUTHOR)  # the system's search links answer nothing
         .using_db(conn)
         .order_by("-sent_at", "-id")
         .first()

@@ -6,7 +6,9 @@ write is conditional on (status = sending, lease_owner = me). The channel gets t
 f"reply-{id}" on every attempt, so a channel that deduplicates never shows an answer twice.
 
 The SLA clock stops when the answer is SENT, not when it is queued: the public sees it only
-then. Comment.first_reply_at is the time the first reply was sent.
+then. Comment.first_reply_at is the time the first reply was sent. A follow-up the system sends
+on its own (FOLLOW_UP_AUTHOR: WeChat's search links) is sent the same way but is no answer: its
+comment is left as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bot import audit
 from bot.config import Config
 from bot.db import sql
 from bot.logs import log_context
-from bot.models import Comment, CommentReply, CommentStatus, ReplyStatus
+from bot.models import FOLLOW_UP_AUTHOR, Comment, CommentReply, CommentStatus, ReplyStatus
 from bot.outbox.claim import Claim, lease_owner
 from bot.outbox.store import Backoff
 from channels.base import (
@@ -205,8 +207,11 @@ class ReplySender:
             if count != 1:
                 log.warning("reply %s: lease lost to another sender", reply.id)
                 return
+            follow_up = reply.author == FOLLOW_UP_AUTHOR
             changes: dict[str, Any] = {"reply_status": status.value, "updated_at": now}
-            if status == R.SENT:
+            if follow_up:
+                changes = {}  # no answer: the comment's reply, status and clock stay
+            elif status == R.SENT:
                 changes["reply"] = reply.text
                 await conn.execute_query(
                     sql(
@@ -220,7 +225,8 @@ class ReplySender:
                     .using_db(conn)
                     .update(status=CommentStatus.REPLIED.value)
                 )
-            await Comment.filter(id=comment.id).using_db(conn).update(**changes)
+            if changes:
+                await Comment.filter(id=comment.id).using_db(conn).update(**changes)
             details: dict[str, Any] = {
                 "reply_id": reply.id,
                 "channel": comment.channel,
@@ -228,5 +234,7 @@ class ReplySender:
             }
             if error:
                 details["error"] = error
+            if follow_up:
+                details["follow_up"] = True
             await audit.record(conn, ACTOR, f"reply.{status.value}", "comment", comment.id, details)
         log.info("reply %s to comment %s: %s %s", reply.id, comment.id, status.value, error)

@@ -3,7 +3,7 @@ text already segmented (jieba) into space-separated tokens. SQLite indexes the t
 FTS5 table kept in step by triggers (an external-content table: the text is stored once);
 PostgreSQL with a generated tsvector column (array_to_tsvector over the same tokens: no
 parser of PostgreSQL's touches them, so it works whatever the database's locale) under a GIN
-index. The title's tokens weigh more in ranking (FTS5 bm25 column weights, tsvector weight A).
+index. (Results are ordered by title match, then date: migration 0018, bot/search/engine.py.)
 An existing deployment fills it once with `gongkai search reindex`."""
 
 from tortoise import migrations

@@ -2,5 +2,6 @@
 the dashboard reads, channel freshness (one model for the dashboard and the scheduler) and
 channel labels.
 
-May import bot's shared modules, bot.items, bot.inbox and bot.outbox; never bot.web or bot.cli.
+May import bot's shared modules, bot.items, bot.inbox, bot.matters and bot.outbox; never bot.web
+or bot.cli.
 """

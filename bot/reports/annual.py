@@ -2,7 +2,8 @@
 年度报告, format of 国办公开办函〔2021〕30号) that Gongkai can give from what it stored:
 items published by kind, column and channel per month; normative documents (policies) issued,
 repealed and in force; enforcement decisions published and how many within their deadline;
-the 多元化解读率; comments received and answered on time.
+the 多元化解读率; comments received and answered on time; the 办事事项 the public raised most
+and the 专项回应 tasks opened and met on time.
 
 A month is a month in the configured time zone (Asia/Shanghai): an item published at
 2026-01-31 17:00 UTC counts in February. Rendering (Markdown, CSV, SVG) is
@@ -20,6 +21,7 @@ from tortoise.functions import Min
 
 from bot.config import Config, ReviewConfig
 from bot.inbox.metrics import InboxMetrics, inbox_metrics
+from bot.matters.figures import YearFigures, year_figures
 from bot.models import (
     KIND_LABELS,
     AuditEvent,
@@ -106,6 +108,7 @@ class AnnualReport:
     enforcement_days: dict[str, int] = field(default_factory=dict)  # category → working days
     interpretation: DiversifiedRate | None = None
     inbox: InboxMetrics | None = None
+    matters: YearFigures | None = None  # 集中诉求 and 专项回应 (bot/matters/)
 
     @property
     def published_total(self) -> int:
@@ -257,6 +260,7 @@ async def annual_report(config: Config, year: int, now: datetime | None = None) 
     await _policies(report, start, end)
     report.interpretation = await interpretation_rate(date(year, 1, 1), date(year, 12, 31), tz)
     report.inbox = await inbox_metrics(config, start, end, now=now)
+    report.matters = await year_figures(config, start, end, now)
     for category in OFFICIAL_ENFORCEMENT:
         report.enforcement_days.setdefault(
             category,

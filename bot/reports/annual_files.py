@@ -155,6 +155,8 @@ def report_tables(r: AnnualReport) -> list[Table]:
             ),
             _groups("comments_by_month", "留言办理情况（按月）", "月份", month_groups),
         ]
+    if r.matters is not None:
+        tables += _matter_tables(r)
     p = r.policies
     tables.append(
         Table(
@@ -215,6 +217,33 @@ def report_tables(r: AnnualReport) -> list[Table]:
     return tables
 
 
+def _matter_tables(r: AnnualReport) -> list[Table]:
+    """集中诉求 and 专项回应: the tasks of the year and the matters the public raised."""
+    assert r.matters is not None
+    t = r.matters.tasks
+    average = NOT_RECORDED if r.matters.average is None else f"{r.matters.average:.2f}"
+    return [
+        Table(
+            "special_responses",
+            "专项回应任务办理情况",
+            ["立项", "按期办结", "逾期办结", "办理中", "其中已逾期", "按期办结率", "好差评条数",
+             "好差评平均等级"],
+            [[t.opened, t.on_time, t.late, t.open, t.overdue_open, _pct(t.on_time_rate),
+              r.matters.ratings, average]],
+        ),
+        Table(
+            "matters",
+            "按办事事项统计的诉求与好差评",
+            ["办事事项", "承办处室", "诉求件数", "好差评条数", "好差评平均等级", "专项回应立项"],
+            [
+                [m.name, m.office, m.messages, m.ratings,
+                 NOT_RECORDED if m.average is None else f"{m.average:.2f}", m.tasks]
+                for m in r.matters.matters
+            ],
+        ),
+    ]  # fmt: skip
+
+
 def _cell(value: str | int) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -246,6 +275,13 @@ def _problems(r: AnnualReport) -> list[str]:
             found.append(
                 f"应按期答复的 {o.judged} 件留言中有 {o.judged - o.on_time} 件未按期答复"
                 f"（按期答复率 {_pct(o.on_time_rate)}）。"
+            )
+    if r.matters is not None:
+        t = r.matters.tasks
+        if t.late or t.overdue_open:
+            found.append(
+                f"专项回应任务中有 {t.late} 项逾期办结、{t.overdue_open} 项已逾期仍在办理"
+                f"（按期办结率 {_pct(t.on_time_rate)}）。"
             )
     return found
 
@@ -287,6 +323,8 @@ def report_markdown(r: AnnualReport, charts: dict[str, str] | None = None) -> st
         table("comments_by_office"),
         table("comments_by_channel"),
         table("comments_by_month"),
+        table("special_responses"),
+        table("matters"),
         "## 二、主动公开政府信息情况\n",
         table("normative_documents"),
         table("normative_documents_validity"),
@@ -312,7 +350,9 @@ def report_markdown(r: AnnualReport, charts: dict[str, str] | None = None) -> st
         "按公示当日（北京时间）是否不晚于期限日判断。\n"
         "- 多元化解读率：采用文字以外至少一种解读形式的解读稿件占比，不含已撤稿的。\n"
         "- 留言按收到时间计，不含垃圾信息；应按期答复指有答复期限且已答复或已逾期的留言，"
-        "按期答复指首次答复不晚于答复期限。\n",
+        "按期答复指首次答复不晚于答复期限。\n"
+        "- 诉求按办事事项归集（关键词优先，其次内容相近），不含垃圾信息和表扬；专项回应按立项"
+        "时间计入当年，按期办结率为按期办结数除以已办结数与已逾期仍在办理数之和。\n",
     ]
     return "\n".join(p for p in parts if p)
 

@@ -17,8 +17,6 @@ from bot import db
 Mode = Literal["all", "any"]
 DOCS = "gk_search_doc"
 FTS = "gk_search_fts"
-# Ranking weights: a word in the title counts this many times one in the body.
-TITLE_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -83,27 +81,37 @@ async def match(
     kind (for the grouped results and the filters)."""
     if not tokens:
         return Matched(0, [], {})
+    # The order, the same on both engines: documents whose title has the words first, then
+    # the newest. Ranking every match (bm25, ts_rank) cost 150–300 ms for a word in most
+    # documents at 100,000 (benchmarks/README.md: search.py), and ts_rank over tokens without
+    # positions ranked nothing; a title test through its own index costs well under 1 ms.
     if db.is_postgres():
         lexemes = (" & " if mode == "all" else " | ").join(tsquery_lexeme(t) for t in tokens)
         found = "d.tsv @@ ?::tsquery"
-        rank = "ts_rank(d.tsv, ?::tsquery) DESC"
+        in_title = "(d.tsv_title @@ ?::tsquery)"
         source = f"{DOCS} d"
         expr: Any = lexemes
+        title_expr: Any = lexemes
     else:
         expr = (" " if mode == "all" else " OR ").join(fts5_phrase(t) for t in tokens)
         found = f"{FTS} MATCH ?"
-        rank = f"bm25({FTS}, {TITLE_WEIGHT}, 1.0)"
+        in_title = f"(d.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?))"
         source = f"{FTS} JOIN {DOCS} d ON d.id = {FTS}.rowid"
+        title_expr = f"title_tokens : ({expr})"
     where, args = _where(filters, "d")
     rows = await conn.execute_query_dict(
         db.sql(
             f"SELECT d.id FROM {source} WHERE {found} AND {where} "
-            f"ORDER BY {rank}, d.id DESC LIMIT ? OFFSET ?"
+            f"ORDER BY {in_title} DESC, d.published_at DESC NULLS LAST, d.id DESC "
+            "LIMIT ? OFFSET ?"
         ),
-        [expr, *args, *([expr] if db.is_postgres() else []), limit, offset],
+        [expr, *args, title_expr, limit, offset],
     )
-    # The counts ignore the kind filters, so the page can offer the other groups.
-    every, every_args = _where(Filters(year=filters.year, validity=filters.validity), "d")
+    # The counts ignore the kind filters, so the page can offer the other groups (column,
+    # year and validity narrow them like the results).
+    every, every_args = _where(
+        Filters(column=filters.column, year=filters.year, validity=filters.validity), "d"
+    )
     groups = await conn.execute_query_dict(
         db.sql(
             f"SELECT d.kind, d.item_kind, COUNT(*) AS n FROM {source} "
@@ -115,16 +123,9 @@ async def match(
     for g in groups:
         name = f"{g['kind']}:{g['item_kind']}" if g["item_kind"] else str(g["kind"])
         by_kind[name] = by_kind.get(name, 0) + int(g["n"])
-    if filters.column:  # the groups do not say the column: count it apart
-        counted = await conn.execute_query_dict(
-            db.sql(f"SELECT COUNT(*) AS n FROM {source} WHERE {found} AND {where}"),
-            [expr, *args],
-        )
-        total = int(counted[0]["n"])
-    else:
-        total = sum(
-            n for name, n in by_kind.items() if _in_kinds(name, filters.kind, filters.item_kind)
-        )
+    total = sum(
+        n for name, n in by_kind.items() if _in_kinds(name, filters.kind, filters.item_kind)
+    )
     return Matched(total, [int(r["id"]) for r in rows], by_kind)
 
 

@@ -38,22 +38,31 @@ from bot.web.console import (
     items,
     login,
     mass_send_page,
+    matters_page,
     media_page,
     package,
     previews,
+    profile,
     queue,
     review,
+    tasks_page,
     users_page,
+    wechat_tools,
     word_page,
 )
 from bot.web.console import frame as console
 from bot.web.keys import CONFIG, INBOX, LINKS, RENDERER, SCOPES, SITE, SITE_FOLLOWER, WAKEUP
 from bot.web.ops import health, metrics
-from bot.web.public import columns, discovery, fallback, feedback, home, media, qa
+from bot.web.public import columns, discovery, fallback, faq, feedback, home, media, qa, search
 from bot.web.public import pages as public
 from bot.web.scopes import Scopes
 
 log = logging.getLogger(__name__)
+# What the HTTP server accepts besides aiohttp's defaults (web.AppRunner keyword arguments):
+# a request line up to 128 KiB, so a search pasted whole (10,000 characters of Chinese is 90 KB
+# percent-encoded) reaches /search, which cuts it and says so, instead of aiohttp's bare
+# English 400 for a line over 8 KiB. Behind nginx: large_client_header_buffers (docs/deploy.md).
+SERVER_LIMITS: dict[str, Any] = {"max_line_size": 128 * 1024}
 
 
 async def _link_checker(app: web.Application) -> AsyncIterator[None]:
@@ -69,8 +78,9 @@ async def _link_checker(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _knowledge(app: web.Application) -> AsyncIterator[None]:
-    """Build the inbox's knowledge base (published items and FAQ) at start and refresh it on
-    the inbox's interval; triage and auto-replies run without suggestions until it is built."""
+    """Build the inbox's knowledge base (the search index's public documents: items, 选登, FAQ)
+    at start and refresh it on the inbox's interval; triage and auto-replies run without
+    suggestions until it is built."""
     inbox, minutes = app[INBOX], app[CONFIG].inbox.knowledge_refresh_minutes
 
     async def refresh() -> None:
@@ -170,6 +180,8 @@ def create_app(
     metrics.setup(app)  # before the callbacks: they time themselves into it
     feedback.setup(app)
     qa.setup(app)  # /qa: the 选登 page and its feed
+    search.setup(app)  # /search: 一网通查 and 一网通答
+    faq.setup(app)  # /faq: the 常见问题 the search answers from
     wechat_callback.setup(app)
     suishenban_callback.setup(app)
     console.setup(
@@ -188,10 +200,14 @@ def create_app(
             inbox_actions.ROUTES,
             dashboard.ROUTES,
             mass_send_page.ROUTES,
+            matters_page.ROUTES,
+            tasks_page.ROUTES,
             media_page.ROUTES,
             account.ROUTES,
+            profile.ROUTES,
             users_page.ROUTES,
             word_page.ROUTES,
+            wechat_tools.ROUTES,
         ),
     )
     fallback.setup(app)  # last: every other path, the public 404 and 405 pages

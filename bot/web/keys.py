@@ -24,7 +24,7 @@ from bot.outbox.wakeup import Wakeup
 from bot.site.follow import Follower
 from bot.site.serve import PublicSite
 from bot.web.console.auth import ConsoleState
-from bot.web.public.form_guard import FormGuard
+from bot.web.public.form_guard import FormGuard, SlidingWindow
 from bot.web.scopes import Scopes
 from bot.wechat.callback import CallbackState
 
@@ -41,6 +41,8 @@ METRICS = web.AppKey("metrics", Metrics)
 SCRAPE_LOCK = web.AppKey("metrics_scrape_lock", asyncio.Lock)
 MEDIA = web.AppKey("media", MediaStore)
 FEEDBACK_GUARD = web.AppKey("feedback.guard", FormGuard)
+# Searches per client address (/search, [search] rate_limit): one window per process.
+SEARCH_LIMIT = web.AppKey("search.limit", SlidingWindow)
 OPENAPI_DOC = web.AppKey("openapi_doc", dict)
 WECHAT_CALLBACK = web.AppKey("wechat_callback", CallbackState)
 # The clock /wechat/callback checks a request's signed timestamp against: time.time, except

@@ -19,7 +19,9 @@ from tortoise.transactions import in_transaction
 
 from bot import db
 from bot.db import sql
-from bot.models import ChannelEvent, Comment, CommentNote
+from bot.models import ChannelEvent, Comment, CommentNote, CommentStatus
+from bot.wechat import follow_up
+from bot.wechat.follow_up import FollowUps
 from channels.base import IncomingComment
 from channels.wechat.messages import (
     CHANNEL,
@@ -154,12 +156,17 @@ async def store_many(batch: Sequence[tuple[Received, str]]) -> list[Stored]:
 
 
 async def process_messages(
-    rows: Sequence[ChannelEvent], inbox: InboxPort, author_key: bytes
+    rows: Sequence[ChannelEvent],
+    inbox: InboxPort,
+    author_key: bytes,
+    follow_ups: FollowUps | None = None,
 ) -> list[Comment]:
     """The background step for a batch of message rows: into the inbox in one call (triage
-    runs there), each auto-reply noted on its comment, the rows marked handled. Safe to run
-    twice (after a crash, or two processes recovering the same rows): ingest deduplicates,
-    an auto-reply note is written once."""
+    runs there), each auto-reply noted on its comment, with `follow_ups` the search's links
+    queued for each text message the auto-reply did not answer, the rows marked handled.
+    Safe to run twice (after a crash, or two processes recovering the same rows): ingest
+    deduplicates, an auto-reply note is written once, and a message's links are queued only
+    by the transaction that marks its row handled."""
     if not rows:
         return []
     ingested = await inbox.ingest_many([incoming_comment(r.payload, author_key) for r in rows])
@@ -170,7 +177,16 @@ async def process_messages(
         if r.payload.get("auto_reply")
     }
     now = datetime.now(UTC)
-    async with in_transaction():
+    # Searched before the transaction opens (the engine's reads need no lock).
+    links: dict[int, tuple[int, str]] = {}  # event id: (comment id, message)
+    if follow_ups is not None:
+        for row, comment in zip(rows, comments, strict=True):
+            if comment.hidden or comment.status == CommentStatus.SPAM.value:
+                continue
+            text = await follow_ups.text_for(row.payload, now)
+            if text:
+                links[row.id] = (comment.id, text)
+    async with in_transaction() as conn:
         if answered:
             noted = set(
                 await CommentNote.filter(
@@ -197,9 +213,20 @@ async def process_messages(
                 comment.updated_at = now
             if unflagged:
                 await Comment.bulk_update(unflagged, fields=["flags", "updated_at"])
-        await ChannelEvent.filter(id__in=[r.id for r in rows], handled_at=None).update(
-            handled_at=now
+        marked = ", ".join("?" for _ in rows)
+        handled = await conn.execute_query_dict(
+            sql(
+                f"UPDATE {EVENT_TABLE} SET handled_at = ? "
+                f"WHERE id IN ({marked}) AND handled_at IS NULL RETURNING id"
+            ),
+            [now, *[r.id for r in rows]],
         )
+        # Only the rows this transaction marked: another relay that got there first queued
+        # their links (PostgreSQL makes a second UPDATE wait for the first and skip the row).
+        for event in handled:
+            if int(event["id"]) in links:
+                comment_id, text = links[int(event["id"])]
+                await follow_up.queue(conn, comment_id, text, now)
     return comments
 
 

@@ -15,6 +15,10 @@ rows on to the inbox, in one of two ways:
 
 Nothing is lost either way: a row is unhandled until the inbox has the comment, and every start
 takes what is unhandled. Two relays meeting on one row is harmless (the inbox deduplicates).
+
+For a text message the auto-reply did not answer, the relay also queues the public search's top
+three links as a customer-service message ([channels.wechat.callback] follow_up_links,
+bot/wechat/follow_up.py); the reply sender sends it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from bot.models import ChannelEvent
 from bot.outbox.channel_state import hold_lease, release_lease
 from bot.outbox.claim import lease_owner
 from bot.wechat.events import InboxPort, process_messages, unhandled_messages
+from bot.wechat.follow_up import FollowUps
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 5.0
@@ -51,6 +56,8 @@ class MessageRelay:
         self.config = config
         self.inbox = inbox
         self.author_key = author_key
+        # The search's links for a message the auto-reply did not answer (None: not sent)
+        self.follow_ups = FollowUps.from_config(config)
         self.beside_callback = beside_callback
         self.owner = owner or lease_owner("relay")
         # Set while no callback request is in progress in this process (None: never waits)
@@ -118,14 +125,14 @@ class MessageRelay:
                 taken = set(ids)
                 rows = [row for row in rows if row.id in taken]
             try:
-                await process_messages(rows, self.inbox, self.author_key)
+                await process_messages(rows, self.inbox, self.author_key, self.follow_ups)
             except Exception:
                 if len(rows) == 1:
                     self._failed(rows[0].id)
                     raise
                 for row in rows:
                     try:
-                        await process_messages([row], self.inbox, self.author_key)
+                        await process_messages([row], self.inbox, self.author_key, self.follow_ups)
                     except Exception:
                         # Left unhandled in the database: a later sweep tries it again.
                         log.exception("wechat callback: event %s not handed to the inbox", row.id)

@@ -1,6 +1,7 @@
 """A local WeChat Official Account API for tests and the sandbox: stable_token, uploadimg,
 material/* (add, del, count), draft/*, freepublish/*, message/mass/sendall and delete,
-comment/* (wechat_comments.py),
+message/mass/preview (wechat_preview.py), comment/* (wechat_comments.py), datacube/*
+(wechat_datacube.py), menu/create and menu/get (wechat_menu.py),
 message/custom/send, with WeChat's JSON shapes and errcodes, daily quotas and time rules on a
 clock tests can set, fault injection, a ledger of what was published, and signed (safe mode:
 encrypted) callbacks pushed to the bot like WeChat does (wechat_callback.py), retried when the
@@ -25,11 +26,13 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from channels.sandbox import serve
+from channels.sandbox import serve, wechat_menu
 from channels.sandbox import wechat_publishing as publishing
 from channels.sandbox.pages import article_page, gone_page
 from channels.sandbox.wechat_callback import Callback, CallbackResult, post_callback, sign
 from channels.sandbox.wechat_comments import CommentDesk
+from channels.sandbox.wechat_datacube import Datacube
+from channels.sandbox.wechat_preview import preview
 from channels.sandbox.wechat_state import DraftLimits, Faults, Ledger, Quotas, error
 
 __all__ = [
@@ -52,10 +55,10 @@ FORCE_REFRESH_SPACING = 30
 # docs/channels/wechat.md "Frequency rules" (S25: 群发接口 clientmsgid): WeChat remembers a
 # clientmsgid for 24 h; the same one again within a minute is 45066.
 CLIENTMSGID_MEMORY, CLIENTMSGID_RETRY_AFTER = 24 * 3600, 60
-# docs/channels/wechat.md "Endpoints" (S8 get_materialcount, S12 draft/count): these two are
-# GET; every other endpoint used is POST. The wrong method is refused with the global table's
-# 43001 需要 GET 请求 / 43002 需要 POST 请求 [S40] (stable_token's page lists 43002 [S1]).
-GET_ENDPOINTS = frozenset({"draft/count", "material/get_materialcount"})
+# docs/channels/wechat.md "Endpoints" (S8 get_materialcount, S12 draft/count, S52 menu/get):
+# these are GET; every other endpoint used is POST. The wrong method is refused with the global
+# table's 43001 需要 GET 请求 / 43002 需要 POST 请求 [S40] (stable_token's page lists 43002 [S1]).
+GET_ENDPOINTS = frozenset({"draft/count", "material/get_materialcount", "menu/get"})
 
 
 class WechatSimulator:
@@ -78,6 +81,9 @@ class WechatSimulator:
         self.offset = 0.0  # seconds the simulated clock is ahead of `clock`
         self.tokens: dict[str, float] = {}  # valid token: expiry (simulated epoch seconds)
         self.last_message: dict[str, float] = {}  # openid: time of the follower's last message
+        self.followers: dict[str, str] = {}  # openid: the follower's WeChat id ("" if unknown)
+        self.datacube = Datacube()  # the figures datacube/* answers; tests seed them
+        self.menu: list[dict[str, Any]] | None = None  # the live 自定义菜单 (menu/create)
         self.comments = CommentDesk(self.ledger.copies, self.ledger.comments)
         self.comments_closed = self.comments.closed  # "msg_data_id:index" with comments closed
         self.last_force: float | None = None  # when the last force refresh was done
@@ -89,6 +95,8 @@ class WechatSimulator:
         self.app = web.Application(client_max_size=20 * 1024 * 1024)
         self.app[SIMULATOR] = self
         self.app.router.add_route("*", "/cgi-bin/{endpoint:.+}", self._handle)
+        # [S50][S51]: the statistics live under /datacube/, not /cgi-bin/.
+        self.app.router.add_route("*", "/{endpoint:datacube/.+}", self._handle)
         self.app.router.add_get("/s/{name}", self._article_page)
         self.app.on_cleanup.append(self._cleanup)
 
@@ -127,6 +135,10 @@ class WechatSimulator:
         """The msg_data_id of the 发表 copy whose freepublish article_id this is."""
         return self.comments.copy_of("publish", article_id)
 
+    def follow(self, openid: str, wxname: str = "") -> None:
+        """A follower of the account (whom message/mass/preview may reach)."""
+        self.followers[openid] = wxname
+
     def close_comments(self, msg_data_id: int, index: int = 0) -> None:
         self.comments.closed.add(f"{msg_data_id}:{index}")
 
@@ -148,6 +160,8 @@ class WechatSimulator:
         handler = getattr(self, "_" + endpoint.replace("/", "_"), None)
         if endpoint.startswith("comment/"):
             handler = self._comment
+        elif endpoint.startswith("datacube/"):
+            handler = self._datacube
         if handler is None:
             return _err(-1, f"unknown api {endpoint}")  # what WeChat says for bad paths
         wanted = "GET" if endpoint in GET_ENDPOINTS else "POST"
@@ -395,6 +409,30 @@ class WechatSimulator:
             }
         )
 
+    async def _message_mass_preview(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        quota = lambda: self._quota("message/mass/preview.towxname")  # noqa: E731
+        msg_id = next(self._ids) + 3_148_000_000
+        answer = preview(self.ledger, body, self.followers, quota, msg_id, self.today().isoformat())
+        return _json(answer)
+
+    async def _menu_create(self, request: web.Request) -> web.Response:
+        answer, menu = wechat_menu.create(await _body(request))
+        if menu is not None:
+            self.menu = menu
+            self.ledger.menus.append(menu)
+        return _json(answer)
+
+    async def _menu_get(self, request: web.Request) -> web.Response:
+        return _json(wechat_menu.get(self.menu))
+
+    async def _datacube(self, request: web.Request) -> web.Response:
+        endpoint = request.match_info["endpoint"]
+        answer = self.datacube.answer(endpoint, await _body(request), self.today())
+        if answer is None:
+            return _err(-1, f"unknown api {endpoint}")
+        return web.json_response(answer)
+
     async def _comment(self, request: web.Request) -> web.Response:
         endpoint = request.match_info["endpoint"]
         answer = self.comments.answer(endpoint, await request.json(), self.now())
@@ -437,6 +475,7 @@ class WechatSimulator:
 
     async def push_subscribe(self, openid: str) -> CallbackResult:
         self.last_message[openid] = self.now()
+        self.followers.setdefault(openid, "")
         return await self.push_event("subscribe", {}, openid)
 
     async def push_event(

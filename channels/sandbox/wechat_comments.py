@@ -16,6 +16,10 @@ from channels.sandbox.wechat_state import error
 MAX_REPLY_CHARS = 600  # unconfirmed: the pages give only 88007 "beyond max len" [S33][S35]
 
 
+class CommentsClosed(ValueError):
+    """A follower tried to comment on an article whose comments are closed."""
+
+
 def copy_id(value: Any) -> int | None:
     """A msg_data_id as sent: the documented JSON number, or a string of digits (the
     freepublish/submit page types its msg_data_id as a string [S16]); anything else is no
@@ -70,6 +74,10 @@ class CommentDesk:
         comments = self._list(msg_data_id, index)
         if isinstance(comments, dict):
             raise ValueError(f"msg_data_id {msg_data_id!r} index {index}: {comments['errmsg']}")
+        if f"{copy_id(msg_data_id)}:{index}" in self.closed:
+            # [S31][S34]: comment/close turns the article's 留言 off; followers can no longer
+            # write (88000 "without comment privilege" where the API is asked).
+            raise CommentsClosed(f"msg_data_id {msg_data_id!r} index {index}: comments closed")
         cid = max((c["user_comment_id"] for c in comments), default=0) + 1
         comments.append(
             {

@@ -28,6 +28,8 @@ class Ledger:
     deleted: list[tuple[str, int]] = field(default_factory=list)
     mass_sends: list[dict[str, Any]] = field(default_factory=list)
     custom_messages: list[dict[str, Any]] = field(default_factory=list)
+    previews: list[dict[str, Any]] = field(default_factory=list)  # message/mass/preview
+    menus: list[list[dict[str, Any]]] = field(default_factory=list)  # each menu/create kept
     # 图文 copies whose comments WeChat keeps, by msg_data_id (wechat_comments.py)
     copies: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "id:index": [...]
@@ -74,6 +76,7 @@ class Quotas:
             "freepublish/get": 100,
             "message/mass/sendall": 1,
             "stable_token.force": 20,
+            "message/mass/preview.towxname": 100,
         }
     )
     used: Counter[tuple[date, str]] = field(default_factory=Counter)

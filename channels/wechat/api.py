@@ -83,6 +83,7 @@ class WechatApi(SessionOwner):
         upload: Upload | None = None,
         irreversible: bool = False,
         raw: bool = False,
+        method: str = "POST",
     ) -> dict[str, Any]:
         """POST `path` with the access token; the answer, or the ChannelError for its errcode.
 
@@ -91,6 +92,8 @@ class WechatApi(SessionOwner):
         """
 
         def payload() -> tuple[Any, dict[str, str]]:
+            if method == "GET":  # e.g. menu/get: no body
+                return None, {}
             if upload is not None:
                 form = aiohttp.FormData()
                 form.add_field(
@@ -101,7 +104,7 @@ class WechatApi(SessionOwner):
 
         token = await self._token()
         answer = await self._send(
-            path, {**(params or {}), "access_token": token}, payload, irreversible
+            path, {**(params or {}), "access_token": token}, payload, irreversible, method
         )
         code = int(answer.get("errcode") or 0)
         if code in TOKEN_ERRORS:
@@ -109,7 +112,7 @@ class WechatApi(SessionOwner):
             # An expired token (42001) needs no forced refresh: normal mode gives a live one.
             token = await self._replace(token, force=code != TOKEN_EXPIRED)
             query = {**(params or {}), "access_token": token}
-            answer = await self._send(path, query, payload, irreversible)
+            answer = await self._send(path, query, payload, irreversible, method)
             code = int(answer.get("errcode") or 0)
         if code:
             errmsg = str(answer.get("errmsg", ""))
@@ -136,6 +139,7 @@ class WechatApi(SessionOwner):
         query: dict[str, str] | None,
         payload: Callable[[], tuple[Any, dict[str, str]]],
         irreversible: bool,
+        method: str = "POST",
     ) -> dict[str, Any]:
         """Try each base URL in turn while the request surely never reached WeChat (or, for a
         reversible call, while it failed in a way worth trying elsewhere)."""
@@ -143,8 +147,11 @@ class WechatApi(SessionOwner):
         for base in self.base_urls:
             data, headers = payload()
             try:
-                async with self.session.post(
-                    f"{base}/cgi-bin/{path}", params=query, data=data, headers=headers
+                # Most endpoints are under /cgi-bin/; a path given from the root ("/datacube/…")
+                # is taken as it is.
+                url = f"{base}{path}" if path.startswith("/") else f"{base}/cgi-bin/{path}"
+                async with self.session.request(
+                    method, url, params=query, data=data, headers=headers
                 ) as resp:
                     text = await resp.text()
                     if resp.status >= 500:

@@ -284,6 +284,10 @@ def test_user_and_token_commands(cli: Cli) -> None:
         "不能超出"
         in cli.run("token", "add", "bob", "--name", "x", "--role", "admin", code=4).output
     )
+    city = cli.run("token", "add", "bob", "--name", "city", "--scope", "knowledge").output
+    assert "gk_" in city and "用途范围：knowledge，不带角色" in city
+    out = cli.run("token", "add", "bob", "--name", "x", "--scope", "all", code=4).output
+    assert "用途范围无效：all" in out and "knowledge" in out
     cli.run("user", "disable", "erin")
     out = cli.run("item", "add", cli.file("n.md", NOTICE), "--as", "erin", code=4).output
     assert "用户已停用：erin" in out

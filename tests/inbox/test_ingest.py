@@ -2,7 +2,8 @@
 (also
 when they race), the original text is never altered, the item a comment is about is found by
 id or by the channel's published-article reference, website form messages get a 查询码, and the
-knowledge base is built from published items and FAQ entries."""
+knowledge base reads what the public search indexes (FAQ, 选登, published items, and no
+retracted one)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import pytest
 
 from bot.config import Config
 from bot.inbox.ingest import Inbox, IngestError
+from bot.items import lifecycle
 from bot.models import Comment, Delivery, Faq, Item
+from bot.outbox.channel_set import retract_support
 from channels.base import IncomingComment
 from tests.conftest import Staff
+from tests.search.test_export import faq, moderator, selected
+from tests.search.test_index import published
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai, a working day
 
@@ -165,18 +170,42 @@ async def test_a_comment_without_time_zone_or_with_an_unknown_kind_is_refused(
     assert await Comment.all().count() == 0
 
 
-async def test_knowledge_base_is_built_from_published_items_and_active_faq(
-    config: Config, staff: Staff
+async def test_the_knowledge_base_suggests_faq_and_qa_answers_and_never_a_retracted_item(
+    any_config: Config, any_staff: Staff
 ) -> None:
-    await published_item(staff)
-    await Faq.create(question="营业执照如何办理？", answer="请到政务服务中心窗口办理。")
-    await Faq.create(question="旧问题", answer="不再使用", active=False)
-    inbox = Inbox(config)
+    # What the public search indexes, made the way it is made: an FAQ entry, a 选登 exchange
+    # (answered, sent, selected) and an item published on the website, then retracted.
+    faq_entry = await faq("营业执照如何办理？", "请到政务服务中心窗口办理。", ["营业执照"])
+    await Faq.create(question="旧问题", answer="不再使用", active=False)  # never indexed
+    entry = await selected(
+        any_config, await moderator(), "请问公积金提取需要什么材料？", "携带身份证和银行卡办理。"
+    )
+    item = await published(
+        any_config,
+        any_staff,
+        title="关于社会保障卡补办网点的通知",
+        body="社会保障卡遗失的，可到任一社会保障卡服务网点补办。",
+    )
+    inbox = Inbox(any_config)
+    base = any_config.app.public_base_url
+    assert await inbox.refresh_knowledge() == 3
+    hit = inbox.suggest("社会保障卡在哪里补办")
+    assert hit is not None and hit.doc.url == f"{base}/items/{item.id}"
+
+    await lifecycle.retract(item.id, any_staff.reviewer, "撤回", retract_support(any_config))
     assert await inbox.refresh_knowledge() == 2
+    gone = inbox.suggest("社会保障卡在哪里补办")
+    assert gone is None or gone.doc.source != f"item:{item.id}"
     hit = inbox.suggest("营业执照怎么办理")
-    assert hit is not None and hit.doc.source.startswith("faq:")
-    done = await inbox.ingest(incoming("msg:kb", "请问营业执照如何办理？", received_at=AT))
-    assert done.comment.suggested_source == hit.doc.source
+    assert hit is not None and hit.doc.source == f"faq:{faq_entry.id}"
+    assert hit.doc.answer == "请到政务服务中心窗口办理。"
+    assert hit.doc.url == f"{base}/faq#faq-{faq_entry.id}"
+    hit = inbox.suggest("公积金提取要带什么材料")
+    assert hit is not None and hit.doc.source == f"qa:{entry.id}"
+    assert (hit.doc.answer, hit.doc.url) == (entry.answer, f"{base}/qa/{entry.id}")
+    done = await inbox.ingest(incoming("msg:kb", "请问公积金提取需要什么材料？", received_at=AT))
+    assert done.comment.suggested_source == f"qa:{entry.id}"
+    assert done.comment.suggested_answer == entry.answer
 
 
 async def test_a_large_batch_is_stored_in_chunks_in_order(config: Config) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.inbox.ingest import Inbox
-from bot.models import ChannelState, Comment, Faq, JobSlot
+from bot.models import ChannelState, Comment, JobSlot
 from channels.base import (
     Channel,
     ChannelLimits,
@@ -25,6 +25,7 @@ from channels.base import (
 from scheduler.alerts import Alerter
 from scheduler.jobs import JobContext, JobSpec, build_scheduler, job_specs, run_job, stop_scheduler
 from scheduler.polling import poll_all
+from tests.search.test_export import faq
 from tests.waiting import wait_until
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
@@ -149,7 +150,7 @@ async def test_the_job_table_names_every_inbox_job_and_knowledge_runs_everywhere
     # Each process follows the newest category model; retraining runs once a night.
     assert not specs["inbox.model"].once_per_slot
     assert specs["inbox.retrain"].once_per_slot and specs["inbox.retrain"].at == "02:30"
-    await Faq.create(question="如何申请政府信息公开？", answer="可通过网上申请平台提交。")
+    await faq("如何申请政府信息公开？", "可通过网上申请平台提交。")  # in the search index
     now = datetime(2025, 3, 3, 2, tzinfo=UTC)
     for owner in ("p1", "p2"):
         assert await run_job(specs["inbox.knowledge"], context(config, owner), now) == {

@@ -104,6 +104,20 @@ async def test_validity_filters_and_every_word_else_any_word(
     assert both.mode == "any" and both.total == 2  # no document has both: each has one
 
 
+async def test_a_title_with_the_words_comes_before_newer_bodies_with_them(
+    any_config: Config, any_staff: Staff
+) -> None:
+    titled = await published(
+        any_config, any_staff, title="关于融资担保费率的通知", body="详见附件。"
+    )
+    await published(any_config, any_staff, title="关于办公时间的通知", body="融资担保费率不变。")
+    newest = await published(
+        any_config, any_staff, title="关于假期安排的通知", body="融资担保照常。"
+    )
+    assert (await titles("融资担保"))[0] == titled.title  # older, but the title says it
+    assert (await titles("融资担保"))[1] == newest.title  # then the newest first
+
+
 async def test_reindex_rebuilds_the_same_documents_and_tombstones_what_left(
     any_config: Config, any_staff: Staff
 ) -> None:

@@ -113,6 +113,7 @@ async def test_sitemap_lists_exactly_the_public_items_not_drafts_nor_retracted_o
         f"{BASE}/sitemap",
         f"{BASE}/qa",
         f"{BASE}/feedback",
+        f"{BASE}/faq",
         *(f"{BASE}/columns/{c}" for c in config.columns),
     }
     assert expected_pages <= set(urls)
@@ -150,7 +151,7 @@ async def test_robots_txt_points_to_the_sitemap_and_keeps_out_the_console_and_ap
     assert resp.status == 200 and resp.headers["Content-Type"] == "text/plain; charset=utf-8"
     lines = (await resp.text()).splitlines()
     assert lines[0] == "User-agent: *"
-    assert {"Disallow: /console", "Disallow: /api"} <= set(lines)
+    assert {"Disallow: /console", "Disallow: /api", "Disallow: /search"} <= set(lines)
     assert f"Sitemap: {BASE}/sitemap.xml" in lines
     assert not any(line == "Disallow: /" for line in lines)
 

@@ -127,7 +127,7 @@ async def test_without_site_keys_nothing_unset_is_shown(client: Client) -> None:
     for absent in ("网站标识码", "ICP", "公安备案", "党政机关网站标识", "依申请公开", "找错"):
         assert absent not in text, absent
     assert "主办单位：公开" in text and 'class="logo"' not in page
-    assert "网站地图" in text and "/search" not in page  # no search box before search exists
+    assert "网站地图" in text and 'action="http://127.0.0.1:8080/search"' in page  # 一网通查
 
 
 async def test_column_pages_page_newest_first_with_title_number_and_date(

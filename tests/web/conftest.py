@@ -19,7 +19,7 @@ from bot.outbox.channel_set import build_channels, retract_support
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.wakeup import Wakeup
 from bot.site import version as site_version
-from bot.web.app import create_app
+from bot.web.app import SERVER_LIMITS, create_app
 from bot.web.keys import SITE_FOLLOWER
 from tests.conftest import Staff
 from tests.waiting import wait_until
@@ -78,6 +78,7 @@ class SiteClient(TestClient[web.Request, web.Application]):
 @pytest.fixture
 async def client(config: Config) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     server = TestServer(build_app(config), host="127.0.0.1")
+    await server.start_server(**SERVER_LIMITS)  # the limits `gongkai run` serves with
     async with SiteClient(server) as test_client:
         yield test_client
 

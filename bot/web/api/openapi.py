@@ -76,6 +76,11 @@ class Route:
     errors: tuple[int, ...] = ()  # beyond those implied by auth, body, query and path params
     tag: str = "items"
     status: int = 200  # the status of a successful answer
+    media_type: str = "application/json"  # of a successful answer
+    # The schema of a successful answer, put under components by its name (None: an object);
+    # for JSON Lines the schema of one line, as OpenAPI 3.1 documents describe sequences
+    schema: tuple[str, dict[str, Any]] | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # of a successful answer: (name, description)
 
     @property
     def operation_id(self) -> str:
@@ -166,12 +171,20 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
                 }
             },
         }
-    responses: dict[str, Any] = {
-        str(route.status): {
-            "description": route.response,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+    schema: dict[str, Any] = {"type": "object"}
+    if route.schema is not None:
+        name, components[name] = route.schema
+        schema = {"$ref": SCHEMA_REF.format(model=name)}
+    success: dict[str, Any] = {
+        "description": route.response,
+        "content": {route.media_type: {"schema": schema}},
     }
+    if route.headers:
+        success["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in route.headers
+        }
+    responses: dict[str, Any] = {str(route.status): success}
     for status in route.error_statuses():
         responses[str(status)] = {
             "description": ERROR_DESCRIPTIONS.get(status, "错误"),

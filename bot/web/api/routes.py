@@ -32,8 +32,11 @@ from bot.models import (
     ItemStatus,
     Kind,
     Role,
+    Scope,
 )
 from bot.outbox.channel_set import retract_support
+from bot.web.api import knowledge as knowledge_api
+from bot.web.api import matters as matters_api
 from bot.web.api import openapi
 from bot.web.api.errors import (
     API_ROOT,
@@ -363,6 +366,13 @@ async def set_validity(call: Call) -> web.Response:
     return await _item_response(item)
 
 
+async def knowledge(call: Call) -> web.Response:
+    """The knowledge export for the city's platform: a token with the knowledge scope, or any
+    token that may read items (all of it is public already)."""
+    call.who().require(*READERS, doing="读取知识库", scope=Scope.KNOWLEDGE)
+    return await knowledge_api.answer(call.config, call.query_as(knowledge_api.KnowledgeQuery))
+
+
 async def openapi_document(call: Call) -> web.Response:
     return json_response(call.request.app[OPENAPI_DOC])
 
@@ -403,6 +413,14 @@ ROUTES: list[Route] = [
           "投递列表与总数", query=DeliveryQuery, tag="deliveries"),
     Route("GET", PREFIX + "/audit/verify", verify_audit, "校验审计日志哈希链（审计员）",
           "校验结果：是否完整、已校验条数、第一处断裂", tag="audit"),
+    Route("GET", PREFIX + "/knowledge", knowledge,
+          "知识库导出（供全市统一检索与问答平台）：公开信息、网上咨询选登与常见问题，按变化先后"
+          "分页，可只取某时刻以来的变化（含撤下的删除标记）",
+          "JSON Lines，每行一条（见 KnowledgeRecord）", query=knowledge_api.KnowledgeQuery,
+          tag="knowledge", media_type=knowledge_api.MEDIA_TYPE,
+          schema=("KnowledgeRecord", knowledge_api.RECORD_SCHEMA),
+          headers=((knowledge_api.NEXT_CURSOR, knowledge_api.NEXT_CURSOR_TEXT),)),
+    *matters_api.OPERATIONS,  # 办事事项 and 专项回应 (bot/matters/)
     Route("GET", PREFIX + "/openapi.json", openapi_document, "本接口的 OpenAPI 3.1 文档",
           "OpenAPI 文档", auth=False, tag="meta"),
 ]

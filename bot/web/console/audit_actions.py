@@ -21,8 +21,9 @@ ITEMS = "稿件"
 DELIVERIES = "投递"
 COMMENTS = "留言"
 STAFF = "人员与登录"
+MATTERS = "集中诉求与专项回应"
 OTHER = "其他"
-GROUPS = (ITEMS, DELIVERIES, COMMENTS, STAFF, OTHER)
+GROUPS = (ITEMS, DELIVERIES, COMMENTS, MATTERS, STAFF, OTHER)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,24 @@ ACTIONS: dict[str, ActionText] = {
         DELIVERIES, "投递已错过", "{actor} 因超过发送时限，停止了{target}"
     ),
     "wechat.mass_send": ActionText(DELIVERIES, "微信群发", "{actor} 完成了{target}"),
+    "wechat.preview": ActionText(ITEMS, "预览到手机", "{actor} 将{target}预览发送到手机"),
+    "wechat.menu_push": ActionText(OTHER, "推送微信菜单", "{actor} 向微信推送了自定义菜单"),
+    "wechat.comments_open": ActionText(
+        COMMENTS, "打开微信留言", "{actor} 打开了{target}在微信上的留言"
+    ),
+    "wechat.comments_close": ActionText(
+        COMMENTS, "关闭微信留言", "{actor} 关闭了{target}在微信上的留言"
+    ),
+    "wechat.comment_elect": ActionText(
+        COMMENTS, "微信留言精选", "{actor} 将{target}在微信设为精选"
+    ),
+    "wechat.comment_unelect": ActionText(
+        COMMENTS, "取消微信留言精选", "{actor} 取消了{target}在微信的精选"
+    ),
+    "wechat.comment_delete": ActionText(COMMENTS, "删除微信留言", "{actor} 在微信删除了{target}"),
+    "wechat.reply_delete": ActionText(
+        COMMENTS, "删除微信留言回复", "{actor} 在微信删除了对{target}的回复"
+    ),
     # -- comments (bot/inbox/, scheduler/sla.py) --
     "comment.assign": ActionText(COMMENTS, "分派留言", "{actor} 分派了{target}"),
     "comment.note": ActionText(COMMENTS, "添加备注", "{actor} 给{target}添加了内部备注"),
@@ -105,12 +124,25 @@ ACTIONS: dict[str, ActionText] = {
     "qa.return": ActionText(COMMENTS, "审签退回选登", "{actor} 退回了{target}的选登申请"),
     "hotline.import": ActionText(COMMENTS, "导入 12345 工单", "{actor} 导入了 12345 工单{target}"),
     "triage.train": ActionText(COMMENTS, "训练分类模型", "{actor} 训练了{target}"),
+    # -- 集中诉求 and 专项回应 (bot/matters/) --
+    "rating.import": ActionText(MATTERS, "导入好差评", "{actor} 导入了政务服务好差评{target}"),
+    "matter.assign_again": ActionText(
+        MATTERS, "重新归集诉求", "{actor} 按当前配置把全部诉求和好差评重新归入办事事项"
+    ),
+    "task.open": ActionText(MATTERS, "专项回应立项", "{actor} 立项{target}，交承办处室专项回应"),
+    "task.close": ActionText(
+        MATTERS, "办结专项回应", "{actor} 关联已发布的回应稿件，办结了{target}"
+    ),
+    "task.reply_all": ActionText(
+        MATTERS, "批量答复关联留言", "{actor} 把{target}的回应批量答复给关联留言"
+    ),
     # -- staff and logins (bot/users.py, bot/staff/, bot/web/console/login.py) --
     "user.add": ActionText(STAFF, "新增账号", "{actor} 新增了账号{target}"),
     "user.disable": ActionText(STAFF, "停用账号", "{actor} 停用了账号{target}"),
     "user.enable": ActionText(STAFF, "启用账号", "{actor} 重新启用了账号{target}"),
     "user.reset_password": ActionText(STAFF, "重设密码", "{actor} 重设了{target}的密码"),
     "user.change_password": ActionText(STAFF, "修改密码", "{actor} 修改了自己的密码"),
+    "user.set_wechat": ActionText(STAFF, "设置预览微信", "{actor} 设置了接收预览的微信"),
     "user.set_roles": ActionText(STAFF, "调整角色", "{actor} 调整了{target}的角色"),
     "user.sessions_end": ActionText(STAFF, "注销登录", "{actor} 注销了{target}的登录"),
     "user.unlock": ActionText(STAFF, "解除登录限制", "{actor} 解除了{target}的登录限制"),
@@ -166,6 +198,19 @@ FIELDS = {
     "office": "承办处室",
     "note_id": "备注编号",
     "reply_id": "答复编号",
+    "matter": "办事事项",
+    "reasons": "立项原因",
+    "complaints": "近期诉求件数",
+    "average": "好差评平均等级",
+    "linked": "关联留言",
+    "on_time": "按期办结",
+    "replied": "排入发送的答复",
+    "awaiting_signoff": "提交审签的答复",
+    "skipped": "未答复的留言",
+    "matched": "归入办事事项",
+    "comments": "留言和工单",
+    "ratings": "好差评",
+    "follow_up": "系统自动推送的相关链接",
     "level": "督办级别",
     "auto": "自动督办",
     "comment_id": "留言",
@@ -174,6 +219,7 @@ FIELDS = {
     "removed": "去除的个人信息",
     "username": "账号",
     "roles": "角色",
+    "scopes": "用途范围",
     "before": "原角色",
     "must_change": "登录后须修改密码",
     "token": "令牌前缀",
@@ -198,6 +244,13 @@ FIELDS = {
     "day": "日期",
     "items": "群发稿件",
     "msg_id": "微信消息编号",
+    "msg_data_id": "微信图文编号",
+    "index": "文章位置",
+    "copies": "微信文章",
+    "openid_set": "已填写 OpenID",
+    "wechat_id_set": "已填写微信号",
+    "digest": "菜单摘要",
+    "buttons": "一级菜单",
     "filename": "文件名",
     "type": "文件类型",
     "bytes": "大小",
@@ -222,6 +275,10 @@ FIELDS_OF = {
     ("comment.not_spam", "status"): "留言状态",
     ("token.add", "name"): "令牌名称",
     ("token.revoke", "name"): "令牌名称",
+    ("task.open", "due_at"): "办理期限",
+    ("task.close", "note"): "流程改进说明",
+    ("rating.import", "created"): "新增好差评",
+    ("rating.import", "duplicates"): "已导入过的好差评",
 }
 # Actions written as a family: "<family>.<status>" for whatever status a row ended in. Every
 # status gets a name; those written by a person (above) keep theirs.

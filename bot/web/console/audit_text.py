@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from bot.items.itemfile import FIELD_LABELS as ITEM_FIELDS
+from bot.matters.tasks import REASON_LABELS
 from bot.models import (
     COMMENT_STATUS_LABELS,
     DELIVERY_ACTION_LABELS,
@@ -42,6 +43,7 @@ SHOWN_BY_TARGET = {
     "qa_entry": {"comment_id"},
     "media": {"filename", "item_id"},
     "mass_send": {"day"},
+    "matter_task": {"matter"},
 }
 
 
@@ -82,11 +84,17 @@ VALUE_LABELS = {
     "kind": _plain(KIND_LABELS),
     "validity": _plain(VALIDITY_LABELS),
     "key": THROTTLE_KEYS,
+    "reasons": REASON_LABELS,
 }
 CHANNEL_KEYS = {"channel", "channels", "retract_on", "cannot_retract"}
 TIME_KEYS = {"due_at", "publish_at", "upstream_approved_at"}
 # Where a target opens in the console, by kind, for viewers who may open it.
-LINKS = {"item": "/console/items/{}", "comment": "/console/inbox/{}", "user": "/console/users/{}"}
+LINKS = {
+    "item": "/console/items/{}",
+    "comment": "/console/inbox/{}",
+    "user": "/console/users/{}",
+    "matter_task": "/console/tasks/{}",
+}
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,12 @@ class Teller:
         if kind == "mass_send":
             day = d.get("day")
             return (f"{day} 的微信群发" if day else f"微信群发 #{ident}"), "", ""
+        if kind == "matter_task":
+            matter = d.get("matter")
+            named = f"专项回应任务 #{ident}" + (f"（{matter}）" if matter else "")
+            return named, "matter_task", ident
+        if kind == "matters":
+            return "办事事项的归集", "", ""
         if kind == "category_model":
             return f"留言分类模型 #{ident}", "", ""
         if kind == "import":

@@ -1,6 +1,7 @@
 """数据看板 (every staff role): 多元化解读率 against the 60% target, the on-time reply rate and
 median first reply of the year so far, items published per channel per week (last 12 weeks),
-each channel's freshness, dead deliveries, overdue comments and WeChat followers per day.
+each channel's freshness, dead deliveries, overdue comments, WeChat followers per day and the
+words the website's search found nothing for (检索无结果的词, masked: bot/search/misses.py).
 
 Every figure is a SQL aggregate (COUNT / MAX / GROUP BY in the database), never a Python loop
 over all rows. Charts are server-rendered SVG (charts.py) with the same numbers beside them.
@@ -21,16 +22,20 @@ from aiohttp import web
 from bot import db
 from bot.db import sql
 from bot.inbox.metrics import inbox_metrics
+from bot.matters.figures import dashboard_panel
 from bot.models import Comment, CommentStatus, Delivery, DeliveryAction, DeliveryStatus
 from bot.reports.followers import follower_counts
 from bot.reports.freshness import channel_freshness
 from bot.reports.labels import channel_label
 from bot.reports.stats import DIVERSIFIED_TARGET, interpretation_rate
+from bot.reports.wechat_figures import wechat_figures
+from bot.search import misses
 from bot.web.console import charts
 from bot.web.console.core import PREFIX, Ctx, Route
 
 WEEKS = 12
 FOLLOWER_DAYS = 30
+MISS_DAYS, MISS_TOP = 30, 10  # 检索无结果的词: the most frequent, over these days
 TABLE = Delivery._meta.db_table
 
 
@@ -96,6 +101,11 @@ async def dashboard(ctx: Ctx) -> web.StreamResponse:
     followers = await follower_counts(
         today - timedelta(days=FOLLOWER_DAYS - 1), today, ctx.config.app.timezone
     )
+    # WeChat's own figures (datacube, stored daily) when there are any; otherwise the
+    # subscribe events the callback stored.
+    wechat = await wechat_figures(today - timedelta(days=FOLLOWER_DAYS), today)
+    if wechat.followers:
+        followers = wechat.followers
     day_labels = [f.day.strftime("%m-%d") for f in followers]
     overdue = await Comment.filter(status=CommentStatus.OPEN.value, due_at__lt=now).count()
     dead = await Delivery.filter(status=DeliveryStatus.DEAD.value).count()
@@ -141,9 +151,14 @@ async def dashboard(ctx: Ctx) -> web.StreamResponse:
         ),
         followers_in=sum(f.subscribed for f in followers),
         followers_out=sum(f.unsubscribed for f in followers),
+        wechat=wechat,
         channel_label=channel_label,
         stale_red=ctx.config.scheduler.freshness_alarm_days,
         stale_amber=ctx.config.scheduler.freshness_warn_days,
+        matters=await dashboard_panel(ctx.config, now),  # 集中诉求与专项回应
+        misses=await misses.top(today - timedelta(days=MISS_DAYS - 1), MISS_TOP),
+        miss_days=MISS_DAYS,
+        miss_top=MISS_TOP,
     )
 
 

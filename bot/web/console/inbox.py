@@ -22,6 +22,7 @@ from bot.inbox.ops import InboxError, InboxFilter, InboxPage
 from bot.models import (
     COMMENT_KIND_LABELS,
     COMMENT_STATUS_LABELS,
+    FOLLOW_UP_AUTHOR,
     REPLY_STATUS_LABELS,
     AuditEvent,
     Comment,
@@ -174,8 +175,10 @@ async def comment_page(ctx: Ctx) -> web.StreamResponse:
     if entry is not None:  # 选登 is audited on its Q&A entry: part of this comment's story
         history += await AuditEvent.filter(target_type="qa_entry", target_id=str(entry.id))
         history.sort(key=lambda e: e.id)
-    sent = [r for r in detail.replies if r.status == ReplyStatus.SENT.value]
-    busy = any(r.status in inbox_ops.IN_FLIGHT for r in detail.replies)
+    # The system's follow-up links (WeChat) are no answer: they hold nothing back, allow no 选登.
+    answers = [r for r in detail.replies if r.author != FOLLOW_UP_AUTHOR]
+    sent = [r for r in answers if r.status == ReplyStatus.SENT.value]
+    busy = any(r.status in inbox_ops.IN_FLIGHT for r in answers)
     proposal = await qa_signoff.waiting_proposal(c.id)
     suggest = ctx.request.query.get("suggest") == "1" and bool(c.suggested_answer)
     # Who wrote, sent and noted what, and the history, named as colleagues know them.

@@ -26,6 +26,7 @@ from bot.web.console import confirm, inbox_confirm
 from bot.web.console.core import MODERATOR, PREFIX, Ctx, Route, safe_next
 from bot.web.console.inbox_labels import BULK_OPS
 from bot.web.console.labels import Names
+from bot.wechat import comment_admin
 
 BULK_MAX = 200  # comments one bulk action may name
 FIELD_MAX = 10_000  # characters read from any one text field (the ops check their own limits)
@@ -291,7 +292,15 @@ async def qa_select(ctx: Ctx) -> web.StreamResponse:
         )
     else:
         await ctx.flash("ok", f"已选登到公开问答页（问答 #{done.id}）。")
+        await _wechat_elect(ctx, cid, selected=True)
     raise ctx.redirect(_detail(cid))
+
+
+async def _wechat_elect(ctx: Ctx, cid: int, selected: bool) -> None:
+    """A WeChat article comment follows its 选登: 精选 on WeChat too (or no longer)."""
+    problem = await comment_admin.follow_qa(ctx.config, cid, ctx.actor, selected)
+    if problem:
+        await ctx.flash("error", f"选登已完成，但微信精选未同步：{problem}")
 
 
 async def qa_signoff(ctx: Ctx) -> web.StreamResponse:
@@ -309,6 +318,7 @@ async def qa_signoff(ctx: Ctx) -> web.StreamResponse:
         await ctx.flash("error", str(exc))
         raise ctx.redirect(_detail(cid)) from exc
     await ctx.flash("ok", f"选登申请 #{pid} 已审签，已公开在公开问答页（问答 #{entry.id}）。")
+    await _wechat_elect(ctx, cid, selected=True)
     raise ctx.redirect(_detail(cid))
 
 
@@ -331,12 +341,14 @@ async def qa_withdraw(ctx: Ctx) -> web.StreamResponse:
         await ctx.flash("error", f"留言 #{cid} 没有选登记录。")
         raise ctx.redirect(_detail(cid))
     entry_id = entry.id
-    return await _run(
-        ctx,
-        cid,
-        f"选登问答 #{entry_id} 已从公开问答页撤下。",
-        lambda: qa.withdraw(entry_id, ctx.actor, reason),
-    )
+    try:
+        await qa.withdraw(entry_id, ctx.actor, reason)
+    except Refusal as exc:
+        await ctx.flash("error", str(exc))
+        raise ctx.redirect(_detail(cid)) from exc
+    await ctx.flash("ok", f"选登问答 #{entry_id} 已从公开问答页撤下。")
+    await _wechat_elect(ctx, cid, selected=False)
+    raise ctx.redirect(_detail(cid))
 
 
 ROUTES = [

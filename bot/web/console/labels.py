@@ -19,14 +19,18 @@ SYSTEM_LABELS = {
     "prereview": "预审",
     "sources": "上游导入",
     "mass_send": "微信群发",
+    "menu": "微信自定义菜单",
     "audit": "审计日志",
     "console": "工作台登录保护",
     "retention": "数据保留清理",
     "sandbox": "演示数据",
     "wechat-auto-reply": "微信自动回复",
+    "matters": "诉求归集与专项回应",
+    "wechat-follow-up": "微信相关链接推送",
 }
-# What a comment's suggested answer came from (moderation's knowledge base: `item:12`, `faq:3`).
-SOURCE_KINDS = {"item": "稿件", "faq": "常见问题"}
+# What a comment's suggested answer came from (the knowledge base reads the search index's
+# documents: `item:12`, `qa:3`, `faq:2`).
+SOURCE_KINDS = {"item": "稿件", "qa": "网上咨询选登", "faq": "常见问题"}
 
 
 def person(user: User) -> str:
@@ -135,7 +139,8 @@ class Names:
         return f"《{title}》" if title is not None else f"稿件 #{item_id}"
 
     def source(self, raw: str | None) -> str:
-        """Where a suggested answer came from (`item:12` → 《title》, `faq:3` → 常见问题 #3)."""
+        """Where a suggested answer came from (`item:12` → 《title》, `faq:3` → 常见问题 #3,
+        `qa:3` → 网上咨询选登 #3)."""
         if not raw:
             return ""
         kind, sep, rest = raw.partition(":")

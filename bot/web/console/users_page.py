@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot import users
 from bot.actors import Actor
-from bot.models import ROLE_LABELS, ApiToken, Role, User
+from bot.models import ROLE_LABELS, SCOPE_LABELS, ApiToken, Role, Scope, User
 from bot.staff import access
 from bot.staff.throttle import account_key, retry_after
 from bot.web.console.auth import current_session
@@ -116,6 +116,7 @@ async def detail(ctx: Ctx, **extra: Any) -> web.Response:
         account=user,
         role_choices=ROLE_CHOICES,
         role_labels={r.value: ROLE_LABELS[r] for r in Role},
+        scope_labels={sc.value: SCOPE_LABELS[sc] for sc in Scope},
         sessions=sessions,
         current=current_session(ctx.request),
         tokens=tokens,

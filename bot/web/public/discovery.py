@@ -1,6 +1,6 @@
 """How the public site is found: sitemap.xml (every public page with its lastmod), robots.txt
-(pointing to it; /console and /api kept out), the favicon, and the site's static files under
-/assets/ (its stylesheet, icon and share image, from static/public/).
+(pointing to it; /console, /api and the search results kept out), the favicon, and the site's
+static files under /assets/ (its stylesheet, icon and share image, from static/public/).
 
 sitemap.xml and robots.txt are built once per site change (keys "sitemap-xml:" and "robots:",
 bot/site/); the static files are read once when the app is made and answered from memory with
@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from bot.models import QaEntry
+from bot.models import Faq, QaEntry
 from bot.site.built import Built, build
 from bot.site.cache import Result
 from bot.site.published import last_retraction, listed, validity_marks
@@ -70,8 +70,8 @@ class DiscoveryPages:
 
     async def sitemap(self, key: str) -> Result:
         """Every public page: the home page, the HTML sitemap, each column's first page, each
-        public item, the 选登 list and its entries, the 留言 form. An item's lastmod is its
-        last publication or validity mark, a list's the newest of what it lists (never
+        public item, the 选登 list and its entries, the 留言 form, 常见问题. An item's lastmod is
+        its last publication or validity mark, a list's the newest of what it lists (never
         earlier than the site epoch, as its Last-Modified)."""
         base = self.config.app.public_base_url
         later = self.site.later
@@ -94,6 +94,8 @@ class DiscoveryPages:
         qa_changes = [t for _, p, w in qa for t in (p, w) if t is not None]
         urls.append((f"{base}/qa", later(*qa_changes)))
         urls.append((f"{base}/feedback", later()))
+        faqs = await Faq.filter(active=True).only("id", "updated_at")
+        urls.append((f"{base}/faq", later(*(f.updated_at for f in faqs))))
         urls += [(f"{base}/items/{i.pub.item_id}", times[i.pub.item_id]) for i in items]
         public_qa = sorted(((p, n) for n, p, w in qa if w is None), reverse=True)
         urls += [(f"{base}/qa/{n}", later(p)) for p, n in public_qa]
@@ -122,6 +124,7 @@ class DiscoveryPages:
             "User-agent: *",
             "Disallow: /console",
             "Disallow: /api",
+            "Disallow: /search",  # results pages: endless, and the site's own pages are listed
             "",
             f"Sitemap: {base}/sitemap.xml",
         ]

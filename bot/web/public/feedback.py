@@ -37,7 +37,7 @@ from bot.models import (
 from bot.site.published import ITEM_ID, publication
 from bot.web.clients import client_address
 from bot.web.http_errors import size_text
-from bot.web.inputs import read_form
+from bot.web.inputs import read_form, text_problem
 from bot.web.keys import CONFIG, FEEDBACK_GUARD, INBOX, RENDERER
 from bot.web.public import form_guard
 from bot.web.public.errors import error_context, guard
@@ -150,7 +150,16 @@ async def form_page(request: web.Request) -> web.StreamResponse:
         if item_id is None:
             return _html(request, "public/not_found.html", status=404)
         about = {"id": item_id, "title": title}
-    return _form(request, guard, about=about)
+    return _form(request, guard, about=about, values=_prefill(request))
+
+
+def _prefill(request: web.Request) -> dict[str, str]:
+    """The 留言内容 a link opens the form with (?content=, the search's 没有解决？去留言): cut to
+    the form's limit, and nothing when it is not text (the writer types their own)."""
+    content = request.query.get("content", "")[: request.app[CONFIG].inbox.form.max_chars]
+    if not content.strip() or text_problem(content) or "\ufffd" in content:
+        return {}
+    return {"content": content}
 
 
 def _contact(raw: str) -> str | None:

@@ -27,7 +27,7 @@ from wechatpy.utils import WeChatSigner
 from bot import db
 from bot.config import Config, parse_config
 from bot.inbox.ingest import Inbox, Ingested
-from bot.models import ChannelEvent, ChannelState, Comment, CommentNote, Faq
+from bot.models import ChannelEvent, ChannelState, Comment, CommentNote
 from bot.outbox.channel_state import hold_lease
 from bot.reports.followers import follower_counts
 from bot.web.app import create_app
@@ -37,6 +37,7 @@ from bot.wechat.events import AUTO_REPLY_FLAG, EventWriter, store
 from bot.wechat.relay import MessageRelay
 from channels.base import IncomingComment, opaque_author
 from channels.wechat.messages import classify, parse_xml
+from tests.search.test_export import faq as indexed_faq
 
 TOKEN = "gongkai-test-token"
 AES_KEY = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode().rstrip("=")
@@ -570,13 +571,12 @@ async def test_get_echoes_echostr_only_with_a_valid_signature(start: Start) -> N
 async def test_a_message_matching_a_faq_gets_an_immediate_auto_reply(
     start: Start, mode: str
 ) -> None:
-    faq = {
-        "question": "如何申请政府信息公开",
-        "answer": "可通过网上申请、信函申请或当面申请提交政府信息公开申请。",
-        "keywords": ["依申请公开", "申请方式"],
-    }
     async with start(mode) as (wechat, state):
-        await Faq.create(**faq)
+        await indexed_faq(
+            "如何申请政府信息公开",
+            "可通过网上申请、信函申请或当面申请提交政府信息公开申请。",
+            ["依申请公开", "申请方式"],
+        )
         await state.inbox.refresh_knowledge()  # type: ignore[union-attr]
         resp = await wechat.post(message("如何申请政府信息公开？", 6001))
         assert resp.status == 200

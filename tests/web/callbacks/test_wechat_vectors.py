@@ -31,13 +31,14 @@ from wechatpy.utils import WeChatSigner
 
 from bot import db
 from bot.config import Config, parse_config
-from bot.models import ChannelEvent, Faq
+from bot.models import ChannelEvent
 from bot.web.app import create_app
 from bot.web.callbacks import wechat as wechat_callback
 from bot.web.keys import WECHAT_CALLBACK, WECHAT_CLOCK
 from bot.wechat.callback import CallbackState
 from channels.base import opaque_author
 from channels.wechat.messages import classify, parse_xml
+from tests.search.test_export import faq
 from tests.web.callbacks.test_wechat import AUTHOR_KEY, PATH, comment_for, relay
 
 # -- the official sample (WXBizMsgCrypt Sample.py, decryption half) ---------------------------
@@ -240,7 +241,7 @@ async def test_the_official_sample_gets_an_encrypted_auto_reply_the_sample_key_o
     serve: Serve,
 ) -> None:
     async with serve(now=float(TIMESTAMP)) as (client, state):
-        await Faq.create(question=CONTENT, answer="示例问题的答复。", keywords=[CONTENT])
+        entry = await faq(CONTENT, "示例问题的答复。", [CONTENT])
         await state.inbox.refresh_knowledge()  # type: ignore[union-attr]
         resp = await post(client)
         assert resp.status == 200
@@ -252,7 +253,9 @@ async def test_the_official_sample_gets_an_encrypted_auto_reply_the_sample_key_o
             text, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
         )
         reply = parse_message(opened)
-        assert reply.type == "text" and reply.content == "示例问题的答复。"
+        base = state.config.app.public_base_url
+        assert reply.type == "text"
+        assert reply.content == f"示例问题的答复。\n详情：{base}/faq#faq-{entry.id}"
         assert reply.source == ACCOUNT and reply.target == OPENID
 
 

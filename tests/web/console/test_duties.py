@@ -126,6 +126,8 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "override_finding": {"reason": "理由"},
     "schedule_item": {"publish_at": None},
     "set_validity": {"validity": "expired", "reason": "理由"},
+    "close_matter_task": {"item_id": 1, "note": "流程已改进"},
+    "reply_all_matter_task": {},
 }
 
 

@@ -213,8 +213,10 @@ async def test_an_admin_clears_a_login_throttle_and_revokes_tokens(
         assert (await attempt(c, *ALICE)).status == 303
 
         api_token, plain = await users.add_token("alice", "导入脚本", None, "system:test")
+        await users.add_token("alice", "市平台", None, "system:test", ["knowledge"])
         page = await (await admin.get(f"/console/users/{alice.id}")).text()
         assert "导入脚本" in page and api_token.prefix in page
+        assert "知识库只读（供其他系统读取）" in page and "knowledge" not in page
         headers = {"Authorization": f"Bearer {plain}"}
         assert (await admin.get("/api/v1/items", headers=headers)).status == 200
         resp = await admin.post(
