@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.errors import Refusal
 from bot.inbox import learning, sheet
 from bot.inbox.ingest import Inbox, Ingested
+from bot.inbox.sheet import RowError
 from channels.base import IncomingComment, opaque_author
 from moderation.deadlines import WorkCalendar, deadline_days
 from moderation.triage import CATEGORIES, UNSURE, TriageResult
@@ -40,16 +41,6 @@ class HotlineFileError(Refusal):
 
     status_code = 422
     code = "invalid_hotline_file"
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"第 {self.line} 行「{self.field}」：{self.message}"
 
 
 @dataclass

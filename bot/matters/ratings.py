@@ -30,6 +30,7 @@ from bot.config import Config
 from bot.db import sql
 from bot.errors import Refusal
 from bot.inbox import sheet
+from bot.inbox.sheet import RowError
 from bot.matters.matching import Matcher
 from bot.models import Role, ServiceRating
 from moderation.rules.privacy import mask_personal_data
@@ -66,16 +67,6 @@ class RatingFileError(Refusal):
 
     status_code = 422
     code = "invalid_rating_file"
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"第 {self.line} 行「{self.field}」：{self.message}"
 
 
 @dataclass(frozen=True)
