@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.errors import Refusal
 from bot.items import lifecycle
 from bot.items.schemas import ItemCreate
-from bot.models import ROLE_LABELS, Faq, Finding, Item, Role, User
+from bot.models import ROLE_LABELS, Faq, Finding, Item, Role, SearchDoc, User
 from bot.search import index as search_index
 from bot.search.documents import faq_doc
 
@@ -302,6 +302,9 @@ async def seed(config: Config) -> Seeded:
     await seed_users(config, result)
     await seed_faqs(result)
     await seed_items(config, result)
+    if not await SearchDoc.exists() and await Item.filter(status="published").exists():
+        # Data from before the search index existed (an older sandbox): index what is public.
+        await search_index.reindex()
     return result
 
 

@@ -20,6 +20,7 @@ from bot.items import prereview
 from bot.items.linkcheck import LinkChecker, retracted_items
 from bot.items.render import TEMPLATES, Renderer
 from bot.metrics import Metrics
+from bot.models import Item, SearchDoc
 from bot.outbox.wakeup import Wakeup
 from bot.site import version
 from bot.site.cache import SiteCache
@@ -146,8 +147,13 @@ async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
 
 
 async def _warm_up(app: web.Application) -> None:
-    """Pre-review's dictionaries are built before the first submission needs them."""
+    """Pre-review's dictionaries are built before the first submission needs them; an empty
+    search index beside public items (data from before it existed) is said in the log."""
     await prereview.warm_up(app[CONFIG])
+    if not await SearchDoc.exists() and await Item.filter(status="published").exists():
+        log.warning(
+            "the search index is empty while items are published: run `gongkai search reindex`"
+        )
 
 
 def create_app(
