@@ -358,6 +358,11 @@ class Finding(Model):
     def needs_override(self) -> bool:
         return self.severity == "warn" or self.overridable
 
+    @property
+    def awaits_override(self) -> bool:
+        """Stands between its submitted version and approval until a reviewer confirms it."""
+        return self.stage == "submit" and self.needs_override and self.overridden_at is None
+
     class Meta:
         table = "gk_finding"
         # Foreign keys get no index of their own in PostgreSQL: the item page reads by item.

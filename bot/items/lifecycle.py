@@ -527,11 +527,7 @@ async def approve(item_id: int, actor: Actor, config: Config) -> Item:
         item = await _load(conn, item_id)
         if item.kind == Kind.INTERPRETATION.value and item.related_id:
             policy = await Item.filter(id=item.related_id).using_db(conn).first()
-            if (
-                policy is not None
-                and policy.disclosure == Disclosure.PROACTIVE.value
-                and ItemStatus(policy.status) not in APPROVED_STATES
-            ):
+            if policy is not None and waits_for(policy):
                 raise NotTogether(policy)
         partners: list[Item] = []
         if item.kind == Kind.POLICY.value:
@@ -565,7 +561,17 @@ async def _open_findings(conn: BaseDBAsyncClient, item: Item) -> list[Finding]:
     rows = await Finding.filter(
         item_id=item.id, item_version=item.version, stage="submit", overridden_at=None
     ).using_db(conn)
-    return [f for f in rows if f.needs_override]
+    return [f for f in rows if f.awaits_override]
+
+
+def waits_for(policy: Item) -> bool:
+    """An interpretation of this policy may not be approved before it (三同步): the policy is
+    proactively disclosed and not approved yet; its package is decided with it."""
+    return (
+        policy.kind == Kind.POLICY.value
+        and policy.disclosure == Disclosure.PROACTIVE.value
+        and ItemStatus(policy.status) not in APPROVED_STATES
+    )
 
 
 async def _approve_one(

@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
 
 from bot.models import Faq, QaEntry, SearchDocKind
+from bot.sources.html import plain_text as html_text
 from moderation.knowledge import tokens
 
 # Of a document's text, what is segmented: a policy of 100,000 characters says what it is about
@@ -21,8 +21,8 @@ MAX_TOKEN_CHARS = 30_000
 # Of a document's text, what is kept for snippets and answers.
 MAX_TEXT_CHARS = 60_000
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
-_SPACES = re.compile(r"[ \t\u3000]+")
-_LINES = re.compile(r"\n{2,}")
+_BLOCK_END = re.compile(r"</(p|h[1-6]|li|tr|blockquote|pre)>")
+_INLINE_BREAK = re.compile(r"<br\s*/?>|</t[dh]>")
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,13 @@ class Prepared:
 
 
 def plain_text(markdown: str) -> str:
-    """What a reader sees of a Markdown body, as text: paragraphs on their own lines."""
-    html = _MARKDOWN.render(markdown or "")
-    html = re.sub(r"</(p|h[1-6]|li|tr|blockquote|pre)>", "\n\n", html)
-    html = re.sub(r"<br\s*/?>|</t[dh]>", " ", html)
-    text = Markup(html).unescape()
-    text = re.sub(r"<[^>]+>", "", text)
-    return _LINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    """What a reader sees of a Markdown body, as text: each block on its own line (the tags
+    removed and entities decoded by the sources' sanitizer, bot/sources/html.py)."""
+    rendered = _MARKDOWN.render(markdown or "").replace("\n", " ")  # the renderer's own breaks
+    rendered = _BLOCK_END.sub("\n", rendered)
+    rendered = _INLINE_BREAK.sub(" ", rendered)
+    lines = (html_text(line) for line in rendered.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def token_text(text: str) -> str:

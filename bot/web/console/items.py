@@ -21,7 +21,6 @@ from bot.models import (
     STATUS_LABELS,
     VALIDITY_LABELS,
     Delivery,
-    Disclosure,
     Item,
     ItemStatus,
     Kind,
@@ -203,14 +202,9 @@ def _package_of(item: Item, related: Item | None, interpretations: list[Item]) -
     or the policy of an interpretation that may not be approved before it; else None."""
     if item.kind == Kind.POLICY.value and interpretations:
         return item.id
-    waits = (
-        item.kind == Kind.INTERPRETATION.value
-        and related is not None
-        and related.kind == Kind.POLICY.value
-        and related.disclosure == Disclosure.PROACTIVE.value
-        and ItemStatus(related.status) not in lifecycle.APPROVED_STATES
-    )
-    return related.id if waits and related is not None else None
+    if item.kind == Kind.INTERPRETATION.value and related and lifecycle.waits_for(related):
+        return related.id
+    return None
 
 
 async def view(ctx: Ctx) -> web.StreamResponse:

@@ -40,13 +40,7 @@ class Member:
 
     @property
     def open_findings(self) -> list[ShownFinding]:
-        return [
-            s
-            for s in self.findings
-            if s.finding.stage == "submit"
-            and s.finding.needs_override
-            and s.finding.overridden_at is None
-        ]
+        return [s for s in self.findings if s.finding.awaits_override]
 
     @property
     def in_review(self) -> bool:
